@@ -1,0 +1,40 @@
+# The two commands a user needs: `make run` (the service, embedded, no external services) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kyc serve
+
+test: $(STAMP)
+	bash scripts/services.sh
+	$(BIN)/ruff check kyc lists workers api cli tests bench
+	$(BIN)/mypy kyc lists workers api cli
+	KYC_TEST_POSTGRES_URL=$${KYC_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	KYC_TEST_REDIS_URL=$${KYC_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check kyc lists workers api cli tests bench
+	$(BIN)/mypy kyc lists workers api cli
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

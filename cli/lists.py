@@ -1,0 +1,148 @@
+"""``kyc lists …``: ingest official files, show what is active, show what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import fail, settings
+from kyc.storage.db import transaction
+from kyc.versions import IngestResult, ListRejected, active_version, approve_version, changes, status
+from lists.ingest import IngestFailed, ingest_files, ingest_url
+from lists.registry import SOURCES, UnknownSource, get_adapter
+
+app = typer.Typer(help="Official sanctions, asset-freeze and PEP lists.", no_args_is_help=True)
+
+
+@app.command("sources")
+def sources_command() -> None:
+    """List the known sources and their official URLs."""
+    for name in SOURCES:
+        adapter = get_adapter(name)
+        typer.echo(f"{name:16} {adapter.title}  [{adapter.default_url or 'manual import only'}]")
+
+
+@app.command("ingest")
+def ingest_command(
+    source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCES)}")],
+    file: Annotated[list[Path] | None, typer.Option("--file", help="A local file; repeat for file sets.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Fetch from this URL instead of the default.")] = None,
+    allow_shrink: Annotated[bool, typer.Option(help="Accept a list much smaller than the active one.")] = False,
+    user: Annotated[str | None, typer.Option(help="Who imports (recorded; needed for fi_national).")] = None,
+) -> None:
+    """Ingest one source from files or a URL. Exit 0 when stored or unchanged, 2 when rejected."""
+    if source not in SOURCES:
+        fail(str(UnknownSource(source)))
+    if file and url:
+        fail("give either --file or --url, not both")
+    config = settings()
+    result: IngestResult | None
+    try:
+        if file:
+            result = ingest_files(source, file, config, allow_shrink=allow_shrink, user=user)
+        else:
+            result = ingest_url(source, config, url, allow_shrink=allow_shrink)
+    except ListRejected as exc:
+        fail(str(exc))
+    except IngestFailed as exc:
+        fail(str(exc))
+    if result is None:
+        typer.echo(f"{source}: not modified (HTTP 304); the active version stays")
+        return
+    if result.outcome == "unchanged":
+        typer.echo(f"{source}: unchanged (version {result.version_id}, {result.entry_count} entries)")
+        return
+    verb = "stored, awaiting approval by a second user" if result.outcome == "pending" else "stored"
+    typer.echo(
+        f"{source}: {verb} version {result.version_id}: {result.entry_count} entries, "
+        f"+{result.added} added, -{result.removed} removed, ~{result.changed} changed"
+    )
+
+
+@app.command("approve")
+def approve_command(
+    version_id: Annotated[int, typer.Argument(help="The pending version to activate.")],
+    user: Annotated[str, typer.Option(help="The approving user; must differ from the importer.")],
+) -> None:
+    """Activate a pending manual import (four eyes)."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            version = approve_version(session, version_id, user)
+            typer.echo(f"{version.source}: version {version.id} approved by {user} and active")
+    except (LookupError, ValueError, PermissionError) as exc:
+        fail(str(exc))
+
+
+@app.command("status")
+def status_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Per source: active version, publication date, sha256, entry count, fetch time, last attempt."""
+    config = settings()
+    with transaction(config.database_url) as session:
+        rows = status(session)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "source": r.source,
+                        "version_id": r.version_id,
+                        "published_at": r.published_at.isoformat() if r.published_at else None,
+                        "sha256": r.sha256,
+                        "entry_count": r.entry_count,
+                        "fetched_at": r.fetched_at.isoformat() if r.fetched_at else None,
+                        "last_checked_at": r.last_checked_at.isoformat() if r.last_checked_at else None,
+                        "last_outcome": r.last_outcome,
+                        "last_error": r.last_error,
+                        "last_error_at": r.last_error_at.isoformat() if r.last_error_at else None,
+                        "stale": r.stale,
+                        "pending_versions": r.pending_versions,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        typer.echo("no list ingested yet; try: kyc lists ingest un_sc --file consolidated.xml")
+        return
+    for r in rows:
+        published = r.published_at.date().isoformat() if r.published_at else "-"
+        fetched = r.fetched_at.strftime("%Y-%m-%d %H:%M") if r.fetched_at else "-"
+        flag = "  STALE: " + (r.last_error or "") if r.stale else ""
+        pending = f"  ({r.pending_versions} pending approval)" if r.pending_versions else ""
+        typer.echo(
+            f"{r.source:16} v{r.version_id or '-':<5} published {published}  {r.entry_count or 0:>6} entries  "
+            f"fetched {fetched}  sha256 {(r.sha256 or '-')[:12]}  last {r.last_outcome}{pending}{flag}"
+        )
+
+
+@app.command("diff")
+def diff_command(
+    source: str,
+    version: Annotated[int | None, typer.Option(help="A version id; default the active one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the version changed against the one before it: added, removed and changed source_refs."""
+    config = settings()
+    with transaction(config.database_url) as session:
+        target = version or (v.id if (v := active_version(session, source)) else None)
+        if target is None:
+            fail(f"{source}: no active version")
+        rows = changes(session, target)
+    grouped: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+    for row in rows:
+        grouped[row.change].append(row.source_ref)
+    if as_json:
+        typer.echo(json.dumps({"source": source, "version_id": target, **grouped}, indent=2))
+        return
+    typer.echo(
+        f"{source} version {target}: +{len(grouped['added'])} -{len(grouped['removed'])} ~{len(grouped['changed'])}"
+    )
+    for change, sign in (("added", "+"), ("removed", "-"), ("changed", "~")):
+        for ref in grouped[change]:
+            typer.echo(f"  {sign} {ref}")

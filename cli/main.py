@@ -1,0 +1,36 @@
+"""Entry point of the ``kyc`` command (``.venv/bin/kyc``)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cli import lists
+from cli.common import settings
+from kyc.logs import configure
+
+app = typer.Typer(
+    help="KYC/AML screening: lists, matching, screening service.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(lists.app, name="lists")
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to KYC_DATABASE_URL."""
+    config = settings()
+    typer.echo(f"schema up to date at {config.database_url.split('@')[-1]}")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    configure(logging.DEBUG if verbose else logging.INFO)
+
+
+if __name__ == "__main__":
+    app()

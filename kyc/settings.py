@@ -1,0 +1,43 @@
+"""Typed settings, read from ``KYC_*`` environment variables (and a ``.env`` file when present).
+
+Secrets (encryption key, webhook secret) only ever come from the environment; nothing here has a secret default
+that could silently reach production.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{(VAR_DIR / 'kyc.sqlite3').resolve()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KYC_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(default_factory=_default_database_url)
+    broker_url: str | None = None
+    """Celery broker. None means the embedded broker used by ``make run`` (SQLite-backed, no Redis needed)."""
+
+    # Ingestion
+    shrink_threshold: float = 0.30
+    """Reject a new version with more than this share fewer entries than the active one."""
+    fetch_timeout_seconds: float = 60.0
+    fetch_max_bytes: int = 256 * 1024 * 1024
+    fetch_retries: int = 3
+    fetch_backoff_seconds: float = 1.0
+    source_urls: dict[str, str] = Field(default_factory=dict)
+    """Per-source URL overrides, e.g. ``KYC_SOURCE_URLS='{"un_sc": "https://mirror.example/un.xml"}'``."""
+    ingest_interval_minutes: int = 60
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,95 @@
+"""Shared fixtures: real PostgreSQL and SQLite databases, the real list files in ../shared/data.
+
+Nothing is skipped when a service is missing: ``make test`` starts PostgreSQL and Redis first, and a fixture that
+cannot reach them fails the run with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from kyc.settings import Settings
+from kyc.storage.db import dispose_engines, get_engine, migrate
+from kyc.storage.models import Base
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KYC_SHARED_DIR", REPO.parent / "shared")) / "data"
+LISTS = SHARED / "lists"
+EVAL = SHARED / "eval"
+PG_ADMIN_URL = os.environ.get("KYC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def list_file(relative: str) -> Path:
+    path = LISTS / relative
+    if not path.is_file():
+        pytest.fail(f"list file {path} is missing: tests read the real files from ../shared/data/lists")
+    return path
+
+
+def eval_file(relative: str) -> Path:
+    path = EVAL / relative
+    if not path.is_file():
+        pytest.fail(f"evaluation file {path} is missing")
+    return path
+
+
+def _worker() -> str:
+    return re.sub(r"\W", "", os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test worker, migrated once."""
+    name = f"kyc_test_{_worker()}_{os.getpid()}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}. Run `make test`, which starts it.")
+    with conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    dispose_engines()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _truncate(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    with get_engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on a fresh SQLite file and on a truncated PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kyc.sqlite3'}"
+        migrate(url)
+        return url
+    url: str = request.getfixturevalue("pg_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'kyc.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, fetch_retries=2, fetch_backoff_seconds=0.01, fetch_timeout_seconds=10)
