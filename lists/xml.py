@@ -43,13 +43,13 @@ def local(tag: object) -> str:
 
 
 def child_text(element: etree._Element, tag: str) -> str | None:
-    """Text of the first child named ``tag`` (namespace-blind), stripped; None when absent or blank."""
-    for child in element:
-        if local(child.tag) == tag:
-            text = (child.text or "").strip()
-            return " ".join(text.split()) or None
-    return None
+    """Text of the first child named ``tag`` in any or no namespace, white space collapsed; None when blank."""
+    text = element.findtext("{*}" + tag)
+    if not text:
+        return None
+    return " ".join(text.split()) or None
 
 
 def children(element: etree._Element, tag: str) -> list[etree._Element]:
-    return [child for child in element if local(child.tag) == tag]
+    """Children named ``tag`` in any or no namespace (OFAC and EU changed their namespaces over the years)."""
+    return element.findall("{*}" + tag)
