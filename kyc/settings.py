@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     source_urls: dict[str, str] = Field(default_factory=dict)
     """Per-source URL overrides, e.g. ``KYC_SOURCE_URLS='{"un_sc": "https://mirror.example/un.xml"}'``."""
     ingest_interval_minutes: int = 60
+
+    # Security
+    env: str = "development"
+    """``production`` refuses to start without ``KYC_ENCRYPTION_KEY``; anything else may generate a local key."""
+    encryption_key: SecretStr | None = None
+    """Comma-separated Fernet keys, first = current (encrypts), the rest only decrypt (key rotation)."""
+    blind_index_key: SecretStr | None = None
+    """HMAC key for searchable personal-id lookups; derived from the oldest encryption key when unset."""
+    encryption_key_file: Path = VAR_DIR / "encryption.key"
+    """Where a non-production machine keeps its generated key (mode 0600)."""
 
 
 @lru_cache(maxsize=1)

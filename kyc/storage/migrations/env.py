@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import kyc.storage.access_models  # registers users, tokens, audit log on Base.metadata
 from kyc.storage.models import Base
 
 config = context.config

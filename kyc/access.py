@@ -1,0 +1,232 @@
+"""Roles, permissions, users and bearer tokens: least privilege as the AML duties are split.
+
+The onboarding system submits customers and learns only the outcome (tipping-off risk: hit details must not reach
+the business flow); analysts propose decisions, approvers give the second decision of four eyes; auditors read
+everything including the audit trail but change nothing; the data protection officer serves data-subject requests;
+admins manage users, tokens and lists but see no case data.
+
+Tokens are 32 random bytes from ``secrets``; only their sha256 is stored, so the plaintext is shown once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kyc import audit
+from kyc.storage.access_models import ApiToken, User
+from kyc.storage.models import utcnow
+
+TOKEN_PREFIX = "kyc_"  # noqa: S105 (a public marker, not a secret)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+
+
+class Role(StrEnum):
+    ONBOARDING = "onboarding"
+    ANALYST = "analyst"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+    DPO = "dpo"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    SUBMIT_SCREENING = "submit_screening"
+    READ_SCREENING = "read_screening"
+    """Status and outcome of a job; the onboarding role only for jobs it submitted (see ``may_read_job``)."""
+    READ_HITS = "read_hits"
+    PROPOSE_DECISION = "propose_decision"
+    APPROVE_DECISION = "approve_decision"
+    READ_AUDIT = "read_audit"
+    EXPORT_SUBJECT = "export_subject"
+    CORRECT_SUBJECT = "correct_subject"
+    MANAGE_USERS = "manage_users"
+    MANAGE_LISTS = "manage_lists"
+    READ_LISTS = "read_lists"
+    """List status and versions: public information, but not needed by the onboarding system or the DPO."""
+
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.ONBOARDING: frozenset({Permission.SUBMIT_SCREENING, Permission.READ_SCREENING}),
+    Role.ANALYST: frozenset(
+        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.PROPOSE_DECISION, Permission.READ_LISTS}
+    ),
+    Role.APPROVER: frozenset(
+        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.APPROVE_DECISION, Permission.READ_LISTS}
+    ),
+    Role.AUDITOR: frozenset(
+        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.READ_AUDIT, Permission.READ_LISTS}
+    ),
+    Role.DPO: frozenset({Permission.EXPORT_SUBJECT, Permission.CORRECT_SUBJECT}),
+    Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.MANAGE_LISTS, Permission.READ_LISTS}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: what audit rows and four-eyes checks are keyed on."""
+
+    user_id: str
+    name: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as listed to admins: never a token, only how many are active."""
+
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    disabled_at: datetime | None
+    active_tokens: int
+
+
+class UserExists(ValueError):
+    pass
+
+
+class UnknownUser(LookupError):
+    pass
+
+
+def can(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def may_read_job(principal: Principal, submitted_by: str | None) -> bool:
+    """Compliance roles read any job; the onboarding system only the jobs it submitted itself."""
+    if not principal.can(Permission.READ_SCREENING):
+        return False
+    if principal.can(Permission.READ_HITS):
+        return True
+    return submitted_by is not None and submitted_by == principal.user_id
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"user name {name!r}: use 1-128 letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+def _user_by_name(session: Session, name: str) -> User:
+    user = session.scalars(select(User).where(User.name == name)).one_or_none()
+    if user is None:
+        raise UnknownUser(f"no user named {name!r}")
+    return user
+
+
+def create_user(
+    session: Session, name: str, role: Role | str, *, actor: Principal | str = "system:cli"
+) -> tuple[Principal, str]:
+    """Create a user with one token; the plaintext token is returned here and nowhere else."""
+    role = Role(role)
+    _check_name(name)
+    if session.scalars(select(User.id).where(User.name == name)).first() is not None:
+        raise UserExists(f"user {name!r} already exists")
+    user = User(id=uuid.uuid4().hex, name=name, role=role.value, created_by=_actor_id(actor))
+    session.add(user)
+    session.flush()
+    token = _store_token(session, user.id)
+    audit.record(
+        session, actor=actor, action="user.create", object_type="user", object_id=user.id, details={"role": role}
+    )
+    return Principal(user.id, user.name, role), token
+
+
+def issue_token(session: Session, name: str, *, actor: Principal | str = "system:cli") -> str:
+    """A further token for an existing, enabled user (rotation without downtime: issue, switch, revoke old)."""
+    user = _user_by_name(session, name)
+    if user.disabled_at is not None:
+        raise ValueError(f"user {name!r} is disabled")
+    token = _store_token(session, user.id)
+    audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.id)
+    return token
+
+
+def _store_token(session: Session, user_id: str) -> str:
+    token = _new_token()
+    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token)))
+    session.flush()
+    return token
+
+
+def authenticate(session: Session, token: str | None) -> Principal | None:
+    """The principal behind a bearer token, or None for a missing, unknown, revoked or disabled one."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+        return None
+    row = session.execute(
+        select(User.id, User.name, User.role)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return Principal(row.id, row.name, Role(row.role))
+
+
+def revoke_token(session: Session, token: str, *, actor: Principal | str = "system:cli") -> bool:
+    """Revoke one token by its plaintext (e.g. one that leaked); True when it was active."""
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    if found is None:
+        return False
+    found.revoked_at = utcnow()
+    audit.record(session, actor=actor, action="token.revoke", object_type="user", object_id=found.user_id)
+    return True
+
+
+def revoke_user(session: Session, name: str, *, actor: Principal | str = "system:cli") -> int:
+    """Revoke every token of a user and disable the user; returns how many tokens were active."""
+    user = _user_by_name(session, name)
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    user.disabled_at = user.disabled_at or utcnow()
+    count = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(
+        session, actor=actor, action="user.revoke", object_type="user", object_id=user.id, details={"tokens": count}
+    )
+    return count
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    users = session.scalars(select(User).order_by(User.name)).all()
+    active: dict[str, int] = {}
+    for user_id in session.scalars(select(ApiToken.user_id).where(ApiToken.revoked_at.is_(None))):
+        active[user_id] = active.get(user_id, 0) + 1
+    return [
+        UserInfo(
+            u.id, u.name, Role(u.role), u.created_at, u.disabled_at, active.get(u.id, 0) if not u.disabled_at else 0
+        )
+        for u in users
+    ]
+
+
+def _actor_id(actor: Principal | str) -> str:
+    return actor.user_id if isinstance(actor, Principal) else actor

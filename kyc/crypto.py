@@ -1,0 +1,168 @@
+"""Field encryption for personal identity codes, a blind index to find them, and masking for display and logs.
+
+A personal identity code (henkilötunnus) is stored only encrypted (Fernet: AES-128-CBC + HMAC-SHA256). To find a
+person by it without decrypting every row, a keyed HMAC of the normalised code (the *blind index*) is stored
+next to it. Keys come only from the environment: ``KYC_ENCRYPTION_KEY`` is a comma-separated list of Fernet keys,
+the first encrypts and all decrypt, so a key is rotated by prepending a new one and re-encrypting with
+``Cipher.rotate``. The blind-index key is ``KYC_BLIND_INDEX_KEY`` or, when unset, derived (HKDF) from the
+*oldest* configured key, so prepending a new key does not invalidate existing indexes.
+
+Outside production a machine with no key generates one into ``var/encryption.key`` (mode 0600) so ``make run``
+works out of the box; with ``KYC_ENV=production`` a missing key is a startup error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import structlog
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kyc.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+_BLIND_INFO = b"kyc blind index v1"
+# Finnish henkilötunnus: DDMMYY, century sign (- + A, and since 2023 B-F and U-Y), individual number, check char.
+_HETU = re.compile(r"^(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])$")
+_HETU_IN_TEXT = re.compile(r"\b(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])\b")
+# Nordic codes with a date part: Swedish YYMMDD-NNNN / YYYYMMDDNNNN, Danish DDMMYY-NNNN, Norwegian DDMMYYNNNNN.
+_DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")
+
+
+class CryptoConfigError(RuntimeError):
+    """The key configuration is missing or invalid: the service must not start."""
+
+
+class DecryptionError(ValueError):
+    pass
+
+
+class Cipher:
+    """Encrypt, decrypt and index with an explicit key list (first = current)."""
+
+    def __init__(self, keys: Sequence[str], blind_key: bytes | None = None) -> None:
+        if not keys:
+            raise CryptoConfigError("no encryption key configured")
+        try:
+            self._fernet = MultiFernet([Fernet(key.strip().encode("ascii")) for key in keys])
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise CryptoConfigError(
+                "KYC_ENCRYPTION_KEY: every comma-separated key must be a 32-byte url-safe base64 Fernet key "
+                "(generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            ) from exc
+        self._blind_key = blind_key or _derive_blind_key(keys[-1])
+
+    def encrypt(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeEncodeError) as exc:
+            raise DecryptionError("ciphertext is corrupt or was encrypted with a key no longer configured") from exc
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt under the current (first) key; run over all rows before dropping an old key."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeEncodeError) as exc:
+            raise DecryptionError("ciphertext is corrupt or was encrypted with a key no longer configured") from exc
+
+    def blind_index(self, text: str) -> str:
+        return hmac.new(self._blind_key, normalise_personal_id(text).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _derive_blind_key(fernet_key: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_BLIND_INFO)
+    return hkdf.derive(fernet_key.strip().encode("ascii"))
+
+
+def normalise_personal_id(text: str) -> str:
+    """Upper case without spaces, so ``170580-123l`` and ``170580-123L `` index alike."""
+    return re.sub(r"\s+", "", text).upper()
+
+
+def load_keys(settings: Settings) -> list[str]:
+    """The configured keys; outside production, a generated local key when none is configured."""
+    if settings.encryption_key is not None:
+        keys = [k.strip() for k in settings.encryption_key.get_secret_value().split(",") if k.strip()]
+        if keys:
+            return keys
+    if settings.env.lower() == "production":
+        raise CryptoConfigError(
+            "KYC_ENCRYPTION_KEY is required when KYC_ENV=production: personal identity codes are stored encrypted "
+            "and a generated key would be lost with the machine"
+        )
+    return [_local_key(settings.encryption_key_file)]
+
+
+def _local_key(path: Path) -> str:
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its key
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    log.warning(
+        "generated a local encryption key; set KYC_ENCRYPTION_KEY (and KYC_ENV=production) for real deployments",
+        path=str(path),
+    )
+    return key
+
+
+def cipher_from_settings(settings: Settings) -> Cipher:
+    blind = settings.blind_index_key.get_secret_value().encode("utf-8") if settings.blind_index_key else None
+    return Cipher(load_keys(settings), blind)
+
+
+@lru_cache(maxsize=1)
+def get_cipher() -> Cipher:
+    """The process-wide cipher from ``get_settings()``; clear with ``get_cipher.cache_clear()`` after changes."""
+    return cipher_from_settings(get_settings())
+
+
+def encrypt(text: str) -> str:
+    return get_cipher().encrypt(text)
+
+
+def decrypt(token: str) -> str:
+    return get_cipher().decrypt(token)
+
+
+def blind_index(text: str) -> str:
+    return get_cipher().blind_index(text)
+
+
+def mask_personal_id(value: str) -> str:
+    """Keep the birth-date part (and century sign), hide the individual number and check character.
+
+    ``170580-123L`` -> ``170580-****``. Nordic codes with a leading date keep it too; any other id shows at most
+    its first two characters, never its length.
+    """
+    code = normalise_personal_id(value)
+    hetu = _HETU.match(code)
+    if hetu:
+        return f"{hetu.group(1)}{hetu.group(2)}****"
+    dated = _DATED.match(code)
+    if dated:
+        return f"{dated.group(1)}{dated.group(2)}****"
+    return (code[:2] if len(code) >= 8 else "") + "****"
+
+
+def redact(text: str) -> str:
+    """Mask every henkilötunnus inside free text (log messages, error strings)."""
+    return _HETU_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)

@@ -1,0 +1,78 @@
+"""Tables for users, bearer tokens and the tamper-evident audit log (created by migration 0002).
+
+Kept apart from ``models.py`` so that engineers adding tables concurrently do not edit the same file; all share
+``Base`` so that one metadata describes the whole schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kyc.storage.models import Base, utcnow
+
+
+class User(Base):
+    """A person or system with one role. Users are disabled, never deleted: audit rows keep pointing at them."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token, stored only as its sha256: a database dump does not let anyone log in."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    """One audited action. Rows are chained: ``row_hash`` covers ``prev_hash`` and every field of the row.
+
+    Ids are assigned by ``kyc.audit.record`` under a lock, contiguous from 1, so a deleted row leaves a gap the
+    verifier sees; triggers refuse UPDATE and DELETE, the chain catches whoever bypasses them.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    """The user id, or ``system:<component>`` for the scheduler, workers and the CLI."""
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column()
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The single row holding the newest id and hash of the chain.
+
+    Writing it first serialises appenders on SQLite (the write lock is taken before the chain is read) and it
+    anchors the tail, so deleting the newest rows is detected too.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
