@@ -47,6 +47,26 @@ class Settings(BaseSettings):
     encryption_key_file: Path = VAR_DIR / "encryption.key"
     """Where a non-production machine keeps its generated key (mode 0600)."""
 
+    # Screening service (issue 4)
+    retention_years: int = 5
+    """Screening records are kept until the end of the customer relationship plus this many years (AML Act 3:3)."""
+    purge_interval_minutes: int = 60
+    sweep_interval_seconds: int = 30
+    stale_job_seconds: int = 60
+    """A queued job older than this (or running longer than ``running_timeout_seconds``) is re-enqueued."""
+    running_timeout_seconds: int = 600
+    max_job_attempts: int = 5
+    high_priority_score: float = 0.90
+    """A sanctions hit at or above this score is flagged high priority for review."""
+    webhook_secret: SecretStr | None = None
+    """HMAC-SHA256 key for callback signatures (``KYC_WEBHOOK_SECRET``); without it no callback is sent."""
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 2.0
+    webhook_allow_http: bool = False
+    """Only HTTPS callbacks unless this is set (local development and tests)."""
+    max_persons: int = 50
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

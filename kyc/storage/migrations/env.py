@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import kyc.storage.access_models  # registers users, tokens, audit log on Base.metadata
+import kyc.storage.screening_models  # noqa: F401  (registers customers, jobs, parties, hits, deliveries)
 from kyc.storage.models import Base
 
 config = context.config
