@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from api.auth import require
+from api.deps import SessionDep, get_settings
+from api.errors import ApiError, install
+from kyc import access, audit
+from kyc.access import ROLE_PERMISSIONS, Permission, Principal, Role, can, may_read_job
+from kyc.settings import Settings
+from kyc.storage.access_models import ApiToken, AuditLog, User
+from kyc.storage.db import get_engine, transaction
+
+CASE_DATA = {
+    Permission.READ_SCREENING,
+    Permission.READ_HITS,
+    Permission.PROPOSE_DECISION,
+    Permission.APPROVE_DECISION,
+    Permission.EXPORT_SUBJECT,
+    Permission.CORRECT_SUBJECT,
+}
+
+
+def test_least_privilege_matrix() -> None:
+    assert ROLE_PERMISSIONS[Role.ONBOARDING] == {Permission.SUBMIT_SCREENING, Permission.READ_SCREENING}
+    assert not can(Role.ONBOARDING, Permission.READ_HITS)
+    assert can(Role.ANALYST, Permission.PROPOSE_DECISION) and not can(Role.ANALYST, Permission.APPROVE_DECISION)
+    assert can(Role.APPROVER, Permission.APPROVE_DECISION) and can(Role.APPROVER, Permission.READ_HITS)
+    assert not can(Role.APPROVER, Permission.PROPOSE_DECISION)
+    assert {Permission.READ_AUDIT, Permission.READ_HITS} <= ROLE_PERMISSIONS[Role.AUDITOR]
+    writes = {Permission.SUBMIT_SCREENING, Permission.PROPOSE_DECISION, Permission.APPROVE_DECISION}
+    assert not ROLE_PERMISSIONS[Role.AUDITOR] & (writes | {Permission.MANAGE_USERS, Permission.CORRECT_SUBJECT})
+    assert ROLE_PERMISSIONS[Role.DPO] == {Permission.EXPORT_SUBJECT, Permission.CORRECT_SUBJECT}
+    assert {Permission.MANAGE_USERS, Permission.MANAGE_LISTS} <= ROLE_PERMISSIONS[Role.ADMIN]
+    assert not ROLE_PERMISSIONS[Role.ADMIN] & (CASE_DATA | {Permission.READ_AUDIT})
+    assert set(ROLE_PERMISSIONS) == set(Role)
+    only_admin = [r for r in Role if can(r, Permission.MANAGE_USERS)]
+    assert only_admin == [Role.ADMIN]
+
+
+def test_onboarding_reads_only_its_own_jobs() -> None:
+    onboarding = Principal("u1", "crm", Role.ONBOARDING)
+    assert may_read_job(onboarding, "u1")
+    assert not may_read_job(onboarding, "u2")
+    assert not may_read_job(onboarding, None)
+    assert may_read_job(Principal("u3", "ann", Role.ANALYST), "u1")
+    assert not may_read_job(Principal("u4", "root", Role.ADMIN), "u4")
+    assert not may_read_job(Principal("u5", "dpo", Role.DPO), "u1")
+
+
+def test_token_is_stored_hashed_and_authenticates(db_url: str) -> None:
+    with transaction(db_url) as session:
+        principal, token = access.create_user(session, "crm-system", Role.ONBOARDING)
+    assert token.startswith("kyc_") and len(token) >= 40
+    with get_engine(db_url).connect() as conn:
+        for table in ("users", "api_tokens", "audit_log"):
+            for row in conn.execute(text(f"SELECT * FROM {table}")):  # noqa: S608
+                assert token not in " ".join(str(v) for v in row), f"plaintext token found in {table}"
+                assert token[4:] not in " ".join(str(v) for v in row)
+    with transaction(db_url) as session:
+        assert session.scalars(select(ApiToken.token_hash)).one() == access.hash_token(token)
+        assert access.authenticate(session, token) == principal
+        assert principal.role is Role.ONBOARDING and principal.name == "crm-system"
+        assert access.authenticate(session, token + "x") is None
+        assert access.authenticate(session, "kyc_" + "A" * 43) is None
+        assert access.authenticate(session, "") is None
+        assert access.authenticate(session, None) is None
+
+
+def test_revocation(db_url: str) -> None:
+    with transaction(db_url) as session:
+        access.create_user(session, "ann", Role.ANALYST)
+        _, token = access.create_user(session, "bob", Role.APPROVER)
+        second = access.issue_token(session, "bob")
+    with transaction(db_url) as session:
+        assert access.revoke_token(session, second)
+        assert not access.revoke_token(session, second)
+        assert access.authenticate(session, second) is None
+        assert access.authenticate(session, token) is not None
+        assert access.revoke_user(session, "bob") == 1
+        assert access.authenticate(session, token) is None
+    with transaction(db_url) as session:
+        users = {u.name: u for u in access.list_users(session)}
+        assert users["bob"].disabled_at is not None and users["bob"].active_tokens == 0
+        assert users["ann"].disabled_at is None and users["ann"].active_tokens == 1
+        with pytest.raises(ValueError, match="disabled"):
+            access.issue_token(session, "bob")
+        with pytest.raises(access.UnknownUser):
+            access.revoke_user(session, "nobody")
+        actions = [e.action for e in audit.entries(session)]
+        assert actions == ["user.create", "user.create", "token.issue", "token.revoke", "user.revoke"]
+
+
+def test_bad_user_input_is_refused(db_url: str) -> None:
+    with transaction(db_url) as session:
+        access.create_user(session, "ann", "analyst")
+        with pytest.raises(access.UserExists):
+            access.create_user(session, "ann", Role.AUDITOR)
+        with pytest.raises(ValueError, match="user name"):
+            access.create_user(session, "bad name; drop", Role.AUDITOR)
+        with pytest.raises(ValueError):
+            access.create_user(session, "eve", "superuser")
+        assert session.scalars(select(User.name)).all() == ["ann"]
+
+
+def _app(db_url: str) -> FastAPI:
+    app = FastAPI()
+    install(app)
+    app.dependency_overrides[get_settings] = lambda: Settings(database_url=db_url)
+
+    @app.get("/hits")
+    def hits(principal: Principal = Depends(require(Permission.READ_HITS))) -> dict[str, str]:
+        return {"name": principal.name, "role": principal.role.value}
+
+    @app.post("/note")
+    def note(session: SessionDep, principal: Principal = Depends(require(Permission.READ_HITS))) -> dict[str, str]:
+        audit.record(session, actor=principal, action="note", object_type="test", object_id="1")
+        return {"ok": "yes"}
+
+    @app.post("/fail")
+    def fail(session: SessionDep, principal: Principal = Depends(require(Permission.READ_HITS))) -> None:
+        audit.record(session, actor=principal, action="rolled.back", object_type="test", object_id="1")
+        raise ApiError(409, "conflict", "on purpose")
+
+    return app
+
+
+@pytest.fixture
+def tokens(db_url: str) -> dict[str, str]:
+    with transaction(db_url) as session:
+        return {role.value: access.create_user(session, f"user-{role.value}", role)[1] for role in Role}
+
+
+def test_http_401_403_and_allowed(db_url: str, tokens: dict[str, str]) -> None:
+    client = TestClient(_app(db_url))
+    missing = client.get("/hits")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json() == {"status": 401, "code": "unauthorized", "message": "a valid bearer token is required"}
+    basic = client.get("/hits", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert basic.status_code == 401
+    unknown = client.get("/hits", headers={"Authorization": "Bearer kyc_unknown"})
+    assert unknown.status_code == 401 and "invalid_token" in unknown.headers["www-authenticate"]
+    ok = client.get("/hits", headers={"Authorization": f"Bearer {tokens['analyst']}"})
+    assert ok.status_code == 200 and ok.json() == {"name": "user-analyst", "role": "analyst"}
+    for role in ("onboarding", "admin", "dpo"):
+        denied = client.get("/hits", headers={"Authorization": f"Bearer {tokens[role]}"})
+        assert denied.status_code == 403, role
+        assert denied.json()["code"] == "forbidden" and "read_hits" in denied.json()["message"]
+    with transaction(db_url) as session:
+        access.revoke_user(session, "user-analyst")
+    revoked = client.get("/hits", headers={"Authorization": f"Bearer {tokens['analyst']}"})
+    assert revoked.status_code == 401
+    with transaction(db_url) as session:
+        denials = [e for e in audit.entries(session) if e.action == "access.denied"]
+        assert [d.role for d in denials] == ["onboarding", "admin", "dpo"]
+        assert denials[0].object_id == "GET /hits" and denials[0].details == {"missing": ["read_hits"]}
+        assert audit.verify(session).ok
+
+
+def test_request_session_commits_on_success_and_rolls_back_on_error(db_url: str, tokens: dict[str, str]) -> None:
+    client = TestClient(_app(db_url))
+    headers = {"Authorization": f"Bearer {tokens['auditor']}"}
+    assert client.post("/note", headers=headers).status_code == 200
+    failed = client.post("/fail", headers=headers)
+    assert failed.status_code == 409 and failed.json()["message"] == "on purpose"
+    with transaction(db_url) as session:
+        actions = session.scalars(select(AuditLog.action)).all()
+        assert "note" in actions and "rolled.back" not in actions
+        assert audit.verify(session).ok
