@@ -57,7 +57,7 @@ def test_token_is_stored_hashed_and_authenticates(db_url: str) -> None:
     assert token.startswith("kyc_") and len(token) >= 40
     with get_engine(db_url).connect() as conn:
         for table in ("users", "api_tokens", "audit_log"):
-            for row in conn.execute(text(f"SELECT * FROM {table}")):  # noqa: S608
+            for row in conn.execute(text(f"SELECT * FROM {table}")):
                 assert token not in " ".join(str(v) for v in row), f"plaintext token found in {table}"
                 assert token[4:] not in " ".join(str(v) for v in row)
     with transaction(db_url) as session:

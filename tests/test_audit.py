@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ def test_empty_and_intact_chain(db_url: str) -> None:
         rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
         assert [r.id for r in rows] == [1, 2, 3, 4, 5, 6]
         assert rows[0].prev_hash == audit.GENESIS
-        assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+        assert all(b.prev_hash == a.row_hash for a, b in itertools.pairwise(rows))
         assert rows[0].role == "analyst" and rows[0].actor_name == "ann" and rows[0].purpose == "aml_cdd"
         assert rows[5].actor == "system:scheduler" and rows[5].role is None
         assert result.head_hash == rows[5].row_hash
