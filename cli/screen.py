@@ -1,0 +1,245 @@
+"""``kyc screen NAME`` and the batch ``kyc match --input queries.jsonl``: screening against the active lists.
+
+Batch screening is used directly by compliance teams on customer files, so one bad line never stops the run: it
+is reported on stderr with its line number, the rest is screened, and the exit code says that something was
+skipped (1) rather than failed (2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from cli.common import fail, is_terminal, settings
+from kyc.matching import Match, Matcher, Query, matcher_cache
+
+QUERY_FIELDS = frozenset(
+    {"schema", "name", "birth_date", "nationality", "countries", "identifiers", "gender", "aliases"}
+)
+CHUNK = 512
+
+
+def _matcher() -> Matcher:
+    config = settings()
+    matcher = matcher_cache.get(config.database_url)
+    if matcher.entry_count == 0:
+        fail("no active list version to screen against; ingest one first: kyc lists ingest SOURCE --file PATH")
+    return matcher
+
+
+def hit_data(match: Match) -> dict[str, Any]:
+    """The contract's hit object: ``source``, ``source_ref``, ``score``, ``matched_name``, ``explanation``…"""
+    return {
+        "source": match.source,
+        "source_ref": match.source_ref,
+        "score": match.score,
+        "matched_name": match.matched_name,
+        "query_name": match.query_name,
+        "schema": match.schema_,
+        "version_id": match.version_id,
+        "caption": match.entry.primary_name,
+        "explanation": match.explanation,
+    }
+
+
+def screen_command(
+    name: Annotated[list[str], typer.Argument(help="The name to screen (several words need no quotes).")],
+    schema: Annotated[str, typer.Option(help="Person, Organization, LegalEntity, Vessel or Aircraft.")] = "LegalEntity",
+    birth_date: Annotated[str | None, typer.Option("--birth-date", help="YYYY[-MM[-DD]]")] = None,
+    nationality: Annotated[str | None, typer.Option(help="Country name or ISO code.")] = None,
+    identifier: Annotated[list[str] | None, typer.Option("--identifier", help="Passport/registration no.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Override the configured threshold.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many hits.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Screen one name against every active list version: hits, best first."""
+    try:
+        query = Query.model_validate(
+            {
+                "name": " ".join(name),
+                "schema": schema,
+                "birth_date": birth_date,
+                "nationality": nationality,
+                "identifiers": tuple(identifier or ()),
+            }
+        )
+    except ValidationError as exc:
+        fail(_validation_message(exc))
+    matcher = _matcher()
+    matches = matcher.screen(query, threshold=threshold, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([hit_data(m) for m in matches], ensure_ascii=False, indent=2))
+        return
+    if not matches:
+        typer.echo(f"no hits at or above {threshold if threshold is not None else matcher.config.threshold}")
+        return
+    for m in matches:
+        typer.echo(
+            f"{m.score:.3f}  {m.source}:{m.source_ref}  {m.schema_:12}  {m.matched_name}  (query: {m.query_name})"
+        )
+
+
+# ---- batch -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    id: str
+    query: Query
+
+
+class BadLine(ValueError):
+    pass
+
+
+def parse_line(text: str) -> tuple[str, Query]:
+    """One input line to (id, query); raises ``BadLine`` with the reason."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(data, dict):
+        raise BadLine("expected a JSON object")
+    ident = data.get("id")
+    if not isinstance(ident, str | int) or isinstance(ident, bool) or str(ident) == "":
+        raise BadLine("'id' is missing or not a string")
+    unknown = set(data) - QUERY_FIELDS - {"id"}
+    if unknown:
+        raise BadLine(f"unknown field(s): {', '.join(sorted(unknown))}")
+    fields = {k: v for k, v in data.items() if k != "id" and v is not None}
+    for key in ("countries", "identifiers", "aliases"):
+        if isinstance(fields.get(key), list):
+            fields[key] = tuple(fields[key])
+    try:
+        return str(ident), Query.model_validate(fields)
+    except ValidationError as exc:
+        raise BadLine(_validation_message(exc)) from exc
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "input"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _read(stream: IO[str], errors: list[str]) -> Iterator[_Line]:
+    for number, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        try:
+            ident, query = parse_line(text)
+        except BadLine as exc:
+            message = f"line {number}: {exc}"
+            errors.append(message)
+            typer.echo(f"error: {message}", err=True)
+            continue
+        yield _Line(number, ident, query)
+
+
+def _chunks(lines: Iterator[_Line]) -> Iterator[list[_Line]]:
+    chunk: list[_Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_WORKER_MATCHER: Matcher | None = None
+
+
+def _screen_chunk(chunk: list[_Line]) -> list[str]:
+    """Runs in a forked worker that inherited the parent's matcher (copy-on-write, nothing re-built)."""
+    assert _WORKER_MATCHER is not None
+    return [_result_line(_WORKER_MATCHER, line) for line in chunk]
+
+
+def _result_line(matcher: Matcher, line: _Line) -> str:
+    matches = matcher.screen(line.query, limit=50)
+    hits = [hit_data(m) for m in matches]
+    return json.dumps({"id": line.id, "hits": hits}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _bounded(pool: ProcessPoolExecutor, chunks: Iterator[list[_Line]], depth: int) -> Iterator[list[str]]:
+    """In input order, with at most ``depth`` chunks in flight: a million-line file is never all in memory."""
+    pending: deque[Future[list[str]]] = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(_screen_chunk, chunk))
+        if len(pending) >= depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _total_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def match_command(
+    input_path: Annotated[Path, typer.Option("--input", help="JSON lines: {id, schema, name, birth_date?, …}.")],
+    output_path: Annotated[Path | None, typer.Option("--output", help="JSON lines out; default stdout.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes; 0 = one per core.")] = 1,
+) -> None:
+    """Batch-screen a JSON-lines file: one result line per valid input line, hits at or above the threshold.
+
+    Bad lines are reported on stderr with their line number and skipped; the exit code is then 1.
+    """
+    global _WORKER_MATCHER
+    if not input_path.is_file():
+        fail(f"{input_path}: no such file")
+    matcher = _matcher()
+    errors: list[str] = []
+    processes = workers or os.cpu_count() or 1
+    show_progress = is_terminal()
+    written = 0
+    with ExitStack() as stack:
+        source = stack.enter_context(input_path.open(encoding="utf-8", errors="strict"))
+        sink: IO[str] = stack.enter_context(output_path.open("w", encoding="utf-8")) if output_path else sys.stdout
+        progress = (
+            stack.enter_context(typer.progressbar(length=_total_lines(input_path), label="screening", file=sys.stderr))
+            if show_progress
+            else None
+        )
+        lines = _read(source, errors)
+        try:
+            if processes > 1:
+                _WORKER_MATCHER = matcher
+                pool = stack.enter_context(ProcessPoolExecutor(processes, mp_context=_fork()))
+                results: Iterator[list[str]] = _bounded(pool, _chunks(lines), processes * 4)
+            else:
+                results = ([_result_line(matcher, line) for line in chunk] for chunk in _chunks(lines))
+            for batch in results:
+                sink.write("\n".join(batch) + "\n")
+                written += len(batch)
+                if progress is not None:
+                    progress.update(len(batch))
+        except UnicodeDecodeError as exc:
+            fail(f"{input_path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a read block)")
+        finally:
+            _WORKER_MATCHER = None
+    typer.echo(f"screened {written} queries; {len(errors)} bad line(s) skipped", err=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _fork() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork")

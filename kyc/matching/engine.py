@@ -1,0 +1,237 @@
+"""The matcher: an in-memory candidate index over every name of the given list entries, and the screening call.
+
+Screening never compares a query against every list name: each name is filed under its tokens, romanisation
+skeletons and phonetic codes; a query collects the names sharing rare keys (weighted by inverse frequency), and
+only the best few dozen of those are scored in full. A matcher is immutable once built, so a new one can be built
+beside it and swapped in atomically when a list version changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kyc.entry import Entry, NameKind
+from kyc.matching.compare import FEATURES, NameScore, compare_names, normalise_identifier, schema_compatible
+from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
+from kyc.matching.normalize import NameForm, name_form
+
+IntArray = npt.NDArray[np.int32]
+
+_FORM_SCHEMA = {"Person": "Person", "Organization": "Organization", "LegalEntity": "Organization"}
+"""Which normalisation a schema's names get: person rules (titles) or organisation rules (legal forms)."""
+
+
+def form_schema(schema: str) -> str:
+    return _FORM_SCHEMA.get(schema, "Organization")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    name_id: int
+    query_name: str
+    result: NameScore
+    score: float
+
+
+class Matcher:
+    """Screens queries against a fixed set of ``(version_id, entry)`` pairs."""
+
+    engine_version: str = ENGINE_VERSION
+
+    def __init__(
+        self,
+        entries: list[tuple[int, Entry]],
+        forms: list[NameForm],
+        name_entry: IntArray,
+        name_kind: list[NameKind],
+        postings: dict[str, IntArray],
+        identifiers: dict[str, list[int]],
+        config: MatchConfig,
+    ) -> None:
+        self.config = config
+        self._entries = entries
+        self._forms = forms
+        self._name_entry = name_entry
+        self._name_kind = name_kind
+        self._postings = postings
+        self._identifiers = identifiers
+        count = max(len(forms), 1)
+        self._idf = {key: math.log(1 + count / len(ids)) for key, ids in postings.items()}
+        self._config_hash = config.config_hash()
+        versions: dict[str, int] = {}
+        for version_id, entry in entries:
+            versions.setdefault(entry.source, version_id)
+        self.version_ids = versions
+
+    @classmethod
+    def build(cls, entries: Iterable[tuple[int, Entry]], config: MatchConfig | None = None) -> Matcher:
+        """Index every name of every entry. Cheap for a handful of entries (delta screening)."""
+        kept = list(entries)
+        forms: list[NameForm] = []
+        name_entry: list[int] = []
+        name_kind: list[NameKind] = []
+        postings: defaultdict[str, list[int]] = defaultdict(list)
+        identifiers: defaultdict[str, list[int]] = defaultdict(list)
+        for entry_id, (_version, entry) in enumerate(kept):
+            schema = form_schema(entry.schema_.value)
+            seen: set[str] = set()
+            for name in entry.names:
+                form = name_form(name.value, schema)
+                signature = " ".join(form.tokens)
+                if signature in seen:  # the same name in two scripts or cases: index once
+                    continue
+                seen.add(signature)
+                name_id = len(forms)
+                forms.append(form)
+                name_entry.append(entry_id)
+                name_kind.append(name.kind)
+                for key in form.index_keys():
+                    postings[key].append(name_id)
+            for ident in entry.identifiers:
+                number = normalise_identifier(ident.number)
+                if len(number) >= 4:
+                    identifiers[number].append(entry_id)
+        arrays = {key: np.asarray(ids, dtype=np.int32) for key, ids in postings.items()}
+        return cls(
+            kept,
+            forms,
+            np.asarray(name_entry, dtype=np.int32),
+            name_kind,
+            arrays,
+            dict(identifiers),
+            config or MatchConfig(),
+        )
+
+    @property
+    def entry_count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def name_count(self) -> int:
+        return len(self._forms)
+
+    # ---- screening -----------------------------------------------------------------------------------------
+
+    def screen(self, query: Query, *, threshold: float | None = None, limit: int = 20) -> list[Match]:
+        """Hits at or above the threshold (the configured one for the query's schema unless given), best first."""
+        cutoff = self.config.threshold_for(query.schema_) if threshold is None else threshold
+        best = self._best_names(query)
+        id_hits = self._identifier_hits(query)
+        for entry_id in id_hits:
+            best.setdefault(entry_id, None)
+        matches: list[Match] = []
+        for entry_id, candidate in best.items():
+            match = self._match(query, entry_id, candidate, cutoff)
+            if match is not None:
+                matches.append(match)
+        matches.sort(key=lambda m: (-m.score, m.source, m.source_ref))
+        return matches[:limit]
+
+    def _query_forms(self, query: Query) -> dict[str, list[NameForm]]:
+        names = [query.name, *query.aliases]
+        wanted = {form_schema(s) for s in ("Person", "Organization", "Vessel") if schema_compatible(query.schema_, s)}
+        if query.schema_ in ("Vessel", "Aircraft"):
+            wanted = {"Organization"}
+        return {schema: [name_form(n, schema) for n in names if n.strip()] for schema in wanted}
+
+    def _candidate_ids(self, forms: Iterable[NameForm]) -> IntArray:
+        keys: set[str] = set()
+        for form in forms:
+            keys.update(form.index_keys())
+        arrays: list[IntArray] = []
+        weights: list[npt.NDArray[np.float32]] = []
+        for key in keys:
+            ids = self._postings.get(key)
+            if ids is None:
+                continue
+            arrays.append(ids)
+            weights.append(np.full(len(ids), self._idf[key], dtype=np.float32))
+        if not arrays:
+            return np.empty(0, dtype=np.int32)
+        ids = np.concatenate(arrays)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        totals = np.bincount(inverse, weights=np.concatenate(weights))
+        limit = self.config.candidates
+        if len(unique) > limit:
+            top = np.argpartition(-totals, limit)[:limit]
+            return unique[top]
+        return unique
+
+    def _best_names(self, query: Query) -> dict[int, _Candidate | None]:
+        """For each candidate entry, its best (query name, list name) pair."""
+        forms_by_schema = self._query_forms(query)
+        all_forms = [f for forms in forms_by_schema.values() for f in forms]
+        best: dict[int, _Candidate | None] = {}
+        weak = self.config.weights.weak_alias
+        for name_id in self._candidate_ids(all_forms).tolist():
+            entry_id = int(self._name_entry[name_id])
+            entry = self._entries[entry_id][1]
+            if not schema_compatible(query.schema_, entry.schema_.value):
+                continue
+            listed = self._forms[name_id]
+            for form in forms_by_schema.get(form_schema(entry.schema_.value), ()):
+                result = compare_names(form, listed)
+                score = result.score * (weak if self._name_kind[name_id] is NameKind.WEAK_ALIAS else 1.0)
+                current = best.get(entry_id)
+                if current is None or score > current.score:
+                    best[entry_id] = _Candidate(name_id, form.original, result, score)
+        return best
+
+    def _identifier_hits(self, query: Query) -> set[int]:
+        hits: set[int] = set()
+        for value in query.identifiers:
+            for entry_id in self._identifiers.get(normalise_identifier(value), ()):
+                if schema_compatible(query.schema_, self._entries[entry_id][1].schema_.value):
+                    hits.add(entry_id)
+        return hits
+
+    def _match(self, query: Query, entry_id: int, candidate: _Candidate | None, cutoff: float) -> Match | None:
+        version_id, entry = self._entries[entry_id]
+        name_score = candidate.score if candidate else 0.0
+        features: dict[str, Any] = {}
+        adjustment = 0.0
+        for feature, compute in FEATURES:
+            outcome = compute(query, entry, self.config.weights)
+            if outcome is None:
+                continue
+            value, detail = outcome
+            features[feature] = {"contribution": round(value, 4), "detail": detail}
+            adjustment += value
+        has_identifier = "identifier" in features
+        if name_score < self.config.min_name_score and not has_identifier:
+            return None
+        score = max(0.0, min(1.0, name_score + adjustment))
+        if score < cutoff:
+            return None
+        matched_name = self._forms[candidate.name_id].original if candidate else entry.primary_name
+        explanation: dict[str, Any] = {
+            "query_name": candidate.query_name if candidate else query.name,
+            "matched_name": matched_name,
+            "name_kind": self._name_kind[candidate.name_id].value if candidate else None,
+            "name_score": round(name_score, 4),
+            "name_method": candidate.result.method if candidate else "identifier",
+            "name_parts": [list(p) for p in candidate.result.pairs] if candidate else [],
+            "features": features,
+            "threshold": cutoff,
+            "list_version": {"source": entry.source, "version_id": version_id},
+            "engine_version": self.engine_version,
+            "config_hash": self._config_hash,
+        }
+        return Match(
+            source=entry.source,
+            source_ref=entry.source_ref,
+            version_id=version_id,
+            schema_=entry.schema_.value,
+            score=round(score, 4),
+            matched_name=matched_name,
+            query_name=explanation["query_name"],
+            explanation=explanation,
+            entry=entry,
+        )

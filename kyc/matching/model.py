@@ -1,0 +1,132 @@
+"""What is screened (``Query``), what comes back (``Match``) and the tunable knobs (``MatchConfig``).
+
+The configuration is hashed and recorded with every result: a hit must be reproducible, and an officer or auditor
+must be able to tell which thresholds and weights produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kyc.countries import to_country
+from kyc.entry import Entry, PartialDate, PartialDateStr
+
+ENGINE_VERSION = "kyc-match/1.0"
+"""Bumped whenever normalisation or scoring changes the scores: stored with every result."""
+
+QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
+
+
+class Query(BaseModel):
+    """One party to screen. Only ``name`` is required; every other field can raise or lower the score."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    schema_: QuerySchema = Field("LegalEntity", alias="schema")
+    birth_date: PartialDateStr | None = None
+    nationality: str | None = None
+    countries: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
+    gender: Literal["male", "female"] | None = None
+    aliases: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        cleaned = " ".join(value.split())
+        if not cleaned:
+            raise ValueError("name is blank")
+        return cleaned
+
+    @field_validator("birth_date")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            PartialDate(date=value)  # raises on month 13 or 31 February, with the reason
+        return value
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        code = to_country(value)
+        if code is None:
+            raise ValueError(f"unknown country {value!r}")
+        return code
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = []
+        for item in value:
+            code = to_country(item)
+            if code is None:
+                raise ValueError(f"unknown country {item!r}")
+            codes.append(code)
+        return tuple(dict.fromkeys(codes))
+
+
+class Match(BaseModel):
+    """One hit, with the evidence a compliance officer needs to decide on it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    source: str
+    source_ref: str
+    version_id: int
+    schema_: str = Field(alias="schema")
+    score: float
+    matched_name: str
+    query_name: str
+    explanation: dict[str, Any]
+    entry: Entry
+
+
+class FeatureWeights(BaseModel):
+    """Score adjustments from the qualifiers, added to the name score (then clamped to 0..1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    birth_date_exact: float = 0.05
+    birth_date_partial: float = 0.02
+    """Same year (or month) where one side is less precise, or inside a listed range."""
+    birth_date_near: float = -0.04
+    """One year apart: a typo or an approximate listing, mildly against."""
+    birth_date_mismatch: float = -0.15
+    nationality_match: float = 0.03
+    nationality_mismatch: float = -0.05
+    country_match: float = 0.02
+    identifier_match: float = 0.30
+    """An exact passport or registration number is strong evidence on its own."""
+    gender_mismatch: float = -0.10
+    weak_alias: float = 0.90
+    """Multiplier on the name score when the list name is a weak (low-quality) alias."""
+
+
+class MatchConfig(BaseModel):
+    """Thresholds and weights. The default threshold applies where no per-schema one is set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float = Field(0.72, ge=0, le=1)
+    schema_thresholds: dict[str, float] = Field(default_factory=dict)
+    weights: FeatureWeights = Field(default_factory=FeatureWeights)
+    candidates: int = Field(40, ge=1)
+    """How many index candidates per query name are scored in full."""
+    min_name_score: float = Field(0.5, ge=0, le=1)
+    """Below this name similarity no qualifier can lift an entry into the results (except an identifier)."""
+
+    def threshold_for(self, schema: str) -> float:
+        return self.schema_thresholds.get(schema, self.threshold)
+
+    def config_hash(self) -> str:
+        """sha256 over the canonical JSON of the configuration and the engine version."""
+        payload = {"engine": ENGINE_VERSION, "config": self.model_dump(mode="json")}
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,202 @@
+"""Name normalisation: one comparable form per list or query name, computed once.
+
+Matching compares *forms*, never raw strings: the expensive work (Unicode folding, transliteration, legal-form
+replacement, phonetic keys) happens when the index is built, so the hot path only compares short ASCII tokens.
+Transliteration, honorific and legal-form data come from ``rigour`` (the library behind OpenSanctions), so the
+project does not maintain its own tables; what is added here are the rules that fold the *romanisation variants*
+of one Cyrillic name (SFS 4900 Finnish, English, German, French) onto one skeleton.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import lru_cache
+
+from rigour.names import extract_org_types, remove_person_prefixes, replace_org_types_compare
+from rigour.text import ascii_text, metaphone
+from rigour.text.normalize import Normalize
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_DIGITS = re.compile(r"^\d+$")
+
+PARTICLES = frozenset(
+    {
+        "al", "el", "ul", "ad", "ar", "as", "ash", "at", "az", "bin", "ben", "ibn", "bint", "binti", "abu", "abou",
+        "von", "van", "der", "den", "de", "da", "di", "du", "del", "della", "dos", "das", "la", "le", "zu", "ter",
+        "ten", "y", "bte", "ould", "uld",
+    }
+)  # fmt: skip
+"""Articles and kinship particles: written, joined or dropped inconsistently across lists, so weighted low."""
+
+PERSON_TITLES = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "lady", "lord", "sheikh", "shaikh", "sheik", "haji", "hajji",
+        "mullah", "mulla", "maulavi", "mawlawi", "maulvi", "mufti", "imam", "qari", "general", "gen", "colonel",
+        "col", "major", "capt", "captain", "brigadier", "admiral", "h", "e", "his", "her", "excellency",
+    }
+)  # fmt: skip
+"""Honorifics and ranks anywhere in a person name (rigour only strips them at the head)."""
+
+
+class Part(IntEnum):
+    """What a token is, which decides how much it counts."""
+
+    NAME = 0
+    PARTICLE = 1
+    LEGAL_FORM = 2
+    NUMBER = 3
+    INITIAL = 4
+
+
+@dataclass(frozen=True, slots=True)
+class NameForm:
+    """A name prepared for comparison; ``original`` is what the list or the customer wrote."""
+
+    original: str
+    tokens: tuple[str, ...]
+    parts: tuple[Part, ...]
+    skeletons: tuple[str, ...]
+    numbers: frozenset[str]
+    compact: str
+    """The meaningful tokens joined without spaces: ``Al-Tikriti``, ``Al Tikriti`` and ``Altikriti`` agree here."""
+    sorted_text: str
+    """Meaningful tokens sorted, for order-insensitive whole-string comparison."""
+
+    @property
+    def core(self) -> tuple[str, ...]:
+        return tuple(t for t, p in zip(self.tokens, self.parts, strict=True) if p in (Part.NAME, Part.INITIAL))
+
+    def index_keys(self) -> set[str]:
+        """Index keys: each real name token, its romanisation skeleton and its phonetic code."""
+        found: set[str] = set()
+        for token, part, skeleton in zip(self.tokens, self.parts, self.skeletons, strict=True):
+            if part is Part.NAME and len(token) > 1:
+                found.add(token)
+                found.add("~" + skeleton)
+                found.add("#" + phonetic(token))
+            elif part is Part.NUMBER:
+                found.add(token)
+        if not found:  # a name made only of particles or legal forms still needs to be findable
+            found.update(t for t in self.tokens if t)
+        return found
+
+
+def fold(text: str) -> str:
+    """NFKC, case folding and transliteration to lower-case ASCII (Cyrillic, Greek, Arabic, extended Latin…).
+
+    ``ä ö å ø æ`` become ``a o a o ae``: Finnish and Scandinavian names are written both ways in lists.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return ascii_text(text).lower()
+
+
+_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"schtsch|shch|chtch|shtsh|stsh|sts(?=[aeiou])", "s"),  # щ in German, English, French, SFS 4900
+        (r"tsch|tch|tsh", "c"),  # ч (German, French, SFS 4900 tš)
+        (r"sch|sh|zh", "s"),  # ш, ж
+        (r"kh", "h"),  # х (English, French) = h (SFS 4900)
+        (r"ch(?=[^aeiouy]|$)", "h"),  # German х at a syllable end: Michail
+        (r"ch", "c"),  # ч (English)
+        (r"ts|tz", "c"),  # ц
+        (r"z", "s"),  # з is s in German; ж is ž (ascii z) in SFS 4900
+        (r"^(?:je|ye|ie|e)", "e"),  # initial е: Jevgeni / Yevgeny / Ievgueni / Evgenij
+        (r"ou", "u"),  # French у
+        (r"gu(?=[ei])", "g"),  # French г before e/i
+        (r"w", "v"),  # German в
+        (r"(?:iy|ij|yj|ii|yi|y|j)$", "i"),  # final -ий/-ый/-ой
+        (r"j|y", "i"),  # я ю ё й: ja/ya/ia, ju/yu/iu
+        (r"x", "ks"),
+        (r"(.)\1+", r"\1"),  # doubled letters
+    )
+)
+
+
+@lru_cache(maxsize=65536)
+def skeleton(token: str) -> str:
+    """Fold the romanisation variants of one Cyrillic name onto one spelling (Jevgeni, Yevgeny, Evgenij -> evgeni).
+
+    Applied to ASCII tokens of any origin: it only merges spellings that transliteration systems disagree on.
+    """
+    if len(token) < 3 or token.isdigit():
+        return token
+    out = token
+    for pattern, replacement in _SKELETON_RULES:
+        out = pattern.sub(replacement, out)
+    return out or token
+
+
+@lru_cache(maxsize=65536)
+def phonetic(token: str) -> str:
+    """Metaphone code of the skeleton: typos and vowel variants mostly keep it, so it feeds candidate retrieval."""
+    return metaphone(skeleton(token)) or token
+
+
+def _split_legal(text: str) -> tuple[str, set[str]]:
+    """Replace legal forms (Oy, Oyj, GmbH, ООО, PAO, Limited Liability Company…) by rigour's generic form."""
+    found = extract_org_types(text, normalize_flags=Normalize.CASEFOLD, generic=True)
+    if not found:
+        return text, set()
+    replaced = replace_org_types_compare(text, normalize_flags=Normalize.CASEFOLD, generic=True)
+    legal: set[str] = set()
+    for _alias, generic in found:
+        legal.update(_NON_ALNUM.split(fold(generic)))
+    legal.discard("")
+    return replaced, legal
+
+
+def name_form(value: str, schema: str) -> NameForm:
+    """Prepare one name. ``schema`` decides whether titles (persons) or legal forms (organisations) are removed."""
+    is_person = schema == "Person"
+    text = unicodedata.normalize("NFKC", value)
+    if is_person:
+        text = remove_person_prefixes(text)
+    text = fold(text)
+    legal: set[str] = set()
+    if not is_person:
+        text, legal = _split_legal(text)
+    raw_tokens = [t for t in _NON_ALNUM.split(text) if t]
+    tokens: list[str] = []
+    parts: list[Part] = []
+    for token in raw_tokens:
+        if is_person and token in PERSON_TITLES and len(raw_tokens) > 2:
+            continue
+        tokens.append(token)
+        parts.append(_classify(token, legal, is_person))
+    if not tokens:  # e.g. a name made only of a title: keep what was written rather than nothing
+        tokens = raw_tokens or [fold(value) or value.casefold()]
+        parts = [Part.NAME] * len(tokens)
+    return _build(value, tokens, parts)
+
+
+def _classify(token: str, legal: set[str], is_person: bool) -> Part:
+    if _DIGITS.match(token):
+        return Part.NUMBER
+    if token in legal:
+        return Part.LEGAL_FORM
+    if token in PARTICLES:
+        return Part.PARTICLE
+    if len(token) == 1 and is_person:
+        return Part.INITIAL
+    return Part.NAME
+
+
+def _build(original: str, tokens: list[str], parts: list[Part]) -> NameForm:
+    meaningful = [t for t, p in zip(tokens, parts, strict=True) if p in (Part.NAME, Part.INITIAL, Part.NUMBER)]
+    if not meaningful:
+        meaningful = list(tokens)
+    # The compact form keeps particles: "al tikriti" and "altikriti" must agree, and particles are short.
+    compact = "".join(t for t, p in zip(tokens, parts, strict=True) if p is not Part.LEGAL_FORM) or "".join(tokens)
+    return NameForm(
+        original=original,
+        tokens=tuple(tokens),
+        parts=tuple(parts),
+        skeletons=tuple(skeleton(t) for t in tokens),
+        numbers=frozenset(t for t, p in zip(tokens, parts, strict=True) if p is Part.NUMBER),
+        compact=compact,
+        sorted_text=" ".join(sorted(meaningful)),
+    )

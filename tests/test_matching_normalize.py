@@ -1,0 +1,116 @@
+"""Normalisation and name structure, on real names from the list files (no timing here: speed is in bench/)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from kyc.entry import Entry, NameKind
+from kyc.matching import compare_names, name_form
+from kyc.matching.normalize import Part, fold, skeleton
+from kyc.versions import RawFile
+from lists.un_sc import UnScAdapter
+from tests.conftest import list_file
+
+UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+OFAC_SDN = "ofac_sdn/2024-05-03_jackdwyer/sdn.csv"
+
+
+@cache
+def un_entries() -> dict[str, Entry]:
+    path = list_file(UN_2026)
+    return {e.source_ref: e for e in UnScAdapter().parse([RawFile(path.name, path.read_bytes())]).entries}
+
+
+def score(a: str, b: str, schema: str = "Person") -> float:
+    return compare_names(name_form(a, schema), name_form(b, schema)).score
+
+
+def listed_names(ref: str) -> list[str]:
+    return [n.value for n in un_entries()[ref].names]
+
+
+def test_cyrillic_original_script_is_transliterated_and_matches_the_latin_name() -> None:
+    # QDi.??? style lookup is by content, not a hard-coded ref: the first UN person with a Cyrillic original name.
+    for entry in un_entries().values():
+        cyrillic = [n.value for n in entry.names if n.kind is NameKind.ORIGINAL_SCRIPT and _is_cyrillic(n.value)]
+        if cyrillic:
+            break
+    else:
+        pytest.fail("the UN list has no Cyrillic original-script name")
+    form = name_form(cyrillic[0], "Person")
+    assert all(t.isascii() for t in form.tokens)
+    # The transliterated original-script name is close to the list's own Latin spelling.
+    assert score(cyrillic[0], entry.primary_name) >= 0.8, (cyrillic[0], entry.primary_name)
+
+
+def _is_cyrillic(text: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+def test_russian_romanisations_fold_onto_one_skeleton() -> None:
+    # Finnish SFS 4900, English, German and French spellings of Евгений Пригожин (an EU/UK/US-listed person).
+    spellings = ["Jevgeni Prigožin", "Yevgeny Prigozhin", "Jewgeni Prigoschin", "Evgenij Prigozhin", "Евгений Пригожин"]
+    skeletons = {tuple(skeleton(t) for t in name_form(s, "Person").tokens) for s in spellings}
+    assert skeletons == {("evgeni", "prigosin")}
+    for spelling in spellings:
+        assert score(spelling, "PRIGOZHIN, Yevgeniy Viktorovich") >= 0.8
+
+
+def test_nordic_letters_are_folded() -> None:
+    assert fold("Ääkkönen Øresund Ærø Åland") == "aakkonen oresund aero aland"
+    assert score("Pekka Mäkinen", "Pekka Makinen") == 1.0
+
+
+def test_finnish_company_legal_forms_from_the_ofac_list() -> None:
+    raw = list_file(OFAC_SDN).read_text(encoding="latin-1")
+    assert '"SIBERICA OY"' in raw and "Southeast Trading Oy" in raw
+    form = name_form("SIBERICA OY", "Organization")
+    assert form.parts[-1] is Part.LEGAL_FORM
+    # Oy is a limited company; the Russian OOO and the English LLC are the same legal form.
+    assert score("SIBERICA OY", "Siberica LLC", "Organization") == 1.0
+    assert score("Siberica Oy", "ООО Siberica", "Organization") == 1.0
+    assert score("Southeast Trading Oy", "Southeast Trading", "Organization") > 0.9
+    # The legal form alone never makes a match.
+    assert score("SIBERICA OY", "Southeast Trading Oy", "Organization") < 0.5
+
+
+def test_al_tikriti_joined_split_and_hyphenated() -> None:
+    names = listed_names("IQi.001")
+    assert names[0] == "SADDAM HUSSEIN AL-TIKRITI"
+    for variant in ("Saddam Hussein Al Tikriti", "Saddam Hussein Altikriti", "Saddam Hussein al-Tikriti"):
+        assert score(variant, names[0]) >= 0.9, variant
+    # The Arabic original script is kept and transliterated, so it still finds the entry's Latin name.
+    assert any(n.kind is NameKind.ORIGINAL_SCRIPT for n in un_entries()["IQi.001"].names)
+
+
+def test_reordered_names_match_order_insensitively() -> None:
+    name = un_entries()["QDi.430"].primary_name
+    assert name == "EMRAAN ALI"
+    assert score("Ali, Emraan", name) == 1.0
+    assert score("SALEK, ABDULHAI", "ABDULHAI SALEK") == 1.0
+
+
+def test_initials_and_missing_middle_names() -> None:
+    full = "IBRAHIM AHMAD ABD AL-SATTAR MUHAMMED AL-TIKRITI"
+    assert full in listed_names("IQi.013")
+    assert score("Ibrahim Ahmad Al-Tikriti", full) >= 0.75  # middle names missing, not contradicting
+    assert score("I. A. Al-Tikriti", "IBRAHIM AHMAD AL-TIKRITI") >= 0.75  # initials
+    assert score("Ibrahim Ahmad Al-Tikriti", full) > score("Ibrahim Mahmoud Al-Tikriti", full)
+
+
+def test_titles_are_dropped_and_particles_weigh_little() -> None:
+    assert score("Dr. Saddam Hussein Al-Tikriti", "SADDAM HUSSEIN AL-TIKRITI") >= 0.95
+    # A shared particle and family name is not the same person as different given names.
+    assert score("RAFI ABD-AL-LATIF TILFAH AL-TIKRITI", "HANI ABD-AL-LATIF TILFAH AL-TIKRITI") < 0.9
+
+
+def test_numbers_in_names_are_compared_exactly() -> None:
+    assert score("Oil Tanker 7", "Oil Tanker 8", "Organization") < 0.7
+    assert score("Oil Tanker 7", "Oil Tanker 7", "Organization") == 1.0
+
+
+def test_typos_still_score_high_but_different_names_do_not() -> None:
+    assert score("Abdulhai Slaek", "ABDULHAI SALEK") >= 0.8
+    assert score("Angela Merkel", "Angelo Cruz") < 0.6
