@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from cli import lists, screen
+from cli import audit, lists, screen, serve, users
 from cli.common import settings
 from kyc.logs import configure
 
@@ -16,8 +16,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(lists.app, name="lists")
+app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
 app.command("screen")(screen.screen_command)
 app.command("match")(screen.match_command)
+app.command("serve")(serve.serve_command)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
 from api.auth import require
 from api.deps import SessionDep, get_settings
 from api.errors import ApiError, install
+from cli.main import app as cli_app
 from kyc import access, audit
 from kyc.access import ROLE_PERMISSIONS, Permission, Principal, Role, can, may_read_job
 from kyc.settings import Settings
+from kyc.settings import get_settings as get_settings_cache
 from kyc.storage.access_models import ApiToken, AuditLog, User
 from kyc.storage.db import get_engine, transaction
 
@@ -170,3 +176,44 @@ def test_request_session_commits_on_success_and_rolls_back_on_error(db_url: str,
         actions = session.scalars(select(AuditLog.action)).all()
         assert "note" in actions and "rolled.back" not in actions
         assert audit.verify(session).ok
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("KYC_DATABASE_URL", db_url)
+    get_settings_cache.cache_clear()
+    yield db_url
+    get_settings_cache.cache_clear()
+
+
+def test_cli_users_create_list_revoke(cli_env: str) -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli_app, ["users", "create", "crm-system", "--role", "onboarding"])
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert token.startswith("kyc_") and "\n" not in token  # the token is the only thing on stdout
+    assert "not shown again" in created.stderr
+    with transaction(cli_env) as session:
+        principal = access.authenticate(session, token)
+        assert principal is not None and principal.role is Role.ONBOARDING
+        entry = audit.entries(session, action="user.create")[0]
+        assert entry.actor.startswith("cli:") and entry.object_id == principal.user_id
+
+    duplicate = runner.invoke(cli_app, ["users", "create", "crm-system", "--role", "analyst"])
+    assert duplicate.exit_code == 2 and "already exists" in duplicate.stderr
+    bad_role = runner.invoke(cli_app, ["users", "create", "eve", "--role", "root"])
+    assert bad_role.exit_code == 2
+
+    listed = runner.invoke(cli_app, ["users", "list", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert [(r["name"], r["role"], r["active_tokens"]) for r in rows] == [("crm-system", "onboarding", 1)]
+    assert token not in listed.stdout
+
+    revoked = runner.invoke(cli_app, ["users", "revoke", "crm-system"])
+    assert revoked.exit_code == 0 and "revoked 1 token" in revoked.stdout
+    with transaction(cli_env) as session:
+        assert access.authenticate(session, token) is None
+    unknown = runner.invoke(cli_app, ["users", "revoke", "nobody"])
+    assert unknown.exit_code == 2 and "no user named 'nobody'" in unknown.stderr
+    assert "disabled" in runner.invoke(cli_app, ["users", "list"]).stdout

@@ -8,9 +8,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from kyc import audit
 from kyc.access import Principal, Role
+from kyc.settings import get_settings
 from kyc.storage.access_models import AuditLog
 from kyc.storage.db import get_engine, transaction
 
@@ -175,3 +178,23 @@ def test_entries_are_paged_and_filtered(db_url: str) -> None:
         assert [e.object_id for e in audit.entries(session, action="user.create")] == ["u9"]
         assert len(audit.entries(session, actor="u-ann")) == 7
         assert [e.id for e in audit.entries(session, object_id="h2")] == [3]
+
+
+def test_cli_audit_verify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KYC_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        _append(db_url, 4)
+        runner = CliRunner()
+        ok = runner.invoke(cli_app, ["audit", "verify"])
+        assert ok.exit_code == 0, ok.output
+        assert ok.stdout.startswith("audit chain intact: 4 entries")
+        again = runner.invoke(cli_app, ["audit", "verify"])  # the first verification was itself audited
+        assert again.stdout.startswith("audit chain intact: 5 entries")
+        with _tamper(db_url) as conn:
+            conn.execute(text("UPDATE audit_log SET purpose = 'marketing' WHERE id = 2"))
+        broken = runner.invoke(cli_app, ["audit", "verify"])
+        assert broken.exit_code == 1
+        assert "audit chain BROKEN at entry 2" in broken.stderr and "modified" in broken.stderr
+    finally:
+        get_settings.cache_clear()

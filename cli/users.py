@@ -1,0 +1,98 @@
+"""``kyc users …``: create users with a role, list them, issue and revoke bearer tokens.
+
+The token is printed once, alone on stdout, so a script can capture it (``TOKEN=$(kyc users create …)``); it
+cannot be shown again because only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Annotated
+
+import typer
+
+from cli.common import fail, settings
+from kyc import access
+from kyc.access import Role
+from kyc.storage.db import transaction
+
+app = typer.Typer(help="Users, roles and bearer tokens.", no_args_is_help=True)
+
+
+def cli_actor() -> str:
+    """Who acts from the command line: recorded in the audit log as ``cli:<os user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"[:128]
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+@app.command("create")
+def create_command(
+    name: Annotated[str, typer.Argument(help="A unique user name (letters, digits, . _ @ -).")],
+    role: Annotated[Role, typer.Option("--role", help="The user's single role.", case_sensitive=False)],
+) -> None:
+    """Create a user and print its bearer token (shown only this once)."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            _, token = access.create_user(session, name, role, actor=cli_actor())
+    except (access.UserExists, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(token)
+    typer.echo(f"created user {name} with role {role.value}; store the token now, it is not shown again", err=True)
+
+
+@app.command("token")
+def token_command(name: Annotated[str, typer.Argument(help="An existing, enabled user.")]) -> None:
+    """Issue an additional token for a user (rotate: issue, switch the client, then revoke the old one)."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            token = access.issue_token(session, name, actor=cli_actor())
+    except (access.UnknownUser, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(token)
+
+
+@app.command("list")
+def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Users with their role, state and number of active tokens (never the tokens themselves)."""
+    config = settings()
+    with transaction(config.database_url) as session:
+        users = access.list_users(session)
+    if as_json:
+        rows = [
+            {
+                "id": u.id,
+                "name": u.name,
+                "role": u.role.value,
+                "created_at": u.created_at.isoformat(),
+                "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None,
+                "active_tokens": u.active_tokens,
+            }
+            for u in users
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not users:
+        typer.echo("no users yet; create one with: kyc users create NAME --role ROLE")
+        return
+    for u in users:
+        state = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active"
+        typer.echo(
+            f"{u.name:24} {u.role.value:11} {state:20} tokens {u.active_tokens}  created {u.created_at:%Y-%m-%d}"
+        )
+
+
+@app.command("revoke")
+def revoke_command(name: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
+    """Revoke every token of a user and disable the user (kept for the audit trail, never deleted)."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            count = access.revoke_user(session, name, actor=cli_actor())
+    except access.UnknownUser as exc:
+        fail(str(exc))
+    typer.echo(f"revoked {count} token(s) of {name}; the user is disabled")
