@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from api.auth import require
 from api.deps import SessionDep, get_settings
 from api.errors import ApiError, install
+from api.routers.admin import router as admin_router
 from cli.main import app as cli_app
 from kyc import access, audit
 from kyc.access import ROLE_PERMISSIONS, Permission, Principal, Role, can, may_read_job
@@ -217,3 +218,50 @@ def test_cli_users_create_list_revoke(cli_env: str) -> None:
     unknown = runner.invoke(cli_app, ["users", "revoke", "nobody"])
     assert unknown.exit_code == 2 and "no user named 'nobody'" in unknown.stderr
     assert "disabled" in runner.invoke(cli_app, ["users", "list"]).stdout
+
+
+def _admin_client(db_url: str) -> TestClient:
+    app = FastAPI()
+    install(app)
+    app.dependency_overrides[get_settings] = lambda: Settings(database_url=db_url)
+    app.include_router(admin_router)
+    return TestClient(app)
+
+
+def test_admin_router_manages_users_and_tokens(db_url: str, tokens: dict[str, str]) -> None:
+    client = _admin_client(db_url)
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    created = client.post("/v1/admin/users", json={"name": "officer-1", "role": "analyst"}, headers=admin)
+    assert created.status_code == 201, created.text
+    new_token = created.json()["token"]
+    assert created.json()["role"] == "analyst" and new_token.startswith("kyc_")
+    assert client.post("/v1/admin/users", json={"name": "officer-1", "role": "dpo"}, headers=admin).status_code == 409
+    invalid = client.post("/v1/admin/users", json={"name": "x y", "role": "god"}, headers=admin)
+    assert invalid.status_code == 422
+
+    listed = client.get("/v1/admin/users", headers=admin).json()["users"]
+    officer = next(u for u in listed if u["name"] == "officer-1")
+    assert officer["active_tokens"] == 1 and "token" not in officer
+    assert new_token not in client.get("/v1/admin/users", headers=admin).text
+
+    second = client.post("/v1/admin/users/officer-1/tokens", headers=admin)
+    assert second.status_code == 201 and second.json()["token"] != new_token
+    assert client.post("/v1/admin/users/nobody/tokens", headers=admin).status_code == 404
+    revoked = client.post("/v1/admin/users/officer-1/revoke", headers=admin)
+    assert revoked.json() == {"name": "officer-1", "revoked_tokens": 2, "disabled": True}
+    assert client.post("/v1/admin/users/user-admin/revoke", headers=admin).status_code == 409
+    assert client.post("/v1/admin/users/officer-1/tokens", headers=admin).status_code == 409
+    with transaction(db_url) as session:
+        assert access.authenticate(session, new_token) is None
+        actions = [e.action for e in audit.entries(session) if e.role == "admin"]
+        assert actions == ["user.create", "token.issue", "user.revoke"]
+
+
+def test_admin_router_refuses_other_roles(db_url: str, tokens: dict[str, str]) -> None:
+    client = _admin_client(db_url)
+    assert client.get("/v1/admin/users").status_code == 401
+    for role in ("onboarding", "analyst", "approver", "auditor", "dpo"):
+        headers = {"Authorization": f"Bearer {tokens[role]}"}
+        assert client.get("/v1/admin/users", headers=headers).status_code == 403, role
+        body = {"name": f"sneaky-{role}", "role": "admin"}
+        assert client.post("/v1/admin/users", json=body, headers=headers).status_code == 403, role

@@ -6,14 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from api.deps import get_settings as api_settings
+from api.errors import install
+from api.routers.audit import router as audit_router
 from cli.main import app as cli_app
-from kyc import audit
+from kyc import access, audit
 from kyc.access import Principal, Role
-from kyc.settings import get_settings
+from kyc.settings import Settings, get_settings
 from kyc.storage.access_models import AuditLog
 from kyc.storage.db import get_engine, transaction
 
@@ -198,3 +203,43 @@ def test_cli_audit_verify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert "audit chain BROKEN at entry 2" in broken.stderr and "modified" in broken.stderr
     finally:
         get_settings.cache_clear()
+
+
+def _audit_client(db_url: str) -> TestClient:
+    app = FastAPI()
+    install(app)
+    app.dependency_overrides[api_settings] = lambda: Settings(database_url=db_url)
+    app.include_router(audit_router)
+    return TestClient(app)
+
+
+def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
+    with transaction(db_url) as session:
+        _, auditor_token = access.create_user(session, "inspector", Role.AUDITOR)
+        _, analyst_token = access.create_user(session, "ann", Role.ANALYST)
+    _append(db_url, 5)  # entries 3..7
+    client = _audit_client(db_url)
+    headers = {"Authorization": f"Bearer {auditor_token}"}
+    first = client.get("/v1/audit", params={"limit": 4}, headers=headers)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [e["id"] for e in page["entries"]] == [1, 2, 3, 4] and page["next_after_id"] == 4
+    assert page["entries"][0]["action"] == "user.create" and len(page["entries"][0]["row_hash"]) == 64
+    rest = client.get("/v1/audit", params={"after_id": 4, "action": "hit.read"}, headers=headers).json()
+    assert [e["object_id"] for e in rest["entries"]] == ["h2", "h3", "h4"] and rest["next_after_id"] is None
+    verified = client.get("/v1/audit/verify", headers=headers).json()
+    assert verified["ok"] is True and verified["checked"] == 9  # 7 + the two audited reads
+    reads = client.get("/v1/audit", params={"object_type": "audit_log"}, headers=headers).json()["entries"]
+    assert [e["action"] for e in reads] == ["audit.read", "audit.read", "audit.verify"]
+    assert reads[1]["details"] == {"filters": {"action": "hit.read"}, "after_id": 4, "returned": 3}
+    assert reads[0]["actor_name"] == "inspector" and reads[0]["role"] == "auditor"
+
+    assert client.get("/v1/audit").status_code == 401
+    denied = client.get("/v1/audit/verify", headers={"Authorization": f"Bearer {analyst_token}"})
+    assert denied.status_code == 403
+    assert client.get("/v1/audit", params={"limit": 0}, headers=headers).status_code == 422
+
+    with _tamper(db_url) as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE id = 5"))
+    broken = client.get("/v1/audit/verify", headers=headers).json()
+    assert broken["ok"] is False and broken["first_bad_id"] == 5 and broken["checked"] == 4

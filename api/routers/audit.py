@@ -1,0 +1,108 @@
+"""``/v1/audit``: the audit trail for auditors — paginated entries and chain verification.
+
+Reading the audit log is itself an audited action (who looked, with which filters), appended in the same
+transaction as the read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from api.auth import require
+from api.deps import SessionDep
+from kyc import audit
+from kyc.access import Permission, Principal
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Auditor = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_name: str | None
+    role: str | None
+    action: str
+    object_type: str
+    object_id: str
+    purpose: str
+    details: dict[str, Any]
+    prev_hash: str
+    row_hash: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_after_id: int | None
+    """Pass as ``after_id`` for the next page; null on the last page."""
+
+
+class VerificationOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_id: int | None
+    reason: str | None
+    head_hash: str | None
+
+
+@router.get("", response_model=AuditPage)
+def list_entries(
+    session: SessionDep,
+    auditor: Auditor,
+    after_id: Annotated[int, Query(ge=0, description="Return entries with a larger id (keyset pagination).")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    actor: Annotated[str | None, Query(max_length=128, description="A user id or system:<component>.")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    object_type: Annotated[str | None, Query(max_length=64)] = None,
+    object_id: Annotated[str | None, Query(max_length=128)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditPage:
+    """Entries in id order, filtered; the read is recorded before the page is returned."""
+    filters = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
+    rows = audit.entries(session, after_id=after_id, limit=limit + 1, since=since, until=until, **filters)
+    page, more = rows[:limit], len(rows) > limit
+    audit.record(
+        session,
+        actor=auditor,
+        action="audit.read",
+        object_type="audit_log",
+        object_id="*",
+        purpose="audit",
+        details={
+            "filters": {k: v for k, v in filters.items() if v is not None},
+            "after_id": after_id,
+            "returned": len(page),
+        },
+    )
+    return AuditPage(
+        entries=[AuditEntryOut.model_validate(row, from_attributes=True) for row in page],
+        next_after_id=page[-1].id if more and page else None,
+    )
+
+
+@router.get("/verify", response_model=VerificationOut)
+def verify_chain(session: SessionDep, auditor: Auditor) -> VerificationOut:
+    """Recompute the whole hash chain; ``ok`` false names the first entry that does not hold."""
+    result = audit.verify(session)
+    audit.record(
+        session,
+        actor=auditor,
+        action="audit.verify",
+        object_type="audit_log",
+        object_id="*",
+        purpose="audit",
+        details={"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id},
+    )
+    return VerificationOut(
+        ok=result.ok,
+        checked=result.checked,
+        first_bad_id=result.first_bad_id,
+        reason=result.reason,
+        head_hash=result.head_hash,
+    )
