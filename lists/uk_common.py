@@ -1,0 +1,85 @@
+"""Conventions the two UK publications (OFSI ConList, FCDO UK Sanctions List) share.
+
+Both are typed in by hand at HM Treasury / the FCDO, so they share the same habits: numbered multi-values
+(``(1) Germany. (2) Morocco``), unknown date parts written as ``00`` or ``dd``/``mm``, and country names such as
+``Congo (Democratic Republic)`` that exact lookup does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import countrynames
+
+from kyc.countries import to_countries, to_country
+from kyc.entry import PartialDate
+from lists.base import make_partial_date, partial_date
+
+_NUMBERED = re.compile(r"\(\d+\)")
+_MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{4})$")
+_UNKNOWN_PART = re.compile(r"\b(?:dd|mm)\b", re.IGNORECASE)
+_UN_REF = re.compile(r"UN Ref\)?\s*[.:]?\s*([A-Z]{2})([IiEe])\.\s*(\d{3})\b")
+"""2025 ``(UN Ref):CFi.010``, 2016 ``UN Ref QDe.004``; also the typed variants ``QDE.145`` and ``CDi. 038``."""
+_OLD_UN_REF = re.compile(r"UN Ref(?:erence No)?\)?\s*[.:]?\s*([A-Z][A-Za-z0-9]*(?:[.,][A-Za-z0-9]+)+)")
+"""The numbering the UN retired in 2014-2016 (``QI.B.62.02``, ``E.29.I.3``), still in the 2016 ConList."""
+
+
+def numbered(text: str | None) -> list[str]:
+    """Split ``(1) A (2) B`` into ``[A, B]``; text without numbering is one value."""
+    if not text:
+        return []
+    parts = [part.strip().strip(".,;").strip() for part in _NUMBERED.split(text)]
+    return [part for part in parts if part and part != "-"]
+
+
+@lru_cache(maxsize=4096)
+def uk_countries(text: str | None) -> tuple[str, ...]:
+    """Countries in a UK field, falling back to fuzzy lookup one numbered part at a time.
+
+    Exact lookup misses the UK's own spelling ``Congo (Democratic Republic)`` (183 rows of the 2025 ConList);
+    fuzzy lookup of a single short part finds it without guessing across a whole sentence.
+    """
+    codes = to_countries(text)
+    if codes or not text:
+        return tuple(codes)
+    for part in numbered(text):
+        code = to_country(part) or _fuzzy(part)
+        if code is not None and code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
+def _fuzzy(part: str) -> str | None:
+    if len(part.split()) > 5:
+        return None
+    code = countrynames.to_code(part, fuzzy=True)
+    if code is None or len(code) != 2:
+        return None
+    return code.upper()
+
+
+def uk_date(text: str | None) -> PartialDate | None:
+    """``dd/mm/yyyy`` where unknown parts are ``00`` (OFSI) or ``dd``/``mm`` (FCDO); also ``mm/yyyy`` and ``yyyy``."""
+    if not text:
+        return None
+    value = _UNKNOWN_PART.sub("00", text.strip())
+    if m := _MONTH_YEAR.match(value):
+        return make_partial_date(int(m.group(2)), int(m.group(1)))
+    return partial_date(value)
+
+
+def uk_day(text: str | None) -> str | None:
+    """A listing or designation date as ISO text, or None."""
+    parsed = uk_date(text)
+    return parsed.date if parsed else None
+
+
+def un_refs(text: str | None) -> list[str]:
+    """UN Security Council references in free text, normalised to the UN's own spelling (``QDe.145``)."""
+    if not text:
+        return []
+    refs = [f"{prefix}{kind.lower()}.{number}" for prefix, kind, number in _UN_REF.findall(text)]
+    if not refs:
+        refs = [ref.replace(",", ".") for ref in _OLD_UN_REF.findall(text)]
+    return list(dict.fromkeys(refs))
