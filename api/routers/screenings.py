@@ -1,0 +1,245 @@
+"""``/v1/screenings``: submit a job (idempotently), read its status and outcome, read its hits.
+
+Orchestration only: validation lives in ``api.schemas``, the rules in ``kyc.screening``. Every read and write of
+personal data is audited (ids and counts only). The onboarding role sees status and outcome of its own jobs and
+nothing else — hit details could tip off a customer (AML Act 444/2017, 4:4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import require
+from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError, not_found
+from api.schemas import (
+    HitOut,
+    HitParty,
+    HitsOut,
+    PartyOut,
+    ScreeningAccepted,
+    ScreeningDetail,
+    ScreeningRequest,
+    ScreeningStatus,
+)
+from kyc import audit
+from kyc.access import Permission, Principal, may_read_job
+from kyc.screening import IdempotencyConflict, JobSpec, create_job, find_idempotent, request_hash
+from kyc.settings import Settings
+from kyc.storage.screening_models import Hit, Party, ScreeningJob
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
+
+Enqueue = Callable[[str], None]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Client-chosen key: resubmitting the same body with it returns the same job.",
+    ),
+]
+Submitter = Annotated[Principal, Depends(require(Permission.SUBMIT_SCREENING))]
+Reader = Annotated[Principal, Depends(require(Permission.READ_SCREENING))]
+HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
+
+
+def _check_callback(body: ScreeningRequest, settings: Settings) -> None:
+    """Only HTTPS callbacks leave the service (unless configured for local development)."""
+    if body.callback_url is not None and body.callback_url.scheme != "https" and not settings.webhook_allow_http:
+        raise RequestValidationError(
+            [{"loc": ("body", "callback_url"), "msg": "callback_url must be an https URL", "type": "value_error"}]
+        )
+
+
+def _create(
+    session: Session, spec: JobSpec, principal: Principal, key: str, settings: Settings
+) -> tuple[str, str, bool]:
+    try:
+        job, created = create_job(
+            session, spec, submitted_by=principal.user_id, idempotency_key=key, retention_years=settings.retention_years
+        )
+        job_id, job_status = job.id, job.status
+        if created:
+            audit.record(
+                session,
+                actor=principal,
+                action="screening.submit",
+                object_type="screening_job",
+                object_id=job_id,
+                details={"persons": len(spec.persons)},
+            )
+        session.commit()
+    except IntegrityError:  # a concurrent request with the same key won the insert
+        session.rollback()
+        existing = find_idempotent(session, principal.user_id, key, request_hash(spec))
+        if existing is None:
+            raise
+        return existing.id, existing.status, False
+    return job_id, job_status, created
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ScreeningAccepted,
+    responses={
+        200: {"model": ScreeningAccepted, "description": "The same key and body were submitted before."},
+        409: {"description": "The Idempotency-Key was used with a different body."},
+        422: {"description": "Invalid request: the field path and the reason."},
+    },
+)
+def submit_screening(
+    body: ScreeningRequest,
+    request: Request,
+    response: Response,
+    principal: Submitter,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey,
+) -> ScreeningAccepted:
+    """Accept a screening job; the database row is committed before the worker is told, so it cannot be lost."""
+    _check_callback(body, settings)
+    spec = body.to_spec()
+    try:
+        job_id, job_status, created = _create(session, spec, principal, idempotency_key, settings)
+    except IdempotencyConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc)) from exc
+    if created:
+        _enqueue(request, job_id)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return ScreeningAccepted(id=job_id, status=job_status)  # type: ignore[arg-type]
+
+
+def _enqueue(request: Request, job_id: str) -> None:
+    enqueue: Enqueue | None = getattr(request.app.state, "enqueue", None)
+    if enqueue is None:
+        log.warning("screening.not_enqueued", job_id=job_id, reason="no broker configured; the sweeper will run it")
+        return
+    try:
+        enqueue(job_id)
+    except Exception as exc:  # the broker is down: the row is safe, the sweeper re-enqueues it
+        log.warning("screening.enqueue_failed", job_id=job_id, error=type(exc).__name__)
+
+
+def _job_for(session: Session, job_id: str, principal: Principal) -> ScreeningJob:
+    job = session.get(ScreeningJob, job_id)
+    if job is None or not may_read_job(principal, job.submitted_by):
+        raise not_found(f"screening {job_id}")  # the same answer for "absent" and "not yours": no probing
+    return job
+
+
+def _party_out(party: Party) -> PartyOut:
+    return PartyOut(
+        id=party.id,
+        position=party.position,
+        role=party.role,
+        schema_=party.schema,
+        name=party.name,
+        birth_date=party.birth_date,
+        nationality=party.nationality,
+        country=party.country,
+        business_id=party.business_id,
+        personal_id=party.personal_id_masked,
+        ownership=party.ownership,
+        declared_pep=party.declared_pep,
+        pep_status=party.pep_status,
+        pep_basis=party.pep_basis,
+        edd_required=party.edd_required,
+    )
+
+
+def _detail(session: Session, job: ScreeningJob) -> ScreeningDetail:
+    rows = session.execute(select(Hit.priority, func.count()).where(Hit.job_id == job.id).group_by(Hit.priority))
+    counts: dict[str, int] = {priority: int(count) for priority, count in rows}
+    return ScreeningDetail(
+        id=job.id,
+        status=job.status,  # type: ignore[arg-type]
+        outcome=job.outcome,  # type: ignore[arg-type]
+        client_reference=job.client_reference,
+        edd_required=job.edd_required,
+        hit_count=sum(counts.values()),
+        high_priority_hits=counts.get("high", 0),
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+        list_versions=job.list_versions,
+        engine_version=job.engine_version,
+        config_hash=job.config_hash,
+        purpose=job.purpose,
+        legal_basis=job.legal_basis,
+        retention_until=job.retention_until,
+        legal_hold=job.legal_hold,
+        parties=[_party_out(p) for p in job.parties],
+    )
+
+
+@router.get("/{job_id}", response_model=ScreeningDetail | ScreeningStatus, response_model_by_alias=True)
+def get_screening(job_id: str, principal: Reader, session: SessionDep) -> ScreeningDetail | ScreeningStatus:
+    """Status and outcome; compliance roles also see parties, PEP basis, list versions and retention."""
+    job = _job_for(session, job_id, principal)
+    full = principal.can(Permission.READ_HITS)
+    audit.record(
+        session,
+        actor=principal,
+        action="screening.read",
+        object_type="screening_job",
+        object_id=job.id,
+        details={"view": "detail" if full else "status"},
+    )
+    if not full:
+        return ScreeningStatus(id=job.id, status=job.status, outcome=job.outcome)  # type: ignore[arg-type]
+    return _detail(session, job)
+
+
+@router.get("/{job_id}/hits", response_model=HitsOut, response_model_by_alias=True)
+def get_hits(job_id: str, principal: HitReader, session: SessionDep) -> HitsOut:
+    """The hits of a job, best first per party, with the explanation and the list version of each."""
+    job = _job_for(session, job_id, principal)
+    parties = {p.id: p for p in job.parties}
+    hits = [
+        HitOut(
+            id=hit.id,
+            party=HitParty(
+                id=hit.party_id,
+                position=parties[hit.party_id].position,
+                role=parties[hit.party_id].role,
+                name=parties[hit.party_id].name,
+            ),
+            source=hit.source,
+            source_ref=hit.source_ref,
+            version_id=hit.version_id,
+            schema_=hit.schema,
+            score=hit.score,
+            matched_name=hit.matched_name,
+            query_name=hit.query_name,
+            explanation=hit.explanation,
+            kind=hit.kind,
+            priority=hit.priority,
+            status=hit.status,
+            topics=list((hit.topics or {}).get("topics", [])),
+            engine_version=hit.engine_version,
+            config_hash=hit.config_hash,
+        )
+        for hit in job.hits
+    ]
+    audit.record(
+        session,
+        actor=principal,
+        action="screening.hits.read",
+        object_type="screening_job",
+        object_id=job.id,
+        details={"hits": len(hits)},
+    )
+    return HitsOut(hits=hits)

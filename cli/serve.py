@@ -1,0 +1,45 @@
+"""``kyc serve``: the HTTP API, with an embedded worker and scheduler unless a real broker is configured.
+
+With ``KYC_BROKER_URL`` unset this is ``make run``: SQLite, a filesystem broker, worker and beat in threads — no
+external services. With it set (production, docker-compose) the API only enqueues; ``celery -A workers.app worker``
+and ``beat`` run as their own processes. ``--embedded/--no-embedded`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from cli.common import settings
+from workers.app import configure
+from workers.embedded import EmbeddedWorkers
+from workers.tasks import screen_job_task
+
+
+def enqueue_screening(job_id: str) -> None:
+    screen_job_task.delay(job_id)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    embedded: Annotated[
+        bool | None, typer.Option("--embedded/--no-embedded", help="Run worker and beat in this process.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Embedded worker threads.")] = 2,
+) -> None:
+    """Serve the API (OpenAPI at /docs); embedded worker and scheduler when no broker is configured."""
+    config = settings()
+    configure(config)
+    run_embedded = embedded if embedded is not None else config.broker_url is None
+    workers = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None
+    if workers is not None:
+        workers.start()
+    try:
+        uvicorn.run(create_app(config, enqueue_screening), host=host, port=port, log_level="info")
+    finally:
+        if workers is not None:
+            workers.stop()
