@@ -20,7 +20,9 @@ _NUMBERED = re.compile(r"\(\d+\)")
 _MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{4})$")
 _UNKNOWN_PART = re.compile(r"\b(?:dd|mm)\b", re.IGNORECASE)
 _UN_REF = re.compile(r"UN Ref\)?\s*[.:]?\s*([A-Z]{2})([IiEe])\.\s*(\d{3})\b")
-"""2025 ``(UN Ref):CFi.010``, 2016 ``UN Ref QDe.004``; also the typed variants ``QDE.145`` and ``CDi. 038``."""
+"""2016 ``UN Ref QDe.004`` or ``UN Ref.SSi.006``; also the typed variants ``QDE.145`` and ``CDi. 038``."""
+_LABELLED_UN_REF = re.compile(r"\(UN Ref\):\s*([A-Z]{2})([IiEe])\.\s*(\d{3})\b")
+"""2022+ format: the entry's own reference is the labelled field ``(UN Ref):CFi.010``."""
 _OLD_UN_REF = re.compile(r"UN Ref(?:erence No)?\)?\s*[.:]?\s*([A-Z][A-Za-z0-9]*(?:[.,][A-Za-z0-9]+)+)")
 """The numbering the UN retired in 2014-2016 (``QI.B.62.02``, ``E.29.I.3``), still in the 2016 ConList."""
 
@@ -76,10 +78,18 @@ def uk_day(text: str | None) -> str | None:
 
 
 def un_refs(text: str | None) -> list[str]:
-    """UN Security Council references in free text, normalised to the UN's own spelling (``QDe.145``)."""
+    """The entry's own UN Security Council reference(s), normalised to the UN's spelling (``QDe.145``).
+
+    Since 2022 the text is a set of labelled fields, and other references in it are mentions: a DPRK tanker's text
+    cites its owner's ``UN Ref KPe.064``, which is not the tanker's own listing.
+    """
     if not text:
         return []
-    refs = [f"{prefix}{kind.lower()}.{number}" for prefix, kind, number in _UN_REF.findall(text)]
+    labelled = "(UK Sanctions List Ref)" in text or "(UN Ref)" in text
+    pattern = _LABELLED_UN_REF if labelled else _UN_REF
+    refs = [f"{prefix}{kind.lower()}.{number}" for prefix, kind, number in pattern.findall(text)]
+    if labelled:
+        return list(dict.fromkeys(refs))
     if not refs:
         refs = [ref.replace(",", ".") for ref in _OLD_UN_REF.findall(text)]
     return list(dict.fromkeys(refs))
