@@ -8,35 +8,61 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz.distance import OSA, JaroWinkler
-from rapidfuzz.fuzz import ratio
+from rapidfuzz.distance import OSA
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part
 
 _PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGAL_FORM: 0.3, Part.NUMBER: 1.0}
-MISSING_PART_WEIGHT = 0.35
+MISSING_PART_WEIGHT = 0.2
+CONFLICT_WEIGHT = 1.3
+"""Unmatched parts on both sides contradict each other: they count more than their length."""
+REORDER_FACTOR = 0.9
+JOINED_SIMILARITY = 0.97
 """How much an unmatched part counts when the shorter name is fully matched (a missing middle name)."""
 INITIAL_SIMILARITY = 0.75
-MIN_PART_SIMILARITY = 0.55
+MIN_PART_SIMILARITY = 0.5
+SKELETON_SIMILARITY = 0.95
+TYPO_COST = 1.0
 NUMBER_CONFLICT = 0.6
 NUMBER_MISSING = 0.9
 
 
+def edit_budget(length: int) -> int:
+    """Typos tolerated in a name part of this length: none in short parts (Ali / Ari are different names)."""
+    if length < 4:
+        return 0
+    if length < 8:
+        return 1
+    if length < 13:
+        return 2
+    return 3
+
+
 def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
-    """0..1 for two name parts: spelling (typos, transpositions) or romanisation skeleton, whichever is closer."""
+    """0..1 for two name parts: equal, equal once romanisation variants are folded, or within a typo budget.
+
+    Beyond the budget two parts are different names (0), however many letters they share: Pedro Sancho is not
+    Pedro Sánchez. That strictness is what keeps common given names from producing alerts.
+    """
     if a == b:
         return 1.0
     if skel_a == skel_b:
-        return 0.95
-    spelling = (OSA.normalized_similarity(a, b) + JaroWinkler.similarity(a, b)) / 2
-    if len(a) < 5 or len(b) < 5:  # short parts: one letter changes the name (Ali / Ari)
-        spelling -= 0.1
-    romanised = (OSA.normalized_similarity(skel_a, skel_b) + JaroWinkler.similarity(skel_a, skel_b)) / 2 - 0.05
-    return max(spelling, romanised)
+        return SKELETON_SIMILARITY
+    longest = max(len(a), len(b))
+    budget = edit_budget(min(len(a), len(b)))
+    if abs(len(a) - len(b)) > budget + 1:
+        return 0.0
+    distance = OSA.distance(a, b, score_cutoff=budget + 1)
+    skel_distance = OSA.distance(skel_a, skel_b, score_cutoff=budget + 1)
+    best = min(distance, skel_distance)
+    if best > budget:
+        return 0.0
+    return 1.0 - TYPO_COST * best / longest
 
 
 def _pair_similarity(q: NameForm, i: int, c: NameForm, j: int) -> float:
@@ -71,7 +97,7 @@ def align(q: NameForm, c: NameForm) -> NameScore:
             if sim >= MIN_PART_SIMILARITY:
                 candidates.append((sim, i, j))
     candidates.sort(reverse=True)
-    used_q: set[int] = set()
+    used_q: dict[int, int] = {}
     used_c: set[int] = set()
     matched = 0.0
     total = 0.0
@@ -79,7 +105,7 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     for sim, i, j in candidates:
         if i in used_q or j in used_c:
             continue
-        used_q.add(i)
+        used_q[i] = j
         used_c.add(j)
         wq, wc = _weight(q, i), _weight(c, j)
         if q.parts[i] is Part.INITIAL or c.parts[j] is Part.INITIAL:
@@ -87,30 +113,54 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         matched += sim * (wq + wc)
         total += wq + wc
         pairs.append((q.tokens[i], c.tokens[j], round(sim, 3)))
-    total += _unmatched_weight(q, used_q, c, used_c)
-    total += _unmatched_weight(c, used_c, q, used_q)
+    q_left = _unmatched(q, used_q.keys())
+    c_left = _unmatched(c, used_c)
+    conflict = bool(q_left) and bool(c_left)  # both sides keep a real part: a different name, not a missing one
+    total += _unmatched_weight(q, q_left, conflict, len(used_q))
+    total += _unmatched_weight(c, c_left, conflict, len(used_q))
     score = matched / total if total else 0.0
+    if not _in_order(q, used_q):
+        score *= REORDER_FACTOR
     return NameScore(score, "parts", tuple(pairs))
 
 
-def _unmatched_weight(side: NameForm, used: set[int], other: NameForm, other_used: set[int]) -> float:
-    """Unmatched parts count fully, except the extra parts of a name whose every real part on the other side
-    found a partner (middle names, a second family name) — those are missing, not contradicting."""
-    other_complete = all(
-        k in other_used or other.parts[k] in (Part.PARTICLE, Part.LEGAL_FORM) for k in range(len(other.tokens))
-    )
+def _unmatched(form: NameForm, used: Iterable[int]) -> list[int]:
+    taken = set(used)
+    return [i for i in range(len(form.tokens)) if i not in taken]
+
+
+def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_count: int) -> float:
+    """Unmatched parts count fully when they contradict; the extra parts of a name whose every real part on the
+    other side found a partner (middle names, a second family name) are missing, not contradicting."""
     weight = 0.0
-    for i in range(len(side.tokens)):
-        if i in used:
-            continue
-        w = _weight(side, i)
-        if side.parts[i] is Part.NUMBER:
+    for i in left:
+        w = _weight(form, i)
+        part = form.parts[i]
+        if part is Part.NUMBER:
             weight += w * 2  # numbers in names are compared exactly: "Vessel 7" is not "Vessel 8"
-        elif other_complete and len(used) >= 2:
+        elif part in (Part.PARTICLE, Part.LEGAL_FORM):
+            weight += w
+        elif conflict:
+            weight += w * CONFLICT_WEIGHT
+        elif matched_count >= 2:
             weight += w * MISSING_PART_WEIGHT
         else:
             weight += w
     return weight
+
+
+def _in_order(q: NameForm, mapping: dict[int, int]) -> bool:
+    """Matched parts in the same order, or rotated (``SALEK, Abdulhai``): lists print names both ways, but a
+    shuffled order (given name and patronym swapped) is weaker evidence."""
+    order = [mapping[i] for i in sorted(mapping) if q.parts[i] in (Part.NAME, Part.INITIAL)]
+    if len(order) < 3:
+        return True
+    ranks = sorted(order)
+    position = {value: rank for rank, value in enumerate(ranks)}
+    sequence = [position[v] for v in order]
+    start = sequence[0]
+    n = len(sequence)
+    return all(sequence[k] == (start + k) % n for k in range(n))
 
 
 def compare_names(q: NameForm, c: NameForm) -> NameScore:
@@ -120,11 +170,22 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
         factor = NUMBER_CONFLICT if q.numbers and c.numbers and not q.numbers & c.numbers else NUMBER_MISSING
         return NameScore(aligned.score * factor, aligned.method + "+numbers", aligned.pairs)
-    if q.compact and c.compact and len(q.tokens) != len(c.tokens):
-        joined = ratio(q.compact, c.compact) / 100 * 0.97
+    if aligned.score < JOINED_SIMILARITY and q.compact and c.compact:
+        joined = _joined(q.compact, c.compact)
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
     return aligned
+
+
+def _joined(a: str, b: str) -> float:
+    """Spaces moved, dropped or added (Al Tikriti / Altikriti, LAUREN TNKUNDA): the spaceless forms are
+    compared with a tight typo budget, since a whole-string ratio would also accept different names."""
+    longest = max(len(a), len(b))
+    budget = max(1, longest // 10) if min(len(a), len(b)) >= 6 else 0
+    distance = OSA.distance(a, b, score_cutoff=budget + 1)
+    if distance > budget:
+        return 0.0
+    return JOINED_SIMILARITY * (1.0 - distance / longest)
 
 
 # ---- qualifiers --------------------------------------------------------------------------------------------

@@ -134,6 +134,17 @@ class Matcher:
         matches.sort(key=lambda m: (-m.score, m.source, m.source_ref))
         return matches[:limit]
 
+    def candidate_entries(self, query: Query, limit: int) -> list[tuple[int, Entry]]:
+        """The entries the index retrieves for a query, before scoring (for benchmarks and diagnostics)."""
+        forms = [f for group in self._query_forms(query).values() for f in group]
+        seen: dict[int, Entry] = {}
+        for name_id in self._candidate_ids(forms).tolist():
+            entry_id = int(self._name_entry[name_id])
+            entry = self._entries[entry_id][1]
+            if schema_compatible(query.schema_, entry.schema_.value):
+                seen.setdefault(entry_id, entry)
+        return list(seen.items())[:limit]
+
     def _query_forms(self, query: Query) -> dict[str, list[NameForm]]:
         names = [query.name, *query.aliases]
         wanted = {form_schema(s) for s in ("Person", "Organization", "Vessel") if schema_compatible(query.schema_, s)}

@@ -77,8 +77,12 @@ class NameForm:
                 found.add(token)
                 found.add("~" + skeleton)
                 found.add("#" + phonetic(token))
+                if len(token) > 3:
+                    found.add("@" + "".join(sorted(skeleton)))  # survives swapped letters: FAIZ / AFIZ
             elif part is Part.NUMBER:
                 found.add(token)
+        if len(self.compact) > 5:
+            found.add("=" + self.compact)  # survives moved spaces: LAURENT NKUNDA / LAUREN TNKUNDA
         if not found:  # a name made only of particles or legal forms still needs to be findable
             found.update(t for t in self.tokens if t)
         return found
@@ -122,7 +126,7 @@ def skeleton(token: str) -> str:
 
     Applied to ASCII tokens of any origin: it only merges spellings that transliteration systems disagree on.
     """
-    if len(token) < 3 or token.isdigit():
+    if len(token) < 2 or token.isdigit():
         return token
     out = token
     for pattern, replacement in _SKELETON_RULES:
@@ -155,11 +159,14 @@ def name_form(value: str, schema: str) -> NameForm:
     text = unicodedata.normalize("NFKC", value)
     if is_person:
         text = remove_person_prefixes(text)
-    text = fold(text)
+    text = text.casefold()
     legal: set[str] = set()
-    if not is_person:
+    if not is_person:  # before transliteration: rigour's alias table holds the forms as written (beschränkter)
         text, legal = _split_legal(text)
+    text = fold(text)
     raw_tokens = [t for t in _NON_ALNUM.split(text) if t]
+    if not is_person:
+        raw_tokens = _join_acronym(raw_tokens)
     tokens: list[str] = []
     parts: list[Part] = []
     for token in raw_tokens:
@@ -171,6 +178,22 @@ def name_form(value: str, schema: str) -> NameForm:
         tokens = raw_tokens or [fold(value) or value.casefold()]
         parts = [Part.NAME] * len(tokens)
     return _build(value, tokens, parts)
+
+
+def _join_acronym(tokens: list[str]) -> list[str]:
+    """``A.B.C. Company`` -> ``abc company``: letters of an acronym are one part, and their order matters."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        if token:
+            out.append(token)
+    return out
 
 
 def _classify(token: str, legal: set[str], is_person: bool) -> Part:

@@ -1,0 +1,504 @@
+"""Matching quality and speed, with OpenSanctions' logic-v2 (nomenklatura) run side by side as the reference.
+
+Usage: ``.venv/bin/python -m bench.matching [--only name_bench,un,speed,corpus] [--negatives N] [--write]``.
+``--write`` replaces the ``## Matching (issue 3)`` section of BENCHMARKS.md with the report.
+nomenklatura is a bench-only extra (``pip install nomenklatura``); without it the stored reference run is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kyc.entry import Entry, Name, Schema
+from kyc.matching import Matcher, MatchConfig, Query, compare_names, name_form
+from kyc.matching.engine import form_schema
+from kyc.versions import RawFile
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KYC_SHARED_DIR", ROOT.parent / "shared")) / "data"
+EVAL = SHARED / "eval"
+LISTS = SHARED / "lists"
+NAME_BENCH = EVAL / "nomenklatura_name_bench"
+FIXTURES = EVAL / "yente_screening_fixtures"
+UN_FILE = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+LOGIC_V2_THRESHOLD = 0.70
+
+ALL_LISTS: list[tuple[str, list[str]]] = [
+    ("un_sc", [UN_FILE]),
+    ("ofac_sdn", ["ofac_sdn/2024-05-03_jackdwyer/sdn.csv"]),
+    ("ofac_cons", ["ofac_non_sdn/2025-01-10_watchman/CONS_ENHANCED.ZIP"]),
+    ("uk_ofsi", ["uk/ofsi_2025-04-14/ConList.xlsx"]),
+    ("uk_fcdo", ["uk_fcdo/excerpt_2026-03-26_pakote_data.xml"]),
+    ("us_csl", ["us_csl/consolidated.csv.gz"]),
+    ("au_dfat", ["au_dfat/regulation8_consolidated.xlsx"]),
+    ("ca_sema", ["ca_sema/cannada.xml"]),
+    ("eu_fsf", ["eu_fsf/legacy_1_0_sample_2016-02-11/data.xml"]),
+    ("opensanctions", ["pep/opensanctions_ftm/wikidata_sa_peps_usercrawl/entities.ftm.json"]),
+    ("everypolitician", ["pep/everypolitician/Finland_Eduskunta/ep-popolo-v1.0.json"]),
+]
+
+
+def out(line: str = "") -> None:
+    REPORT.append(line)
+    print(line, flush=True)
+
+
+REPORT: list[str] = []
+
+
+# ---- list loading ------------------------------------------------------------------------------------------
+
+
+def parse_source(source: str, files: Sequence[str]) -> list[Entry]:
+    from lists.registry import get_adapter
+
+    raw = [RawFile(Path(f).name, (LISTS / f).read_bytes()) for f in files]
+    return get_adapter(source).parse(raw).entries
+
+
+def load_all_lists() -> tuple[list[tuple[int, Entry]], list[str]]:
+    """Every list file the registry adapters can parse today; the others are named, not silently skipped."""
+    entries: list[tuple[int, Entry]] = []
+    notes: list[str] = []
+    for version_id, (source, files) in enumerate(ALL_LISTS, start=1):
+        try:
+            parsed = parse_source(source, files)
+        except Exception as exc:  # noqa: BLE001 - a missing or broken adapter is reported, the rest measured
+            notes.append(f"{source}: not loaded ({type(exc).__name__}: {str(exc)[:80]})")
+            continue
+        notes.append(f"{source}: {len(parsed)} entries")
+        entries.extend((version_id, e) for e in parsed)
+    return entries, notes
+
+
+def un_entries() -> list[tuple[int, Entry]]:
+    return [(1, e) for e in parse_source("un_sc", [UN_FILE])]
+
+
+# ---- logic-v2 -----------------------------------------------------------------------------------------------
+
+
+class LogicV2:
+    """nomenklatura's logic-v2 over followthemoney entities (the yente default)."""
+
+    def __init__(self) -> None:
+        from followthemoney import model
+        from nomenklatura.matching import get_algorithm
+
+        algorithm = get_algorithm("logic-v2")
+        assert algorithm is not None
+        self.algorithm = algorithm
+        self.config = algorithm.default_config()
+        self.model = model
+        self._counter = 0
+
+    def entity(
+        self, schema: str, names: Iterable[str], birth_date: str | None = None, nationality: str | None = None
+    ) -> Any:
+        self._counter += 1
+        proxy = self.model.make_entity(schema)
+        proxy.id = f"e{self._counter}"
+        for name in names:
+            proxy.add("name", name)
+        if birth_date and schema == "Person":
+            proxy.add("birthDate", birth_date)
+        if nationality and schema == "Person":
+            proxy.add("nationality", nationality)
+        return proxy
+
+    def score(self, query: Any, result: Any) -> float:
+        return float(self.algorithm.compare(query, result, self.config).score)
+
+
+def logic_v2() -> LogicV2 | None:
+    try:
+        return LogicV2()
+    except ImportError:
+        return None
+
+
+def ftm_schema(schema: str) -> str:
+    return {"Organization": "Organization", "Company": "Company", "LegalEntity": "LegalEntity"}.get(schema, schema)
+
+
+def entry_entity(engine: LogicV2, entry: Entry) -> Any:
+    schema = entry.schema_.value
+    return engine.entity(
+        schema,
+        [n.value for n in entry.names],
+        entry.birth_dates[0].date if entry.birth_dates else None,
+        entry.nationalities[0].lower() if entry.nationalities else None,
+    )
+
+
+# ---- name_bench ---------------------------------------------------------------------------------------------
+
+
+def prf(items: Sequence[tuple[float, bool]], threshold: float) -> tuple[float, float, float]:
+    tp = sum(1 for s, m in items if s >= threshold and m)
+    fp = sum(1 for s, m in items if s >= threshold and not m)
+    fn = sum(1 for s, m in items if s < threshold and m)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+
+def our_pair_score(schema: str, a: str, b: str) -> float:
+    query_schema = "Organization" if schema == "Company" else schema
+    which = "Person" if query_schema == "Person" else form_schema(query_schema)
+    return compare_names(name_form(a, which), name_form(b, which)).score
+
+
+def name_bench(config: MatchConfig) -> None:
+    rows = list(csv.DictReader((NAME_BENCH / "cases.csv").open(encoding="utf-8")))
+    engine = logic_v2()
+    ours: list[tuple[str, str, float, bool]] = []
+    theirs: list[tuple[str, str, float, bool]] = []
+    started = time.perf_counter()
+    for row in rows:
+        ours.append(
+            (
+                row["schema"],
+                row["case_group"],
+                our_pair_score(row["schema"], row["name1"], row["name2"]),
+                row["is_match"] == "true",
+            )
+        )
+    our_ms = (time.perf_counter() - started) / len(rows) * 1000
+    their_ms = None
+    if engine is not None:
+        started = time.perf_counter()
+        for row in rows:
+            schema = ftm_schema(row["schema"])
+            score = engine.score(engine.entity(schema, [row["name1"]]), engine.entity(schema, [row["name2"]]))
+            theirs.append((row["schema"], row["case_group"], score, row["is_match"] == "true"))
+        their_ms = (time.perf_counter() - started) / len(rows) * 1000
+        origin = "logic-v2 run live (nomenklatura installed)"
+    else:
+        ref = list(csv.DictReader((NAME_BENCH / "logicv2_reference_run.csv").open(encoding="utf-8")))
+        theirs = [(r["schema"], r["case_group"], float(r["score"]), r["is_match"] == "true") for r in ref]
+        origin = "logic-v2 from logicv2_reference_run.csv (nomenklatura not installed)"
+    out(f"### nomenklatura name_bench ({len(rows)} pairs; {origin})")
+    out(
+        f"Ours at threshold {config.threshold:.2f} (Person {config.threshold_for('Person'):.2f}); "
+        f"logic-v2 at {LOGIC_V2_THRESHOLD:.2f}. Per-pair time: ours {our_ms:.3f} ms"
+        + (f", logic-v2 {their_ms:.3f} ms." if their_ms else ".")
+    )
+    out()
+    out("| slice | n | ours P | ours R | ours F1 | logic-v2 P | logic-v2 R | logic-v2 F1 |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def threshold(schema: str) -> float:
+        return config.threshold_for("Organization" if schema == "Company" else schema)
+
+    def row_for(label: str, pick: Callable[[str, str], bool]) -> None:
+        mine = [(s - threshold(sc) + 1, m) for sc, g, s, m in ours if pick(sc, g)]
+        ref = [(s, m) for sc, g, s, m in theirs if pick(sc, g)]
+        a, b = prf(mine, 1.0), prf(ref, LOGIC_V2_THRESHOLD)
+        out(
+            f"| {label} | {len(mine)} | {a[0]:.3f} | {a[1]:.3f} | **{a[2]:.3f}** | {b[0]:.3f} | {b[1]:.3f} | {b[2]:.3f} |"
+        )
+
+    row_for("overall", lambda sc, g: True)
+    for schema in sorted({r["schema"] for r in rows}):
+        row_for(f"schema {schema}", lambda sc, g, schema=schema: sc == schema)
+    for group in sorted({r["case_group"] for r in rows}):
+        row_for(f"group {group}", lambda sc, g, group=group: g == group)
+    out()
+
+
+# ---- yente screening fixtures --------------------------------------------------------------------------------
+
+
+def fixture_queries(name: str, limit: int | None = None) -> list[Query]:
+    queries: list[Query] = []
+    with (FIXTURES / name).open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if limit is not None and len(queries) >= limit:
+                break
+            try:
+                queries.append(_fixture_query(row))
+            except ValueError:
+                queries.append(Query.model_validate({"name": row["full_name"] or "?", "schema": "Person"}))
+    return queries
+
+
+def _fixture_query(row: dict[str, str]) -> Query:
+    birth = (row.get("date_of_birth") or "").strip()[:10] or None
+    nationality = (row.get("nationality") or "").strip() or None
+    data: dict[str, Any] = {"name": row["full_name"], "schema": "Person", "gender": row.get("gender") or None}
+    if data["gender"] not in ("male", "female"):
+        data["gender"] = None
+    try:
+        return Query.model_validate({**data, "birth_date": birth, "nationality": nationality})
+    except ValueError:
+        return Query.model_validate(data)
+
+
+def un_fixtures(matcher: Matcher, negatives: int, workers: int) -> None:
+    untreated = fixture_queries("positives_un_untreated.csv")
+    treated = fixture_queries("positives_un_treated.csv")
+    neg = fixture_queries("negatives_global.csv", negatives // 2) + fixture_queries("negatives_us.csv", negatives // 2)
+    congress = fixture_queries("positives_us_congress_untreated.csv")
+    out(f"### yente screening fixtures against the UN list ({matcher.entry_count} entries, {matcher.name_count} names)")
+    out(f"Threshold {matcher.config.threshold_for('Person'):.2f} (Person). A positive counts as found when it alerts.")
+    out()
+    out("| query set | n | alerting | share | hits/query |")
+    out("|---|---:|---:|---:|---:|")
+    missed: dict[str, list[str]] = {}
+    for label, queries in (
+        ("UN untreated", untreated),
+        ("UN treated", treated),
+        ("negatives (global+US)", neg),
+        ("US Congress (PEPs, not on the UN list)", congress),
+    ):
+        counts = screen_many(matcher, queries, workers)
+        alerting = sum(1 for c in counts if c > 0)
+        out(
+            f"| {label} | {len(queries)} | {alerting} | {alerting / len(queries):.2%} | "
+            f"{sum(counts) / len(queries):.3f} |"
+        )
+        if label.startswith("UN"):
+            missed[label] = [q.name for q, c in zip(queries, counts, strict=True) if c == 0]
+    out()
+    for label, names in missed.items():
+        if names:
+            out(f"Missed ({label}): " + "; ".join(names[:15]) + (" …" if len(names) > 15 else ""))
+    out()
+
+
+_POOL_MATCHER: Matcher | None = None
+
+
+def _count(query: Query) -> int:
+    assert _POOL_MATCHER is not None
+    return len(_POOL_MATCHER.screen(query))
+
+
+def screen_many(matcher: Matcher, queries: list[Query], workers: int) -> list[int]:
+    global _POOL_MATCHER
+    if workers <= 1 or len(queries) < 2000:
+        return [len(matcher.screen(q)) for q in queries]
+    _POOL_MATCHER = matcher
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        result = pool.map(_count, queries, chunksize=256)
+    _POOL_MATCHER = None
+    return result
+
+
+# ---- speed -------------------------------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Timing:
+    p50_ms: float
+    p99_ms: float
+    qps: float
+
+
+def time_queries(matcher: Matcher, queries: list[Query]) -> Timing:
+    times: list[float] = []
+    for query in queries[:50]:  # warm caches
+        matcher.screen(query)
+    started = time.perf_counter()
+    for query in queries:
+        t = time.perf_counter()
+        matcher.screen(query)
+        times.append(time.perf_counter() - t)
+    total = time.perf_counter() - started
+    times.sort()
+    return Timing(statistics.median(times) * 1000, times[int(len(times) * 0.99)] * 1000, len(queries) / total)
+
+
+def parallel_qps(matcher: Matcher, queries: list[Query], workers: int) -> float:
+    started = time.perf_counter()
+    screen_many(matcher, queries * max(1, 4000 // len(queries)) if len(queries) < 4000 else queries, workers)
+    n = len(queries) * max(1, 4000 // len(queries)) if len(queries) < 4000 else len(queries)
+    return n / (time.perf_counter() - started)
+
+
+def speed_queries(n: int) -> list[Query]:
+    pool = fixture_queries("negatives_global.csv", n) + fixture_queries("positives_un_untreated.csv")
+    random.Random(7).shuffle(pool)
+    return pool[:n]
+
+
+def speed_all_lists(config: MatchConfig, workers: int, n_queries: int, engine: LogicV2 | None) -> None:
+    entries, notes = load_all_lists()
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    matcher = Matcher.build(entries, config)
+    build_s = time.perf_counter() - started
+    gc.collect()
+    memory = rss_mb() - before
+    queries = speed_queries(n_queries)
+    single = time_queries(matcher, queries)
+    multi = parallel_qps(matcher, queries, workers)
+    out(f"### Speed against all lists loaded together ({matcher.entry_count} entries, {matcher.name_count} names)")
+    out("Loaded: " + "; ".join(notes))
+    out()
+    out("| measure | value |")
+    out("|---|---:|")
+    out(f"| index build | {build_s:.2f} s |")
+    out(f"| index memory (RSS growth) | {memory:.0f} MB |")
+    out(f"| person query p50 / p99, one core | {single.p50_ms:.3f} ms / {single.p99_ms:.3f} ms |")
+    out(f"| queries/s, one core | {single.qps:,.0f} |")
+    out(f"| queries/s, {workers} processes | {multi:,.0f} |")
+    if engine is not None:
+        v2 = logic_v2_qps(engine, matcher, queries[:200])
+        out(f"| logic-v2 with yente-style retrieval (top {YENTE_CANDIDATES} candidates), one core | {v2:,.1f} q/s |")
+        out(f"| throughput ratio ours / logic-v2 | {single.qps / v2:,.0f}× |")
+    out()
+
+
+YENTE_CANDIDATES = 20
+
+
+def logic_v2_qps(engine: LogicV2, matcher: Matcher, queries: list[Query]) -> float:
+    """logic-v2 scoring the candidates a yente-like retrieval returns (our index stands in for Elasticsearch,
+    whose own time is not counted: the ratio flatters logic-v2)."""
+    prepared = [(q, matcher.candidate_entries(q, YENTE_CANDIDATES)) for q in queries]
+    cache: dict[int, Any] = {}
+    started = time.perf_counter()
+    for query, candidates in prepared:
+        q = engine.entity("Person", [query.name], query.birth_date, (query.nationality or "").lower() or None)
+        for entry_id, entry in candidates:
+            proxy = cache.get(entry_id)
+            if proxy is None:
+                proxy = cache[entry_id] = entry_entity(engine, entry)
+            engine.score(q, proxy)
+    return len(prepared) / (time.perf_counter() - started)
+
+
+# ---- 1M-name corpus ------------------------------------------------------------------------------------------
+
+
+def name_parts() -> tuple[list[str], list[str]]:
+    """Given names and family names from the negatives and the UN list: real name parts, recombined."""
+    given: set[str] = set()
+    family: set[str] = set()
+    for file in ("negatives_global.csv", "negatives_us.csv"):
+        with (FIXTURES / file).open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row["first_name"]:
+                    given.add(row["first_name"])
+                if row["middle_name"]:
+                    given.add(row["middle_name"])
+                if row["last_name"]:
+                    family.add(row["last_name"])
+    for _v, entry in un_entries():
+        if entry.schema_ is Schema.PERSON:
+            parts = entry.primary_name.split()
+            given.update(parts[:-1])
+            family.add(parts[-1])
+    return sorted(given), sorted(family)
+
+
+def corpus(size: int, seed: int = 11) -> list[tuple[int, Entry]]:
+    given, family = name_parts()
+    rng = random.Random(seed)
+    entries: list[tuple[int, Entry]] = []
+    for i in range(size):
+        parts = [rng.choice(given) for _ in range(rng.choice((1, 1, 1, 2)))] + [rng.choice(family)]
+        entry = Entry.model_construct(
+            source="synthetic", source_ref=f"S{i}", schema_=Schema.PERSON, names=(Name(value=" ".join(parts)),)
+        )
+        entries.append((1, entry))
+    return entries
+
+
+def corpus_bench(config: MatchConfig, size: int, n_queries: int) -> None:
+    entries = corpus(size)
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    matcher = Matcher.build(entries, config)
+    build_s = time.perf_counter() - started
+    gc.collect()
+    memory = rss_mb() - before
+    queries = speed_queries(n_queries)
+    timing = time_queries(matcher, queries)
+    out(f"### {size:,}-name corpus generated from real name parts")
+    out()
+    out("| measure | value |")
+    out("|---|---:|")
+    out(f"| index build | {build_s:.1f} s |")
+    out(f"| index memory (RSS growth, entries included) | {memory:.0f} MB |")
+    out(f"| person query p50 / p99 | {timing.p50_ms:.2f} ms / {timing.p99_ms:.2f} ms |")
+    out(f"| queries/s, one core | {timing.qps:,.0f} |")
+    out()
+
+
+# ---- main --------------------------------------------------------------------------------------------------
+
+
+def write_section(path: Path, body: list[str]) -> None:
+    heading = "## Matching (issue 3)"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    section = heading + "\n\n" + "\n".join(body).rstrip() + "\n"
+    if heading in text:
+        start = text.index(heading)
+        rest = text[start + len(heading) :]
+        nxt = rest.find("\n## ")
+        end = start + len(heading) + nxt + 1 if nxt >= 0 else len(text)
+        text = text[:start] + section + ("\n" + text[end:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default="name_bench,un,speed,corpus")
+    parser.add_argument("--negatives", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=5000)
+    parser.add_argument("--corpus", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--write", action="store_true", help="Update BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    config = MatchConfig()
+    engine = logic_v2()
+    out(
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()}: {os.cpu_count()} cores "
+        f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
+        f"engine {Matcher.engine_version}, config {config.config_hash()[:12]}. "
+        f"Command: `python -m bench.matching {' '.join(sys.argv[1:])}`"
+    )
+    out()
+    if "name_bench" in parts:
+        name_bench(config)
+    if "un" in parts:
+        un_fixtures(Matcher.build(un_entries(), config), args.negatives, args.workers)
+    if "speed" in parts:
+        speed_all_lists(config, args.workers, args.queries, engine)
+    if "corpus" in parts:
+        corpus_bench(config, args.corpus, min(args.queries, 2000))
+    if args.write:
+        write_section(ROOT / "BENCHMARKS.md", REPORT)
+
+
+if __name__ == "__main__":
+    main()
