@@ -145,17 +145,24 @@ def classify(
     from a list or a declaration always counts.
     """
     basis: list[PepBasis] = []
+    kinds: set[PepKind] = set()
     if declared_pep:
         basis.append(PepBasis(PepKind.PEP, source="declaration"))
-    for entry, score in matched:
-        basis.extend(entry_basis(entry, score))
-    if previous is not None and previous.is_pep and not ended_by_decision:
+        kinds.add(PepKind.PEP)
+    evidence = sorted(((entry_basis(entry, score), score) for entry, score in matched), key=lambda item: -item[1])
+    evidence = [(found, score) for found, score in evidence if found]
+    if evidence:
+        # The best-scoring entry decides the kind (it is most likely the person); weaker ones stay as basis.
+        best = evidence[0][1]
+        kinds.update(b.kind for found, score in evidence if score >= best for b in found)
+        basis.extend(b for found, _score in evidence for b in found)
+    if previous is not None and previous.is_pep and not ended_by_decision and previous.kind is not None:
         known = set(basis)
         basis.extend(b for b in previous.basis if b not in known)
-    if not basis:
+        kinds.add(previous.kind)
+    if not kinds:
         return PepStatus(None)
-    kind = min((b.kind for b in basis), key=_RANK.__getitem__)
-    return PepStatus(kind, tuple(basis))
+    return PepStatus(min(kinds, key=_RANK.__getitem__), tuple(basis))
 
 
 def earliest_end(status: PepStatus) -> str | None:

@@ -18,8 +18,8 @@ from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
 from lists.ingest import ingest_files
-from tests.conftest import list_file
 from tests import service_support
+from tests.conftest import list_file
 from tests.service_support import UN_2026, hetu, make_token, wait_for
 from workers.tasks import screen_job_task
 
