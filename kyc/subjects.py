@@ -1,0 +1,401 @@
+"""Data-subject rights (GDPR Art. 15-17) for the people screened, within what AML law allows.
+
+* **Access (export).** Everything held on one person — found by personal identity code through the blind index,
+  or by party id — with the personal id decrypted for the data protection officer. Left out, as AML law withholds
+  it from the subject: suspicion and reporting material, i.e. officers' hit decisions and their reasons,
+  escalations, job and hit review states, and notifications to the Financial Intelligence Unit or other
+  authorities (AML Act 444/2017 ch. 4 §4 on the prohibition of disclosure, ch. 9 on restricting the data subject's
+  right of access; GDPR Art. 23). The export is built from an explicit allow-list of fields, so a table added later
+  (e.g. decisions) is never exported by accident; its ``withheld`` section always lists these categories, whether
+  or not such material exists, so its presence reveals nothing.
+* **Rectification.** A field of a party is corrected with who, why and the value it replaced (personal ids only
+  masked), because the screening that used the old value must stay explainable.
+* **Erasure.** Refused while the AML retention period runs (GDPR Art. 17(3)(b): processing required by a legal
+  obligation; AML Act 444/2017 ch. 3 §3: customer due diligence records are kept five years after the customer
+  relationship ends) or under a legal hold; the refusal and its reason are recorded. Once retention has expired
+  the parties are erased at once instead of waiting for the purge task.
+
+Every request is stored in ``subject_requests`` and audited (ids and counts only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError
+from stdnum.fi import hetu
+
+from kyc import audit, crypto
+from kyc.access import Principal
+from kyc.countries import to_country
+from kyc.storage.models import utcnow
+from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
+
+PURPOSE = "data_subject_rights"
+WITHHELD = (
+    {
+        "category": "compliance officers' decisions on list matches, their reasons and review states",
+        "basis": "AML Act 444/2017 ch. 4 §4 (prohibition of disclosure), ch. 9; GDPR Art. 23",
+    },
+    {
+        "category": "escalations and internal suspicion assessments",
+        "basis": "AML Act 444/2017 ch. 4 §4, ch. 9; GDPR Art. 23",
+    },
+    {
+        "category": "reports and notifications to the Financial Intelligence Unit or other authorities",
+        "basis": "AML Act 444/2017 ch. 4 §4, ch. 9; GDPR Art. 23",
+    },
+)
+ERASURE_REFUSED = (
+    "Erasure refused: the data is processed to comply with a legal obligation (GDPR Art. 17(3)(b)). The Act on "
+    "Preventing Money Laundering and Terrorist Financing (444/2017) ch. 3 §3 requires customer due diligence "
+    "records to be kept for five years after the customer relationship ends; they are kept until {until} and "
+    "then deleted automatically."
+)
+LEGAL_HOLD_REFUSED = (
+    "Erasure refused: the records are under a legal hold (GDPR Art. 17(3)(b) and (e): a legal obligation and the "
+    "establishment, exercise or defence of legal claims); they are deleted when the hold ends and the AML "
+    "retention period (AML Act 444/2017 ch. 3 §3) has expired."
+)
+CORRECTABLE = ("name", "birth_date", "nationality", "country", "personal_id")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_HETU_SHAPE = re.compile(r"^\d{6}[-+ABCDEFUVWXY]\d{3}[0-9A-Y]$")
+
+
+class SubjectNotFound(LookupError):
+    pass
+
+
+class InvalidCorrection(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    request_id: int
+    outcome: str
+    """``refused`` or ``fulfilled``."""
+    legal_reason: str | None
+    retention_until: datetime | None
+    party_ids: tuple[str, ...]
+
+
+def find_parties(session: Session, *, personal_id: str | None = None, party_id: str | None = None) -> list[Party]:
+    """All party rows of one person: by the blind index of the code, or a party and its namesakes by code."""
+    if (personal_id is None) == (party_id is None):
+        raise ValueError("give exactly one of personal_id or party_id")
+    if personal_id is not None:
+        index = crypto.blind_index(personal_id)
+    else:
+        party = session.get(Party, party_id)
+        if party is None:
+            return []
+        if party.personal_id_index is None:
+            return [party]
+        index = party.personal_id_index
+    query = select(Party).where(Party.personal_id_index == index)
+    return list(session.scalars(query.join(ScreeningJob).order_by(ScreeningJob.created_at, Party.position)).all())
+
+
+def _actor_id(actor: Principal | str) -> str:
+    return actor if isinstance(actor, str) else actor.user_id
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _party_data(party: Party) -> dict[str, Any]:
+    personal_id = crypto.decrypt(party.personal_id_encrypted) if party.personal_id_encrypted else None
+    return {
+        "party_id": party.id,
+        "role": party.role,
+        "schema": party.schema,
+        "name": party.name,
+        "birth_date": party.birth_date,
+        "nationality": party.nationality,
+        "country": party.country,
+        "personal_id": personal_id,
+        "ownership": party.ownership,
+        "declared_pep": party.declared_pep,
+        "pep_status": party.pep_status,
+        "pep_basis": party.pep_basis,
+        "enhanced_due_diligence": party.edd_required,
+    }
+
+
+def _screening_data(job: ScreeningJob, customer: Customer) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "requested_at": _iso(job.created_at),
+        "completed_at": _iso(job.completed_at),
+        "trigger": job.trigger,
+        "purpose": job.purpose,
+        "legal_basis": job.legal_basis,
+        "retention_until": _iso(job.retention_until),
+        "lists_used": job.list_versions,
+        "customer": {
+            "id": customer.id,
+            "name": customer.name,
+            "business_id": customer.business_id,
+            "country": customer.country,
+        },
+    }
+
+
+def _matches(session: Session, party: Party) -> list[dict[str, Any]]:
+    """The list entries the person's data was compared with and resembled — without any review state."""
+    hits = session.scalars(select(Hit).where(Hit.party_id == party.id).order_by(Hit.position)).all()
+    return [
+        {
+            "source": hit.source,
+            "source_ref": hit.source_ref,
+            "list_version_id": hit.version_id,
+            "matched_name": hit.matched_name,
+            "compared_name": hit.query_name,
+            "score": hit.score,
+            "found_at": _iso(hit.created_at),
+        }
+        for hit in hits
+    ]
+
+
+def _corrections(session: Session, party_ids: Sequence[str]) -> list[SubjectCorrection]:
+    query = select(SubjectCorrection).where(SubjectCorrection.party_id.in_(party_ids))
+    return list(session.scalars(query.order_by(SubjectCorrection.id)).all())
+
+
+def _correction_data(correction: SubjectCorrection) -> dict[str, Any]:
+    return {
+        "id": correction.id,
+        "party_id": correction.party_id,
+        "field": correction.field,
+        "old_value": correction.old_value,
+        "new_value": correction.new_value,
+        "reason": correction.reason,
+        "reference": correction.reference,
+        "corrected_by": correction.corrected_by,
+        "corrected_at": _iso(correction.corrected_at),
+    }
+
+
+def _record_request(
+    session: Session,
+    *,
+    actor: Principal | str,
+    kind: str,
+    outcome: str,
+    parties: Sequence[Party],
+    reference: str | None,
+    legal_reason: str | None = None,
+    retention: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> SubjectRequest:
+    request = SubjectRequest(
+        kind=kind,
+        outcome=outcome,
+        legal_reason=legal_reason,
+        party_ids={"ids": [p.id for p in parties]},
+        reference=reference,
+        handled_by=_actor_id(actor),
+        retention_until=retention,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"subject.{kind}",
+        object_type="subject_request",
+        object_id=str(request.id),
+        purpose=PURPOSE,
+        details={"outcome": outcome, "parties": [p.id for p in parties], **(details or {})},
+    )
+    return request
+
+
+def record_not_found(session: Session, *, actor: Principal | str, kind: str, reference: str | None) -> int:
+    """A request that matched nobody is still a request the DPO has answered."""
+    return _record_request(session, actor=actor, kind=kind, outcome="not_found", parties=[], reference=reference).id
+
+
+def export_subject(
+    session: Session, parties: Sequence[Party], *, actor: Principal | str, reference: str | None = None
+) -> dict[str, Any]:
+    """The data-subject access export (GDPR Art. 15) minus what AML law withholds; recorded and audited."""
+    if not parties:
+        raise SubjectNotFound("no screening record holds this person")
+    records = []
+    for party in parties:
+        job = party.job
+        records.append(
+            {
+                "party": _party_data(party),
+                "screening": _screening_data(job, job.customer),
+                "list_matches": _matches(session, party),
+            }
+        )
+    corrections = [_correction_data(c) for c in _corrections(session, [p.id for p in parties])]
+    request = _record_request(
+        session,
+        actor=actor,
+        kind="access",
+        outcome="fulfilled",
+        parties=parties,
+        reference=reference,
+        details={"records": len(records)},
+    )
+    return {
+        "request_id": request.id,
+        "generated_at": _iso(request.at),
+        "records": records,
+        "corrections": corrections,
+        "withheld": list(WITHHELD),
+    }
+
+
+def _normalise(field: str, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        if field in ("name", "personal_id"):
+            raise InvalidCorrection(f"{field}: a value is required")
+        return None
+    value = value.strip()
+    if field == "name":
+        if len(value) > 500:
+            raise InvalidCorrection("name: longer than 500 characters")
+        return value
+    if field == "birth_date":
+        return _birth_date(value)
+    if field in ("nationality", "country"):
+        code = to_country(value)
+        if code is None:
+            raise InvalidCorrection(f"{field}: {value!r} is not a known country name or ISO code")
+        return code
+    return _personal_id(value)
+
+
+def _birth_date(value: str) -> str:
+    if not _DATE.match(value):
+        raise InvalidCorrection("birth_date: use YYYY, YYYY-MM or YYYY-MM-DD")
+    parts = [int(p) for p in value.split("-")] + [1, 1]
+    try:
+        date(parts[0], parts[1], parts[2])
+    except ValueError as exc:
+        raise InvalidCorrection(f"birth_date: {exc}") from exc
+    return value
+
+
+def _personal_id(value: str) -> str:
+    code = crypto.normalise_personal_id(value)
+    if len(code) > 64:
+        raise InvalidCorrection("personal_id: longer than 64 characters")
+    if _HETU_SHAPE.match(code):
+        try:
+            hetu.validate(code, allow_temporary=True)
+        except ValidationError as exc:
+            raise InvalidCorrection(f"personal_id: not a valid Finnish personal identity code ({exc})") from exc
+    return code
+
+
+def correct_party(
+    session: Session,
+    party: Party,
+    *,
+    field: str,
+    value: str | None,
+    reason: str,
+    actor: Principal | str,
+    reference: str | None = None,
+) -> SubjectCorrection:
+    """Rectify one field (GDPR Art. 16); the replaced value stays in the correction (personal ids masked)."""
+    if field not in CORRECTABLE:
+        raise InvalidCorrection(f"field: {field!r} cannot be corrected; one of {', '.join(CORRECTABLE)}")
+    if not reason.strip():
+        raise InvalidCorrection("reason: say why the data is corrected")
+    new = _normalise(field, value)
+    old_shown: str | None
+    new_shown: str | None
+    if field == "personal_id":
+        assert new is not None
+        if party.personal_id_index == crypto.blind_index(new):
+            raise InvalidCorrection("personal_id: the new value equals the current one")
+        old_shown = party.personal_id_masked
+        party.personal_id_encrypted = crypto.encrypt(new)
+        party.personal_id_index = crypto.blind_index(new)
+        party.personal_id_masked = new_shown = crypto.mask_personal_id(new)
+    else:
+        old_shown, new_shown = getattr(party, field), new
+        if old_shown == new_shown:
+            raise InvalidCorrection(f"{field}: the new value equals the current one")
+        setattr(party, field, new)
+    correction = SubjectCorrection(
+        party_id=party.id,
+        field=field,
+        old_value=old_shown,
+        new_value=new_shown,
+        reason=reason.strip(),
+        reference=reference,
+        corrected_by=_actor_id(actor),
+    )
+    session.add(correction)
+    session.flush()
+    _record_request(
+        session,
+        actor=actor,
+        kind="rectification",
+        outcome="fulfilled",
+        parties=[party],
+        reference=reference,
+        details={"field": field, "correction_id": correction.id},
+    )
+    return correction
+
+
+def corrections_of(session: Session, party_id: str) -> list[dict[str, Any]]:
+    return [_correction_data(c) for c in _corrections(session, [party_id])]
+
+
+def request_erasure(
+    session: Session,
+    parties: Sequence[Party],
+    *,
+    actor: Principal | str,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> ErasureResult:
+    """Refuse while retention or a legal hold applies (recording why); erase at once when neither does."""
+    if not parties:
+        raise SubjectNotFound("no screening record holds this person")
+    moment = now or utcnow()
+    jobs = {p.job.id: p.job for p in parties}
+    held = any(j.legal_hold or j.customer.legal_hold for j in jobs.values())
+    until = max(j.retention_until for j in jobs.values())
+    ids = tuple(p.id for p in parties)
+    if held or until > moment:
+        reason = LEGAL_HOLD_REFUSED if held else ERASURE_REFUSED.format(until=until.date().isoformat())
+        request = _record_request(
+            session,
+            actor=actor,
+            kind="erasure",
+            outcome="refused",
+            parties=parties,
+            reference=reference,
+            legal_reason=reason,
+            retention=until,
+            details={"legal_hold": held},
+        )
+        return ErasureResult(request.id, "refused", reason, until, ids)
+    request = _record_request(
+        session, actor=actor, kind="erasure", outcome="fulfilled", parties=parties, reference=reference
+    )
+    for party in parties:
+        session.delete(party)
+    session.flush()
+    return ErasureResult(request.id, "fulfilled", None, None, ids)

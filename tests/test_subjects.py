@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from api.deps import get_settings as api_settings
+from api.errors import install
+from api.routers.subjects import router as subjects_router
+from kyc import access, audit, crypto, subjects
+from kyc.access import Role
+from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
+from kyc.settings import Settings, get_settings
+from kyc.storage.db import get_engine, transaction
+from kyc.storage.models import utcnow
+from kyc.storage.screening_models import Hit, Party, ScreeningJob
+from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
+
+HETU = "170580-123L"  # not a valid check character: stored as given by the onboarding flow
+VALID_HETU = "131052-308T"
+OTHER = "010101A123N"
+
+
+@pytest.fixture(autouse=True)
+def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    get_settings.cache_clear()
+    crypto.get_cipher.cache_clear()
+    yield
+    get_settings.cache_clear()
+    crypto.get_cipher.cache_clear()
+
+
+def _job(db_url: str, customer: str, business_id: str, persons: list[PersonSpec], key: str) -> dict[str, str]:
+    spec = JobSpec(customer=CustomerSpec(customer, "FI", business_id), persons=tuple(persons))
+    with transaction(db_url) as session:
+        job, _ = create_job(session, spec, submitted_by="crm", idempotency_key=key, retention_years=5)
+        ids = {p.name: p.id for p in job.parties}
+        ids["job"] = job.id
+        person = next(p for p in job.parties if p.name == "Matti Meikäläinen")
+        session.add(
+            Hit(
+                job_id=job.id,
+                party_id=person.id,
+                position=0,
+                source="un_sc",
+                source_ref="QDi.999",
+                version_id=1,
+                schema="Person",
+                score=0.81,
+                matched_name="Matti Meikalainen",
+                query_name="Matti Meikäläinen",
+                explanation={"name": 0.81},
+                kind="sanction",
+                status="escalated",
+                engine_version="test",
+                config_hash="0" * 64,
+            )
+        )
+        return ids
+
+
+@pytest.fixture
+def world(db_url: str) -> dict[str, dict[str, str]]:
+    matti = PersonSpec("representative", "Matti Meikäläinen", "1980-05-17", "FI", HETU)
+    return {
+        "first": _job(
+            db_url,
+            "Esimerkki Oy",
+            "1234567-1",
+            [matti, PersonSpec("beneficial_owner", "Maija Muu", "2001-01-01", "FI", OTHER, ownership=0.4)],
+            "k1",
+        ),
+        "second": _job(
+            db_url,
+            "Toinen Oy",
+            "7654321-7",
+            [PersonSpec("responsible_person", "Matti Meikäläinen", "1980-05-17", "FI", "170580-123l")],
+            "k2",
+        ),
+    }
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | set().union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value)) if value else set()
+    return set()
+
+
+def test_export_by_personal_id_finds_every_record_and_withholds_aml_material(db_url: str, world) -> None:
+    with transaction(db_url) as session:
+        parties = subjects.find_parties(session, personal_id=" 170580-123L")
+        assert sorted(p.id for p in parties) == sorted(
+            [world["first"]["Matti Meikäläinen"], world["second"]["Matti Meikäläinen"]]
+        )
+        export = subjects.export_subject(session, parties, actor="u-dpo", reference="DSR-7")
+    records = export["records"]
+    assert [r["screening"]["customer"]["name"] for r in records] == ["Esimerkki Oy", "Toinen Oy"]
+    assert {r["party"]["personal_id"] for r in records} == {HETU, "170580-123l"}  # decrypted for the DPO
+    assert records[0]["party"]["birth_date"] == "1980-05-17" and records[0]["party"]["role"] == "representative"
+    assert records[0]["screening"]["legal_basis"] and records[0]["screening"]["retention_until"]
+    assert records[0]["list_matches"] == [
+        {
+            "source": "un_sc",
+            "source_ref": "QDi.999",
+            "list_version_id": 1,
+            "matched_name": "Matti Meikalainen",
+            "compared_name": "Matti Meikäläinen",
+            "score": 0.81,
+            "found_at": records[0]["list_matches"][0]["found_at"],
+        }
+    ]
+    text_of_records = json.dumps(records)
+    assert "escalated" not in text_of_records and "status" not in _keys(records) and "outcome" not in _keys(records)
+    assert "Maija" not in text_of_records  # another person of the same customer is not part of this export
+    assert any("444/2017 ch. 4 §4" in w["basis"] for w in export["withheld"])
+    with transaction(db_url) as session:
+        request = session.get(SubjectRequest, export["request_id"])
+        assert request is not None and request.kind == "access" and request.outcome == "fulfilled"
+        assert request.reference == "DSR-7" and len(request.party_ids["ids"]) == 2
+        entry = audit.entries(session, action="subject.access")[0]
+        assert entry.object_id == str(request.id) and entry.purpose == "data_subject_rights"
+    with get_engine(db_url).connect() as conn:
+        dump = " ".join(str(row) for row in conn.execute(text("SELECT * FROM audit_log")))
+        dump += " ".join(str(row) for row in conn.execute(text("SELECT * FROM screening_parties")))
+        assert HETU not in dump and "123L" not in dump  # the code is stored encrypted, never in clear
+
+
+def test_export_by_party_id_includes_the_same_person_elsewhere(db_url: str, world) -> None:
+    with transaction(db_url) as session:
+        by_party = subjects.find_parties(session, party_id=world["second"]["Matti Meikäläinen"])
+        assert len(by_party) == 2
+        company = subjects.find_parties(session, party_id=world["first"]["Esimerkki Oy"])
+        assert [p.role for p in company] == ["customer"]
+        assert subjects.find_parties(session, party_id="no-such-party") == []
+        assert subjects.find_parties(session, personal_id=VALID_HETU) == []
+        with pytest.raises(ValueError, match="exactly one"):
+            subjects.find_parties(session)
+
+
+def _client(db_url: str) -> TestClient:
+    app = FastAPI()
+    install(app)
+    app.dependency_overrides[api_settings] = lambda: Settings(database_url=db_url)
+    app.include_router(subjects_router)
+    return TestClient(app)
+
+
+@pytest.fixture
+def tokens(db_url: str) -> dict[str, str]:
+    with transaction(db_url) as session:
+        return {role.value: access.create_user(session, f"user-{role.value}", role)[1] for role in Role}
+
+
+def _auth(tokens: dict[str, str], role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+def test_http_export_is_for_the_dpo_only(db_url: str, world, tokens: dict[str, str]) -> None:
+    client = _client(db_url)
+    body = {"personal_id": HETU, "reference": "DSR-1"}
+    ok = client.post("/v1/subjects/export", json=body, headers=_auth(tokens, "dpo"))
+    assert ok.status_code == 200, ok.text
+    assert len(ok.json()["records"]) == 2 and ok.json()["records"][0]["party"]["personal_id"] == HETU
+    assert client.post("/v1/subjects/export", json=body).status_code == 401
+    for role in ("onboarding", "analyst", "approver", "auditor", "admin"):
+        assert client.post("/v1/subjects/export", json=body, headers=_auth(tokens, role)).status_code == 403, role
+    both = client.post("/v1/subjects/export", json={"personal_id": HETU, "party_id": "x"}, headers=_auth(tokens, "dpo"))
+    assert both.status_code == 422
+    missing = client.post("/v1/subjects/export", json={"personal_id": VALID_HETU}, headers=_auth(tokens, "dpo"))
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert VALID_HETU not in missing.text
+    with transaction(db_url) as session:
+        outcomes = session.scalars(select(SubjectRequest.outcome).order_by(SubjectRequest.id)).all()
+        assert outcomes == ["fulfilled", "not_found"]
+        assert audit.verify(session).ok
+
+
+def test_corrections_record_who_why_and_the_old_value(db_url: str, world, tokens: dict[str, str]) -> None:
+    client = _client(db_url)
+    party_id = world["first"]["Matti Meikäläinen"]
+    url = f"/v1/subjects/parties/{party_id}/corrections"
+    dpo = _auth(tokens, "dpo")
+    named = client.post(
+        url, json={"field": "name", "value": "Matti Juhani Meikäläinen", "reason": "passport copy"}, headers=dpo
+    )
+    assert named.status_code == 201, named.text
+    assert named.json()["old_value"] == "Matti Meikäläinen" and named.json()["new_value"] == "Matti Juhani Meikäläinen"
+    pid = client.post(url, json={"field": "personal_id", "value": VALID_HETU, "reason": "typo"}, headers=dpo)
+    assert pid.status_code == 201, pid.text
+    assert pid.json()["old_value"] == "170580-****" and pid.json()["new_value"] == "131052-****"
+    country = client.post(url, json={"field": "nationality", "value": "Sweden", "reason": "dual"}, headers=dpo)
+    assert country.status_code == 201 and country.json()["new_value"] == "SE"
+
+    bad_check = client.post(url, json={"field": "personal_id", "value": "131052-308A", "reason": "x y"}, headers=dpo)
+    assert bad_check.status_code == 422 and "personal_id" in bad_check.json()["message"]
+    assert "131052-308A" not in bad_check.text
+    for body in (
+        {"field": "nationality", "value": "Atlantis", "reason": "why not"},
+        {"field": "birth_date", "value": "1980-02-30", "reason": "wrong"},
+        {"field": "name", "value": "Matti Juhani Meikäläinen", "reason": "same"},
+        {"field": "role", "value": "customer", "reason": "not allowed"},
+        {"field": "name", "value": "X", "reason": ""},
+    ):
+        assert client.post(url, json=body, headers=dpo).status_code == 422, body
+    assert (
+        client.post(
+            "/v1/subjects/parties/nope/corrections",
+            json={"field": "name", "value": "A", "reason": "abc"},
+            headers=dpo,
+        ).status_code
+        == 404
+    )
+    for role in ("analyst", "auditor", "admin", "onboarding"):
+        denied = client.post(url, json={"field": "name", "value": "B", "reason": "abc"}, headers=_auth(tokens, role))
+        assert denied.status_code == 403, role
+
+    with transaction(db_url) as session:
+        party = session.get(Party, party_id)
+        assert party is not None and party.name == "Matti Juhani Meikäläinen" and party.nationality == "SE"
+        assert crypto.decrypt(party.personal_id_encrypted or "") == VALID_HETU
+        assert party.personal_id_index == crypto.blind_index(VALID_HETU)
+        assert party.personal_id_masked == "131052-****"
+        rows = session.scalars(select(SubjectCorrection).order_by(SubjectCorrection.id)).all()
+        assert [r.field for r in rows] == ["name", "personal_id", "nationality"]
+        assert {r.corrected_by for r in rows} == {access.authenticate(session, tokens["dpo"]).user_id}  # type: ignore[union-attr]
+        assert len(audit.entries(session, action="subject.rectification")) == 3
+    listed = client.get(url, headers=dpo).json()["corrections"]
+    assert [c["reason"] for c in listed] == ["passport copy", "typo", "dual"]
+    export = client.post("/v1/subjects/export", json={"party_id": party_id}, headers=dpo).json()
+    assert [c["field"] for c in export["corrections"]] == ["name", "personal_id", "nationality"]
+    # Found under the corrected code now, and no longer under the old one for this party.
+    assert len(client.post("/v1/subjects/export", json={"personal_id": VALID_HETU}, headers=dpo).json()["records"]) == 1
+
+
+def test_erasure_is_refused_during_retention_and_recorded(db_url: str, world, tokens: dict[str, str]) -> None:
+    client = _client(db_url)
+    dpo = _auth(tokens, "dpo")
+    refused = client.post("/v1/subjects/erasure", json={"personal_id": HETU, "reference": "DSR-9"}, headers=dpo)
+    assert refused.status_code == 200, refused.text
+    body = refused.json()
+    assert body["outcome"] == "refused" and len(body["party_ids"]) == 2
+    assert "GDPR Art. 17(3)(b)" in body["legal_reason"] and "(444/2017) ch. 3 §3" in body["legal_reason"]
+    assert body["retention_until"][:4] >= str(utcnow().year + 5)
+    assert (
+        client.post("/v1/subjects/erasure", json={"personal_id": HETU}, headers=_auth(tokens, "analyst")).status_code
+        == 403
+    )
+    with transaction(db_url) as session:
+        request = session.get(SubjectRequest, body["request_id"])
+        assert request is not None and request.outcome == "refused" and request.legal_reason == body["legal_reason"]
+        assert len(session.scalars(select(Party).where(Party.personal_id_index.is_not(None))).all()) == 3
+        assert audit.entries(session, action="subject.erasure")[0].details["outcome"] == "refused"
+
+
+def test_erasure_under_legal_hold_and_after_retention(db_url: str, world) -> None:
+    past = utcnow() - timedelta(days=1)
+    with transaction(db_url) as session:
+        for job in session.scalars(select(ScreeningJob)):
+            job.retention_until = past
+        first = session.get(ScreeningJob, world["first"]["job"])
+        assert first is not None
+        first.legal_hold = True
+    with transaction(db_url) as session:
+        held = subjects.request_erasure(
+            session, subjects.find_parties(session, personal_id=HETU), actor="u-dpo", reference="DSR-10"
+        )
+        assert held.outcome == "refused" and "legal hold" in (held.legal_reason or "")
+    with transaction(db_url) as session:
+        first = session.get(ScreeningJob, world["first"]["job"])
+        assert first is not None
+        first.legal_hold = False
+    with transaction(db_url) as session:
+        done = subjects.request_erasure(session, subjects.find_parties(session, personal_id=HETU), actor="u-dpo")
+        assert done.outcome == "fulfilled" and len(done.party_ids) == 2
+    with transaction(db_url) as session:
+        assert subjects.find_parties(session, personal_id=HETU) == []
+        assert session.scalars(select(Hit)).all() == []  # the hits went with the parties
+        remaining = sorted(p.name for p in session.scalars(select(Party)))
+        assert remaining == ["Esimerkki Oy", "Maija Muu", "Toinen Oy"]
+        assert [r.outcome for r in session.scalars(select(SubjectRequest).order_by(SubjectRequest.id))] == [
+            "refused",
+            "fulfilled",
+        ]
+        assert audit.verify(session).ok
