@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     source_urls: dict[str, str] = Field(default_factory=dict)
     """Per-source URL overrides, e.g. ``KYC_SOURCE_URLS='{"un_sc": "https://mirror.example/un.xml"}'``."""
     ingest_interval_minutes: int = 60
+    ingest_sources: list[str] | None = None
+    """Sources the scheduler polls (``KYC_INGEST_SOURCES='["un_sc","eu_fsf"]'``); None: every source with a URL."""
 
     # Security
     env: str = "development"

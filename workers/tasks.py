@@ -238,7 +238,7 @@ def ingest_source_task(self: Task[Any, Any], source: str, url: str | None = None
 
 def sources_with_url(settings: Settings) -> list[str]:
     names = []
-    for source in SOURCES:
+    for source in settings.ingest_sources if settings.ingest_sources is not None else SOURCES:
         try:
             source_url(source, settings)
         except (IngestFailed, ImportError):

@@ -1,0 +1,216 @@
+"""Celery tasks on a real worker and the real Redis: signed webhooks with retries, purge, list ingestion over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kyc import webhooks
+from kyc.retention import end_relationship
+from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
+from kyc.settings import Settings
+from kyc.storage.db import transaction
+from kyc.storage.models import FetchLog, ListSource
+from kyc.storage.screening_models import ScreeningJob, WebhookDelivery
+from lists.ingest import ingest_files
+from tests import service_support
+from tests.conftest import list_file
+from tests.httpserver import serve_files
+from tests.service_support import UN_2026, WEBHOOK_SECRET, wait_for, wait_until
+from workers.tasks import (
+    check_sources_task,
+    ingest_source_task,
+    purge_task,
+    screen_job_task,
+    sources_with_url,
+)
+
+pytestmark = pytest.mark.slow
+celery_worker = service_support.celery_worker
+service = service_support.service
+
+
+@dataclass
+class Receiver:
+    """A callback endpoint that verifies the HMAC like a real receiver would; fails the first ``fail`` calls."""
+
+    fail: int = 0
+    received: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    calls: int = 0
+    url: str = ""
+
+
+@contextmanager
+def receiver(fail: int = 0) -> Iterator[Receiver]:
+    state = Receiver(fail=fail)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.calls += 1
+            try:
+                webhooks.verify(WEBHOOK_SECRET, body, self.headers.get(webhooks.SIGNATURE_HEADER))
+            except webhooks.SignatureError as exc:
+                state.rejected.append(str(exc))
+                self._reply(401)
+                return
+            if state.calls <= state.fail:
+                self._reply(503)
+                return
+            state.received.append({"body": json.loads(body), "delivery": self.headers.get(webhooks.DELIVERY_HEADER)})
+            self._reply(204)
+
+        def _reply(self, code: int) -> None:
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/kyc"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def submit(settings: Settings, key: str, callback_url: str | None = None, name: str = "Emraan Ali") -> str:
+    spec = JobSpec(
+        customer=CustomerSpec(name="Esimerkki Oy", country="FI", business_id="1572860-0"),
+        persons=(PersonSpec("representative", name, birth_date="1967-07-04"),),
+        client_reference="CRM-7",
+        callback_url=callback_url,
+    )
+    with transaction(settings.database_url) as session:
+        job, _ = create_job(
+            session, spec, submitted_by="u1", idempotency_key=key, retention_years=settings.retention_years
+        )
+        return job.id
+
+
+def deliveries(settings: Settings, job_id: str) -> list[WebhookDelivery]:
+    with transaction(settings.database_url) as session:
+        return list(
+            session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.job_id == job_id).order_by(WebhookDelivery.attempt)
+            ).scalars()
+        )
+
+
+def test_completion_webhook_is_signed_retried_with_backoff_and_every_attempt_recorded(service: Settings) -> None:
+    ingest_files("un_sc", [list_file(UN_2026)], service)
+    with receiver(fail=2) as hook:
+        job_id = submit(service, "hook", hook.url)
+        screen_job_task.delay(job_id)
+        assert wait_for(service.database_url, job_id) == "completed"
+        wait_until(lambda: len(hook.received) == 1, what="webhook delivery")
+    assert hook.rejected == []  # every attempt carried a valid signature
+    payload = hook.received[0]["body"]
+    assert payload == {
+        "event": "screening.completed",
+        "id": job_id,
+        "status": "completed",
+        "outcome": "review",
+        "client_reference": "CRM-7",
+        "completed_at": payload["completed_at"],
+    }
+    rows = deliveries(service, job_id)
+    assert [(r.attempt, r.status, r.response_status) for r in rows] == [
+        (1, "failed", 503),
+        (2, "failed", 503),
+        (3, "delivered", 204),
+    ]
+    assert len({r.delivery_id for r in rows}) == 1 and hook.received[0]["delivery"] == rows[0].delivery_id
+    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in itertools.pairwise(rows)]
+    assert gaps[0] >= 0.15 and gaps[1] >= 0.35  # 0.2 s, then 0.4 s: exponential backoff
+
+
+def test_webhook_to_a_dead_endpoint_is_abandoned_after_the_configured_attempts(service: Settings) -> None:
+    from workers.app import use_settings
+
+    settings = service.model_copy(update={"webhook_max_attempts": 2, "webhook_backoff_seconds": 0.05})
+    use_settings(settings)
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    job_id = submit(settings, "dead", "http://127.0.0.1:9/unreachable")
+    screen_job_task.delay(job_id)
+    wait_for(settings.database_url, job_id)
+    wait_until(lambda: len(deliveries(settings, job_id)) == 2, what="two attempts")
+    rows = deliveries(settings, job_id)
+    assert [r.status for r in rows] == ["failed", "abandoned"] and rows[0].error == "ConnectError"
+
+
+def test_purge_task_deletes_expired_records(service: Settings) -> None:
+    job_id = submit(service, "old")
+    with transaction(service.database_url) as session:
+        job = session.get(ScreeningJob, job_id)
+        assert job is not None
+        job.status = "completed"
+        end_relationship(session, job.customer_id, datetime.now(UTC) - timedelta(days=6 * 366), 5)
+    keep = submit(service, "new", name="Someone Else")
+    with transaction(service.database_url) as session:
+        kept = session.get(ScreeningJob, keep)
+        assert kept is not None
+        kept.status = "completed"
+    purge_task.delay()
+    wait_until(lambda: _job_gone(service, job_id), what="purge")
+    assert not _job_gone(service, keep)
+
+
+def _job_gone(settings: Settings, job_id: str) -> bool:
+    with transaction(settings.database_url) as session:
+        return session.get(ScreeningJob, job_id) is None
+
+
+def test_ingest_task_fetches_a_served_list_and_records_rejections(service: Settings, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(b"<CONSOLIDATED_LIST><INDIVIDUALS></INDIVIDUALS>")
+    with serve_files({"un.xml": list_file(UN_2026), "broken.xml": broken}) as served:
+        ingest_source_task.delay("un_sc", served.url("un.xml"))
+        wait_until(lambda: _outcome(service, "un_sc") == "stored", what="UN list stored")
+        ingest_source_task.delay("un_sc", served.url("un.xml"))  # unchanged: conditional GET answers 304
+        wait_until(lambda: _outcome(service, "un_sc") == "not_modified", what="304 recorded")
+        ingest_source_task.delay("un_sc", served.url("broken.xml"))
+        wait_until(lambda: _outcome(service, "un_sc") == "rejected", what="rejection recorded")
+        assert served.statuses.count(304) == 1
+    with transaction(service.database_url) as session:
+        state = session.get(ListSource, "un_sc")
+        outcomes = session.execute(select(FetchLog.outcome).order_by(FetchLog.id)).scalars().all()
+    assert state is not None and state.active_version_id is not None  # the good version stays active
+    assert outcomes.count("rejected") == 1  # recorded once, not retried
+
+
+def _outcome(settings: Settings, source: str) -> str | None:
+    with transaction(settings.database_url) as session:
+        state = session.get(ListSource, source)
+        return state.last_outcome if state else None
+
+
+def test_beat_check_covers_every_source_with_a_url(service: Settings) -> None:
+    from workers.app import beat_schedule, use_settings
+
+    assert "un_sc" in sources_with_url(service) and "fi_national" not in sources_with_url(service)  # manual only
+    assert beat_schedule(service)["check-list-sources"]["schedule"] <= timedelta(hours=1)
+    with serve_files({"un.xml": list_file(UN_2026)}) as served:
+        settings = service.model_copy(
+            update={"source_urls": {"un_sc": served.url("un.xml")}, "ingest_sources": ["un_sc", "fi_national"]}
+        )
+        use_settings(settings)
+        assert check_sources_task.apply().get() == ["un_sc"]  # the beat task, inline; the ingest runs on the worker
+        wait_until(lambda: _outcome(settings, "un_sc") == "stored", what="UN list stored by the beat check")
