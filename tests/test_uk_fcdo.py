@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from kyc.entry import DatePrecision, Entry, NameKind, Schema
@@ -103,7 +105,7 @@ def test_designations_link_to_the_ofsi_conlist(parsed: ParsedList) -> None:
         ),
     ],
 )
-def test_malformed_input_is_rejected_naming_the_file(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_input_is_rejected_naming_the_file(mutate: Callable[[bytes], bytes], reason: str) -> None:
     with pytest.raises(ParseError, match=reason):
         parse_bytes(mutate(list_file(FCDO).read_bytes()), "fcdo.xml")
 
