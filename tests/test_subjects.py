@@ -22,7 +22,7 @@ from kyc.storage.models import utcnow
 from kyc.storage.screening_models import Hit, Party, ScreeningJob
 from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
 
-HETU = "170580-123L"  # not a valid check character: stored as given by the onboarding flow
+HETU = "170580-123L"  # the example of DESIGN.md (a valid check character)
 VALID_HETU = "131052-308T"
 OTHER = "010101A123N"
 
