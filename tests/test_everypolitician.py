@@ -139,6 +139,7 @@ def test_no_feed_manual_import_only() -> None:
     assert EveryPoliticianAdapter.default_url is None
 
 
+@pytest.mark.slow
 def test_ingest_three_chambers_as_one_file_set(settings: Settings) -> None:
     paths = [list_file(relative) for relative in CHAMBERS.values()]
     result = ingest_files("everypolitician", paths, settings)

@@ -197,6 +197,7 @@ def test_entity_without_id_or_unknown_op_is_rejected() -> None:
         parse(RawFile("empty.json", b"\n\n"))
 
 
+@pytest.mark.slow
 def test_ingest_ftm_and_senzing_through_ingest_files(settings: Settings) -> None:
     paths = [list_file(SAUDI), list_file(CONGRESS)]
     result = ingest_files("opensanctions", paths, settings)
