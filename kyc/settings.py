@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     """Only HTTPS callbacks unless this is set (local development and tests)."""
     max_persons: int = 50
 
+    # Review and monitoring (issue 5)
+    four_eyes_score: float = 0.90
+    """Dismissing a hit at or above this score (any list) needs a second officer, like any sanctions-list hit."""
+    rescreen_days: dict[str, int] = Field(default_factory=lambda: {"high": 30, "medium": 180, "low": 365})
+    """Full rescreen interval per customer risk (``KYC_RESCREEN_DAYS='{"high": 7, ...}'``)."""
+    monitoring_interval_minutes: int = 5
+    """Beat: how often due rescreens and unscreened list versions / matcher configurations are looked for."""
+    monitoring_chunk_size: int = 2000
+    """Customers per full-rescreen task: chunks spread over the worker processes."""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

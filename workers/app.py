@@ -20,7 +20,7 @@ from celery import Celery
 
 from kyc.settings import VAR_DIR, Settings, get_settings
 
-app = Celery("kyc", include=["workers.tasks"])
+app = Celery("kyc", include=["workers.tasks", "workers.monitoring"])
 
 _settings: Settings | None = None
 
@@ -63,6 +63,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "check-list-sources": {
             "task": "kyc.check_sources",
             "schedule": timedelta(minutes=max(1, min(60, settings.ingest_interval_minutes))),
+        },
+        "monitoring-tick": {  # issue 5: unscreened list versions, config changes, risk-based rescreens
+            "task": "kyc.monitoring.tick",
+            "schedule": timedelta(minutes=max(1, settings.monitoring_interval_minutes)),
         },
     }
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kyc import webhooks
 from kyc.matching import matcher_cache
+from kyc.monitoring import after_screening
 from kyc.retention import purge_expired
 from kyc.screening import MatcherScreener, claim, fail_job, mark_enqueued, requeue, screen_job, stale_jobs
 from kyc.settings import Settings
@@ -81,6 +82,8 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         if job is None or job.status != "running":  # another delivery finished it meanwhile
             return {"job_id": job_id, "skipped": True}
         result = screen_job(session, job, screener, high_priority_score=settings.high_priority_score)
+        after_screening(session, job, settings.rescreen_days)  # issue 5: suppressions, customer outcome, schedule
+        result.outcome = job.outcome
     return {
         "job_id": job_id,
         "status": result.status,
@@ -233,6 +236,8 @@ def ingest_source_task(self: Task[Any, Any], source: str, url: str | None = None
         raise self.retry(exc=exc, countdown=30) from exc
     if result is None:
         return {"source": source, "outcome": "not_modified"}
+    if result.outcome == "stored":  # issue 5: every new version is delta-screened (workers.monitoring)
+        app.send_task("kyc.monitoring.delta", (result.version_id,))
     return {"source": source, "outcome": result.outcome, "version_id": result.version_id}
 
 

@@ -45,6 +45,15 @@ class Customer(Base):
     legal_basis: Mapped[str] = mapped_column(String(200), default=LEGAL_BASIS)
     retention_until: Mapped[datetime] = mapped_column(index=True)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Review and monitoring (issue 5, migration 0005; set by kyc.review / kyc.monitoring)
+    risk: Mapped[str] = mapped_column(String(8), default="medium")
+    """``low``, ``medium`` or ``high``: sets how often the full rescreen comes round."""
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """The outcome of the customer's current screening (its latest completed job), after decisions."""
+    blocked_at: Mapped[datetime | None]
+    """Set when officers confirm a sanctions match (four eyes); never automatically."""
+    next_rescreen_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_rescreened_at: Mapped[datetime | None]
 
     jobs: Mapped[list[ScreeningJob]] = relationship(back_populates="customer", cascade="all, delete-orphan")
 
@@ -153,6 +162,17 @@ class Hit(Base):
     engine_version: Mapped[str] = mapped_column(String(64))
     config_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Review and monitoring (issue 5, migration 0005)
+    party_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """Suppression key, party side: digest of the screened party data (``kyc.monitoring.party_fingerprint``)."""
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+    """Suppression key, list side: the entry's content hash when the hit was raised or last re-checked."""
+    origin: Mapped[str | None] = mapped_column(String(16))
+    """What raised it: None (the job's own screening), ``delta``, ``full``, ``party`` or ``config``."""
+    updated_at: Mapped[datetime | None]
+    delisted_at: Mapped[datetime | None]
+    reopened_at: Mapped[datetime | None]
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[ScreeningJob] = relationship(back_populates="hits")
 
