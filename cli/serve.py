@@ -13,7 +13,8 @@ import typer
 import uvicorn
 
 from api.app import create_app
-from cli.common import settings
+from cli.common import fail, settings
+from kyc import crypto
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
 from workers.tasks import screen_job_task
@@ -33,6 +34,10 @@ def serve_command(
 ) -> None:
     """Serve the API (OpenAPI at /docs); embedded worker and scheduler when no broker is configured."""
     config = settings()
+    try:
+        crypto.get_cipher()  # production without KYC_ENCRYPTION_KEY must not start
+    except crypto.CryptoConfigError as exc:
+        fail(str(exc))
     configure(config)
     run_embedded = embedded if embedded is not None else config.broker_url is None
     workers = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None

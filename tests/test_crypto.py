@@ -134,3 +134,18 @@ def test_keys_from_environment_with_rotation(clean_env: Path, monkeypatch: pytes
     assert crypto.blind_index(HETU) == Cipher([KEY_OLD]).blind_index(HETU)
     assert KEY_NEW not in repr(Settings())  # SecretStr keeps the key out of reprs and logs
     assert not (clean_env / "var" / "encryption.key").exists()
+
+
+def test_kyc_serve_refuses_to_start_in_production_without_a_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("KYC_ENV", "production")
+    monkeypatch.setenv("KYC_DATABASE_URL", f"sqlite:///{clean_env / 'kyc.sqlite3'}")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "KYC_ENCRYPTION_KEY is required when KYC_ENV=production" in result.stderr
