@@ -16,6 +16,8 @@ Quirks handled:
   are not nationalities.
 - ``Control Date`` (an Excel serial, shown as a date) is the last change of the row; the file's publication date
   is the latest of them.
+- ``Listing Information`` is kept as a remark; its first "listed on" date, where it has one, is the listing
+  date (instrument names alone carry none).
 - Programmes are the ``Committees`` values (``1988 (Taliban)``, ``Autonomous (Russia)``). UN-derived entries are
   only recognisable by that text, so no UN reference is set.
 
@@ -70,6 +72,7 @@ _APPROX = re.compile(r"\b(?:approximately|approx|circa|about|around|c\.)\s*", re
 _RANGE = re.compile(r"^(?:between\s+)?(\d{4})\s*(?:-|–|to|and)\s*(\d{4})$", re.IGNORECASE)
 _MONTH_RANGE = re.compile(r"^([A-Za-z]+\.?\s+\d{4})\s+to\s+([A-Za-z]+\.?\s+\d{4})$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})\b")
+_LISTED_ON = re.compile(r"\b(?:listed|designated)\b[^.()]*?\bon:?\s+(\d{1,2}\.?\s+[A-Za-z]+\.?\s+\d{4})", re.I)
 _CITIZENSHIP_SPLIT = re.compile(r",|;|/|\band\b|\bor\b|\b[a-z]\)", re.IGNORECASE)
 
 
@@ -87,7 +90,9 @@ class AuDfatAdapter(Adapter):
         latest: date | None = None
         for line, row in _rows(raw):
             ref = _reference(row[0], raw.name, line)
-            group = groups.setdefault(ref, _Designation(ref))
+            group = groups.get(ref)
+            if group is None:
+                group = groups[ref] = _Designation(ref)
             group.add(row, raw.name, line)
             control = _excel_date(row[11])
             if control is not None and (latest is None or control > latest):
@@ -143,21 +148,27 @@ class _Designation:
     addresses: list[str] = field(default_factory=list)
     programs: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
+    listed_on: str | None = None
+    _seen: set[tuple[Any, ...]] = field(default_factory=set)
 
     def add(self, row: tuple[Any, ...], file_name: str, line: int) -> None:
-        where = f"{file_name}: row {line} (reference {clean(str(row[0]))})"
         name = clean(_text(row[1]))
-        if not name:
-            raise ParseError(f"{where}, column Name of Individual or Entity: empty")
         kind = _NAME_KINDS.get((clean(_text(row[3])) or "").lower())
-        if kind is None:
-            raise ParseError(f"{where}, column Name Type: unknown name type {row[3]!r}")
         schema = _SCHEMAS.get((clean(_text(row[2])) or "").lower())
-        if schema is None:
-            raise ParseError(f"{where}, column Type: {row[2]!r} is neither Individual nor Entity")
+        if not name or kind is None or schema is None:
+            raise ParseError(_row_problem(row, file_name, line))
         if kind == NameKind.PRIMARY or self.schema is None:
             self.schema = schema
         self.names.append(Name(value=name, kind=kind))
+        if kind == NameKind.PRIMARY:
+            self.listed_on = listing_date(row[9])
+            self.remarks.extend(f"Listing: {text}" for text in _present(row[9]) if not isinstance(row[9], datetime))
+        details = (schema, *row[4:11])
+        if details not in self._seen:  # name variants repeat the same details; read them once
+            self._seen.add(details)
+            self._add_details(row, schema)
+
+    def _add_details(self, row: tuple[Any, ...], schema: Schema) -> None:
         if schema == Schema.PERSON:
             dates, unparsed = birth_dates(row[4])
             self.birth_dates.extend(dates)
@@ -183,8 +194,18 @@ class _Designation:
             addresses=unique(self.addresses),
             programs=unique(self.programs),
             topics=("sanction",),
+            listed_on=self.listed_on,
             remarks="\n".join(unique(self.remarks)) or None,
         )
+
+
+def _row_problem(row: tuple[Any, ...], file_name: str, line: int) -> str:
+    where = f"{file_name}: row {line} (reference {clean(str(row[0]))})"
+    if not clean(_text(row[1])):
+        return f"{where}, column Name of Individual or Entity: empty"
+    if (clean(_text(row[3])) or "").lower() not in _NAME_KINDS:
+        return f"{where}, column Name Type: unknown name type {row[3]!r}"
+    return f"{where}, column Type: {row[2]!r} is neither Individual nor Entity"
 
 
 def _text(value: Any) -> str | None:
@@ -202,6 +223,18 @@ def _excel_date(value: Any) -> date | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return excel_serial_date(value)
     return None
+
+
+def listing_date(value: Any) -> str | None:
+    """The first listing date in ``Listing Information`` (``Listed on: 12 Aug. 2014 (Relisted ...)``, ``Listed by
+    UN 1267 Committee on 25 January 2001``, or a date cell); None for instrument names without a date."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    match = _LISTED_ON.search(clean(_text(value)) or "")
+    if not match:
+        return None
+    parsed = partial_date(re.sub(r"(\d)\.\s", r"\1 ", match.group(1)))
+    return parsed.date if parsed else None
 
 
 def birth_dates(value: Any) -> tuple[list[PartialDate], str | None]:

@@ -11,7 +11,7 @@ from kyc.entry import Entry, NameKind, Schema
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import ParsedList, RawFile, active_version, load_entries
-from lists.au_dfat import COLUMNS, AuDfatAdapter, birth_dates, citizenships
+from lists.au_dfat import COLUMNS, AuDfatAdapter, birth_dates, citizenships, listing_date
 from lists.base import ParseError
 from lists.ingest import ingest_files
 from tests.conftest import list_file
@@ -72,6 +72,14 @@ def test_variants_are_merged_into_the_numbered_designation(by_ref: dict[str, Ent
     assert kabir.programs == ("1988 (Taliban)",)
     # Sub-variants such as 2672a10 belong to 2672 too.
     assert len(by_ref["2672"].names) > 20
+
+
+def test_listing_date_and_information(by_ref: dict[str, Entry]) -> None:
+    akhund = by_ref["2"]
+    assert akhund.listed_on == "2001-01-25"  # "Listed by UN 1267 Committee on 25 January 2001 (amended ...)"
+    assert akhund.remarks is not None and "Listing: Listed by UN 1267 Committee" in akhund.remarks
+    assert listing_date("Listed on: 12 Aug. 2014 (Relisted on 9 Aug. 2015)") == "2014-08-12"
+    assert listing_date("Autonomous Sanctions (Designated Persons and Entities) Instrument 2024") is None
 
 
 def test_former_names_are_strong_aliases(by_ref: dict[str, Entry]) -> None:
@@ -161,6 +169,7 @@ def test_variant_without_primary_row_is_rejected(tmp_path: Path, real_rows: list
         parse_bytes(write_xlsx(tmp_path / "x.xlsx", rows))
 
 
+@pytest.mark.slow
 def test_ingest_through_ingest_files(settings: Settings) -> None:
     result = ingest_files("au_dfat", [list_file(DFAT)], settings)
     assert (result.outcome, result.entry_count) == ("stored", 3062)
