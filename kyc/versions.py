@@ -79,7 +79,7 @@ def combined_sha256(files: Sequence[RawFile]) -> str:
     if len(files) == 1:
         return files[0].sha256
     digest = hashlib.sha256()
-    for raw in sorted(files, key=lambda f: f.name):
+    for raw in sorted(files, key=lambda f: (f.name, f.sha256)):
         digest.update(f"{raw.name}\0{raw.sha256}\n".encode())
     return digest.hexdigest()
 
