@@ -150,7 +150,7 @@ def _header(rows: list[tuple[object, ...]], name: str) -> tuple[datetime | None,
 def _records(rows: list[tuple[object, ...]], header: list[str], start: int, name: str) -> Iterator[tuple[int, Row]]:
     width = len(header)
     for number, row in enumerate(rows[start:], start=start + 1):
-        cells = [_cell(value) for value in row]
+        cells = [None if value is None or value == "" else _cell(value) for value in row]
         if not any(cells):
             continue
         if len(cells) < width or any(cells[width:]):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -206,7 +205,8 @@ def test_openpyxl_fallback_reads_the_same_cells() -> None:
     assert cells(_openpyxl_rows(raw)) == cells(_xlsx_rows(raw))
 
 
-def test_ingest_through_ingest_files(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_ingest_through_ingest_files(settings: Settings) -> None:
     result = ingest_files("uk_ofsi", [list_file(XLSX)], settings)
     assert (result.outcome, result.entry_count) == ("stored", 4688)
     with transaction(settings.database_url) as session:
