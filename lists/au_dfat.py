@@ -65,7 +65,7 @@ _NAME_KINDS = {
     "previously listed as": NameKind.STRONG_ALIAS,
 }
 _SCHEMAS = {"individual": Schema.PERSON, "entity": Schema.ORGANIZATION}
-_REFERENCE = re.compile(r"^(\d+)([a-z]{0,3}\d{0,3})$")
+_REFERENCE = re.compile(r"^(\d+)([a-z]{0,3}\d{0,3})$", re.IGNORECASE)
 _BLANK = {"na", "n/a", "-", "none", "unknown"}
 _ALTERNATIVES = re.compile(r"\b[a-z]\)|;|>>|\bor\b|\balt(?:ernative)? DOB:", re.IGNORECASE)
 _APPROX = re.compile(r"\b(?:approximately|approx|circa|about|around|c\.)\s*", re.IGNORECASE)
