@@ -15,6 +15,7 @@ mid-row) rejects the whole version.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Sequence
 from enum import StrEnum
@@ -113,7 +114,7 @@ def _rows(raw: RawFile, role: Role | None) -> list[list[str | None]]:
         raise ParseError(f"{raw.name}: the file is empty")
     expected = _COLUMNS[role] if role else None
     rows: list[list[str | None]] = []
-    reader = csv.reader(text.splitlines(), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip("\x1a ")):

@@ -101,6 +101,7 @@ _DOB = re.compile(r"^(?:alt\.\s+)?DOB\s+(?P<value>.+)$")
 _POB = re.compile(r"^(?:alt\.\s+)?POB\s+(?P<value>.+)$")
 _NATIONALITY = re.compile(r"^(?:alt\.\s+)?(?P<kind>nationality|citizen)\s+(?P<value>.+)$")
 _REGISTRATION_FLAG = re.compile(r"^(?:alt\.\s+)?Nationality of Registration\s+(?P<value>.+)$")
+_LINKED = re.compile(r"^Linked To:\s*(?P<value>.+)$")
 _GENDER = re.compile(r"^Gender\s+(?P<value>Male|Female)$", re.IGNORECASE)
 _SEGMENT_SPLIT = re.compile(r";\s*")
 _RANGE = re.compile(r"^(?P<start>.+?)\s+to\s+(?P<end>.+)$")
@@ -120,6 +121,8 @@ class RemarkFacts:
     countries: list[str] = field(default_factory=list)
     identifiers: list[Identifier] = field(default_factory=list)
     weak_aliases: list[str] = field(default_factory=list)
+    linked_to: list[str] = field(default_factory=list)
+    """``Linked To: NAME``: the designation this one is linked to (an associate relation)."""
     gender: str | None = None
 
 
@@ -240,6 +243,11 @@ def _gender_segment(segment: str, facts: RemarkFacts, person: bool) -> None:
         facts.gender = m.group("value").lower()
 
 
+def _linked_segment(segment: str, facts: RemarkFacts, person: bool) -> None:
+    if m := _LINKED.match(segment.rstrip(".").strip()):
+        facts.linked_to.append(m.group("value").strip())
+
+
 def _identifier_segment(segment: str, facts: RemarkFacts) -> None:
     if not (m := _ID_SEGMENT.match(segment)):
         return
@@ -265,6 +273,7 @@ _HANDLERS: dict[str, Callable[[str, RemarkFacts, bool], None]] = {
     "citizen": _nationality_segment,
     "Nationality": _nationality_segment,
     "Gender": _gender_segment,
+    "Linked": _linked_segment,
 }
 _ID_HEADS = frozenset(label.split(" ", 1)[0] for label in _ID_LABELS)
 
@@ -330,6 +339,9 @@ class EntryParts:
             programs=unique(self.programs),
             topics=self.topics,
             listed_on=self.listed_on,
-            relations=unique(self.relations),
+            relations=unique(
+                self.relations
+                + [Relation(kind="associate", other_name=name, description="Linked To") for name in facts.linked_to]
+            ),
             remarks="; ".join(self.remarks) or None,
         )

@@ -119,6 +119,7 @@ def test_vessels_aircraft_and_programs(sdn_2024: dict[str, Entry]) -> None:
     aircraft = sdn_2024["15431"]
     assert aircraft.schema_ == Schema.AIRCRAFT
     assert any(i.type == "aircraft_msn" and i.number == "1023409321" for i in aircraft.identifiers)
+    assert [(r.kind, r.other_name) for r in aircraft.relations] == [("associate", "POUYA AIR")]  # "Linked To: ..."
     assert sdn_2024["4632"].programs == ("IRAN", "SDGT", "IRGC", "IFSR")  # "IRAN] [SDGT] [IRGC] [IFSR"
     assert sdn_2024["2686"].programs == ("SDGT", "SYRIA")
     assert sdn_2024["306"].schema_ == Schema.ORGANIZATION  # SDN_Type "-0- "
