@@ -17,14 +17,13 @@ import random
 import statistics
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kyc.entry import Entry, Name, Schema
-from kyc.matching import Matcher, MatchConfig, Query, compare_names, name_form
+from kyc.matching import MatchConfig, Matcher, Query, compare_names, name_form
 from kyc.matching.engine import form_schema
 from kyc.versions import RawFile
 
@@ -77,7 +76,7 @@ def load_all_lists() -> tuple[list[tuple[int, Entry]], list[str]]:
     for version_id, (source, files) in enumerate(ALL_LISTS, start=1):
         try:
             parsed = parse_source(source, files)
-        except Exception as exc:  # noqa: BLE001 - a missing or broken adapter is reported, the rest measured
+        except Exception as exc:
             notes.append(f"{source}: not loaded ({type(exc).__name__}: {str(exc)[:80]})")
             continue
         notes.append(f"{source}: {len(parsed)} entries")
@@ -210,15 +209,20 @@ def name_bench(config: MatchConfig) -> None:
         ref = [(s, m) for sc, g, s, m in theirs if pick(sc, g)]
         a, b = prf(mine, 1.0), prf(ref, LOGIC_V2_THRESHOLD)
         out(
-            f"| {label} | {len(mine)} | {a[0]:.3f} | {a[1]:.3f} | **{a[2]:.3f}** | {b[0]:.3f} | {b[1]:.3f} | {b[2]:.3f} |"
+            f"| {label} | {len(mine)} | {a[0]:.3f} | {a[1]:.3f} | **{a[2]:.3f}** "
+            f"| {b[0]:.3f} | {b[1]:.3f} | {b[2]:.3f} |"
         )
 
     row_for("overall", lambda sc, g: True)
     for schema in sorted({r["schema"] for r in rows}):
-        row_for(f"schema {schema}", lambda sc, g, schema=schema: sc == schema)
+        row_for(f"schema {schema}", _equals(0, schema))
     for group in sorted({r["case_group"] for r in rows}):
-        row_for(f"group {group}", lambda sc, g, group=group: g == group)
+        row_for(f"group {group}", _equals(1, group))
     out()
+
+
+def _equals(position: int, value: str) -> Callable[[str, str], bool]:
+    return lambda schema, group: (schema, group)[position] == value
 
 
 # ---- yente screening fixtures --------------------------------------------------------------------------------
@@ -259,26 +263,40 @@ def un_fixtures(matcher: Matcher, negatives: int, workers: int) -> None:
     out()
     out("| query set | n | alerting | share | hits/query |")
     out("|---|---:|---:|---:|---:|")
+    listed = {_compact(n.value) for _v, e in un_entries() for n in e.names}
+    present = [_compact(q.name) in listed for q in untreated]  # row-aligned with the treated file
+    absent = [q.name for q, ok in zip(untreated, present, strict=True) if not ok]
     missed: dict[str, list[str]] = {}
-    for label, queries in (
+    sets = (
         ("UN untreated", untreated),
         ("UN treated", treated),
         ("negatives (global+US)", neg),
         ("US Congress (PEPs, not on the UN list)", congress),
-    ):
+    )
+    for label, queries in sets:
         counts = screen_many(matcher, queries, workers)
         alerting = sum(1 for c in counts if c > 0)
         out(
-            f"| {label} | {len(queries)} | {alerting} | {alerting / len(queries):.2%} | "
-            f"{sum(counts) / len(queries):.3f} |"
+            f"| {label} | {len(queries)} | {alerting} | {alerting / len(queries):.2%} "
+            f"| {sum(counts) / len(queries):.3f} |"
         )
         if label.startswith("UN"):
-            missed[label] = [q.name for q, c in zip(queries, counts, strict=True) if c == 0]
+            kept = [c for c, ok in zip(counts, present, strict=True) if ok]
+            found = sum(1 for c in kept if c > 0)
+            out(
+                f"| {label}, entries on this list version | {len(kept)} | {found} | **{found / len(kept):.2%}** | "
+                f"{sum(kept) / len(kept):.3f} |"
+            )
+            missed[label] = [q.name for q, c, ok in zip(queries, counts, present, strict=True) if c == 0 and ok]
     out()
+    out(f"Not on this UN list version (delisted since the fixtures were made): {'; '.join(absent) or 'none'}.")
     for label, names in missed.items():
-        if names:
-            out(f"Missed ({label}): " + "; ".join(names[:15]) + (" …" if len(names) > 15 else ""))
+        out(f"Missed ({label}, listed): " + ("; ".join(names[:15]) or "none") + (" …" if len(names) > 15 else ""))
     out()
+
+
+def _compact(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 _POOL_MATCHER: Matcher | None = None

@@ -19,7 +19,9 @@ from kyc.matching.normalize import NameForm, Part
 
 _PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGAL_FORM: 0.3, Part.NUMBER: 1.0}
 MISSING_PART_WEIGHT = 0.2
-CONFLICT_WEIGHT = 1.3
+MISSING_ORG_WORD_WEIGHT = 0.7
+"""Organisations: an extra word is often another company (Siemens / Siemens Healthineers), so it counts more."""
+CONFLICT_WEIGHT = 2.0
 """Unmatched parts on both sides contradict each other: they count more than their length."""
 REORDER_FACTOR = 0.9
 JOINED_SIMILARITY = 0.97
@@ -116,8 +118,10 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     q_left = _unmatched(q, used_q.keys())
     c_left = _unmatched(c, used_c)
     conflict = bool(q_left) and bool(c_left)  # both sides keep a real part: a different name, not a missing one
-    total += _unmatched_weight(q, q_left, conflict, len(used_q))
-    total += _unmatched_weight(c, c_left, conflict, len(used_q))
+    named = sum(1 for i in used_q if q.parts[i] in (Part.NAME, Part.INITIAL))
+    missing = MISSING_PART_WEIGHT if q.is_person else MISSING_ORG_WORD_WEIGHT
+    total += _unmatched_weight(q, q_left, conflict, named, missing)
+    total += _unmatched_weight(c, c_left, conflict, named, missing)
     score = matched / total if total else 0.0
     if not _in_order(q, used_q):
         score *= REORDER_FACTOR
@@ -129,7 +133,7 @@ def _unmatched(form: NameForm, used: Iterable[int]) -> list[int]:
     return [i for i in range(len(form.tokens)) if i not in taken]
 
 
-def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_count: int) -> float:
+def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_count: int, missing: float) -> float:
     """Unmatched parts count fully when they contradict; the extra parts of a name whose every real part on the
     other side found a partner (middle names, a second family name) are missing, not contradicting."""
     weight = 0.0
@@ -143,7 +147,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
         elif conflict:
             weight += w * CONFLICT_WEIGHT
         elif matched_count >= 2:
-            weight += w * MISSING_PART_WEIGHT
+            weight += w * missing
         else:
             weight += w
     return weight
@@ -181,7 +185,7 @@ def _joined(a: str, b: str) -> float:
     """Spaces moved, dropped or added (Al Tikriti / Altikriti, LAUREN TNKUNDA): the spaceless forms are
     compared with a tight typo budget, since a whole-string ratio would also accept different names."""
     longest = max(len(a), len(b))
-    budget = max(1, longest // 10) if min(len(a), len(b)) >= 6 else 0
+    budget = 1 if min(len(a), len(b)) >= 8 else 0
     distance = OSA.distance(a, b, score_cutoff=budget + 1)
     if distance > budget:
         return 0.0

@@ -114,7 +114,7 @@ class MatchConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    threshold: float = Field(0.72, ge=0, le=1)
+    threshold: float = Field(0.8, ge=0, le=1)
     schema_thresholds: dict[str, float] = Field(default_factory=dict)
     weights: FeatureWeights = Field(default_factory=FeatureWeights)
     candidates: int = Field(40, ge=1)

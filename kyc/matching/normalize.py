@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
-from rigour.names import extract_org_types, remove_person_prefixes, replace_org_types_compare
+from rigour.names import (
+    NameTypeTag,
+    SymbolCategory,
+    analyze_names,
+    extract_org_types,
+    remove_person_prefixes,
+    replace_org_types_compare,
+)
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
@@ -30,6 +37,11 @@ PARTICLES = frozenset(
     }
 )  # fmt: skip
 """Articles and kinship particles: written, joined or dropped inconsistently across lists, so weighted low."""
+
+ORG_PARTICLES = frozenset({"and", "und", "et", "of", "the", "for", "og", "och", "ja"})
+"""Connectives in organisation names (H and M / H & M)."""
+
+_APOSTROPHES = re.compile("['\u2019\u2018\u02bc\u02bb`\u00b4]")
 
 PERSON_TITLES = frozenset(
     {
@@ -61,9 +73,10 @@ class NameForm:
     skeletons: tuple[str, ...]
     numbers: frozenset[str]
     compact: str
-    """The meaningful tokens joined without spaces: ``Al-Tikriti``, ``Al Tikriti`` and ``Altikriti`` agree here."""
+    """The name as written, letters and digits only: ``Al-Tikriti``, ``Al Tikriti`` and ``Altikriti`` agree here."""
     sorted_text: str
     """Meaningful tokens sorted, for order-insensitive whole-string comparison."""
+    is_person: bool = False
 
     @property
     def core(self) -> tuple[str, ...]:
@@ -156,15 +169,17 @@ def _split_legal(text: str) -> tuple[str, set[str]]:
 def name_form(value: str, schema: str) -> NameForm:
     """Prepare one name. ``schema`` decides whether titles (persons) or legal forms (organisations) are removed."""
     is_person = schema == "Person"
-    text = unicodedata.normalize("NFKC", value)
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", value))  # SA'D = SAD, Qa'ida = Qaida
     if is_person:
         text = remove_person_prefixes(text)
     text = text.casefold()
-    legal: set[str] = set()
-    if not is_person:  # before transliteration: rigour's alias table holds the forms as written (beschränkter)
-        text, legal = _split_legal(text)
-    text = fold(text)
-    raw_tokens = [t for t in _NON_ALNUM.split(text) if t]
+    folded = fold(text)
+    compact = _NON_ALNUM.sub("", folded)
+    if not is_person:
+        analysed = _org_parts(text)
+        if analysed:
+            return _build(value, [t for t, _ in analysed], [p for _, p in analysed], compact, False)
+    raw_tokens = [t for t in _NON_ALNUM.split(folded) if t]
     if not is_person:
         raw_tokens = _join_acronym(raw_tokens)
     tokens: list[str] = []
@@ -173,11 +188,55 @@ def name_form(value: str, schema: str) -> NameForm:
         if is_person and token in PERSON_TITLES and len(raw_tokens) > 2:
             continue
         tokens.append(token)
-        parts.append(_classify(token, legal, is_person))
+        parts.append(_classify(token, is_person))
     if not tokens:  # e.g. a name made only of a title: keep what was written rather than nothing
         tokens = raw_tokens or [fold(value) or value.casefold()]
         parts = [Part.NAME] * len(tokens)
-    return _build(value, tokens, parts)
+    elif len(tokens) < len(raw_tokens):
+        compact = "".join(tokens)  # titles dropped
+    return _build(value, tokens, parts, compact, is_person)
+
+
+def _org_parts(text: str) -> list[tuple[str, Part]]:
+    """Organisation names through rigour's name analysis: legal forms (Oy, GmbH, ООО, Gesellschaft mit
+    beschränkter Haftung) to one generic form, company words (Corp., Corporation, Company) to one symbol,
+    number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
+    text, _legal = _split_legal(text)  # rigour's alias table holds the forms as written (beschränkter)
+    # ASCII before the analysis, so that Société and Societe get the same symbols.
+    analysed = analyze_names(NameTypeTag.ORG, [fold(text)], consolidate=False)
+    if not analysed:
+        return []
+    name = next(iter(analysed))
+    forms = {p.index: p.form for p in name.parts}
+    replaced: dict[int, tuple[str, Part]] = {}
+    dropped: set[int] = set()
+    spans = sorted(name.spans, key=lambda sp: (-len(sp.parts), str(sp.symbol)))
+    for span in spans:
+        category = span.symbol.category
+        indexes = [p.index for p in span.parts]
+        if any(i in replaced or i in dropped for i in indexes):
+            continue
+        if category == SymbolCategory.NUMERIC:
+            replaced[indexes[0]] = (str(span.symbol.id), Part.NUMBER)
+            dropped.update(indexes[1:])
+        elif category == SymbolCategory.LOCATION:  # United States / U.S. -> us
+            replaced[indexes[0]] = (str(span.symbol.id).lower(), Part.NAME)
+            dropped.update(indexes[1:])
+        elif category in (SymbolCategory.ORG_CLASS, SymbolCategory.SYMBOL) and len(indexes) == 1:
+            ids = sorted(str(sp.symbol.id) for sp in name.spans if [p.index for p in sp.parts] == indexes
+                         and sp.symbol.category == category)  # fmt: skip
+            replaced[indexes[0]] = (ids[0].lower(), Part.LEGAL_FORM)
+    out: list[tuple[str, Part]] = []
+    for index in sorted(forms):
+        if index in dropped:
+            continue
+        if index in replaced:
+            out.append(replaced[index])
+            continue
+        for token in _NON_ALNUM.split(fold(forms[index])):
+            if token:
+                out.append((token, _classify(token, False)))
+    return out
 
 
 def _join_acronym(tokens: list[str]) -> list[str]:
@@ -196,30 +255,27 @@ def _join_acronym(tokens: list[str]) -> list[str]:
     return out
 
 
-def _classify(token: str, legal: set[str], is_person: bool) -> Part:
+def _classify(token: str, is_person: bool) -> Part:
     if _DIGITS.match(token):
         return Part.NUMBER
-    if token in legal:
-        return Part.LEGAL_FORM
-    if token in PARTICLES:
+    if token in PARTICLES or (not is_person and token in ORG_PARTICLES):
         return Part.PARTICLE
     if len(token) == 1 and is_person:
         return Part.INITIAL
     return Part.NAME
 
 
-def _build(original: str, tokens: list[str], parts: list[Part]) -> NameForm:
+def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is_person: bool) -> NameForm:
     meaningful = [t for t, p in zip(tokens, parts, strict=True) if p in (Part.NAME, Part.INITIAL, Part.NUMBER)]
     if not meaningful:
         meaningful = list(tokens)
-    # The compact form keeps particles: "al tikriti" and "altikriti" must agree, and particles are short.
-    compact = "".join(t for t, p in zip(tokens, parts, strict=True) if p is not Part.LEGAL_FORM) or "".join(tokens)
     return NameForm(
         original=original,
         tokens=tuple(tokens),
         parts=tuple(parts),
         skeletons=tuple(skeleton(t) for t in tokens),
         numbers=frozenset(t for t, p in zip(tokens, parts, strict=True) if p is Part.NUMBER),
-        compact=compact,
+        compact=compact or "".join(tokens),
         sorted_text=" ".join(sorted(meaningful)),
+        is_person=is_person,
     )
