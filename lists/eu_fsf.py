@@ -22,6 +22,7 @@ from kyc.countries import to_country
 from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique, unique_names
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, make_partial_date, partial_date, utc_midnight
+from lists.uk_common import gender
 from lists.xml import child_text, children, parse_xml
 
 EXPORT_NS = "http://eu.europa.ec/fpi/fsd/export"
@@ -111,13 +112,13 @@ def _entry(element: etree._Element, file_name: str) -> Entry:
     names = _names(aliases)
     if not names:
         raise ParseError(f"{file_name}: sanctionEntity {ref} has no nameAlias with a name")
-    genders = {(alias.get("gender") or "").upper() for alias in aliases} - {""}
+    genders = {gender(alias.get("gender")) for alias in aliases} - {None}
     return Entry(
         source="eu_fsf",
         source_ref=ref,
         schema_=_SCHEMAS.get(code, Schema.LEGAL_ENTITY),
         names=names,
-        gender={"M": "male", "F": "female"}.get(genders.pop()) if len(genders) == 1 else None,  # type: ignore[arg-type]
+        gender=genders.pop() if len(genders) == 1 else None,
         birth_dates=unique(d for birth in children(element, "birthdate") if (d := _birth_date(birth))),
         birth_places=unique(place for birth in children(element, "birthdate") if (place := _place(birth))),
         nationalities=unique(
@@ -228,7 +229,7 @@ def _legacy_entry(element: etree._Element, file_name: str) -> Entry:
     names = _legacy_names(name_elements)
     if not names:
         raise ParseError(f"{file_name}: ENTITY {ref} has no NAME")
-    genders = {child_text(name, "GENDER") for name in name_elements} - {None}
+    genders = {gender(child_text(name, "GENDER")) for name in name_elements} - {None}
     births = children(element, "BIRTH")
     programme = _attr(element, "programme")
     remark = clean(element.get("remark"))
@@ -237,7 +238,7 @@ def _legacy_entry(element: etree._Element, file_name: str) -> Entry:
         source_ref=ref,
         schema_=schema,
         names=names,
-        gender={"M": "male", "F": "female"}.get(str(genders.pop())) if len(genders) == 1 else None,  # type: ignore[arg-type]
+        gender=genders.pop() if len(genders) == 1 else None,
         birth_dates=unique(d for birth in births if (d := _legacy_birth_date(child_text(birth, "DATE")))),
         birth_places=unique(
             place

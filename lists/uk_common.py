@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 import countrynames
 
@@ -93,3 +94,13 @@ def un_refs(text: str | None) -> list[str]:
     if not refs:
         refs = [ref.replace(",", ".") for ref in _OLD_UN_REF.findall(text)]
     return list(dict.fromkeys(refs))
+
+
+def gender(text: str | None) -> Literal["male", "female"] | None:
+    """``Male``/``Female`` (UK) or ``M``/``F`` (EU); anything else is not recorded rather than guessed."""
+    value = (text or "").strip().lower()
+    if value in ("male", "m"):
+        return "male"
+    if value in ("female", "f"):
+        return "female"
+    return None

@@ -17,7 +17,7 @@ from lxml import etree
 from kyc.entry import Entry, Identifier, Name, NameKind, Position, Schema, unique, unique_names
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, utc_midnight
-from lists.uk_common import uk_countries, uk_date, uk_day
+from lists.uk_common import gender, uk_countries, uk_date, uk_day
 from lists.xml import child_text, children, local, parse_xml
 
 _NAME_PARTS = ("Name1", "Name2", "Name3", "Name4", "Name5", "Name6")
@@ -84,7 +84,7 @@ def _entry(designation: etree._Element, file_name: str) -> Entry:
         Name(value=text, kind=NameKind.ORIGINAL_SCRIPT)
         for text in _texts(designation, "NonLatinNames/*/NameNonLatinScript")
     ]
-    gender = next(iter(_texts(designation, f"{_INDIVIDUAL}/Genders/Gender")), "").lower()
+    genders = {gender(text) for text in _texts(designation, f"{_INDIVIDUAL}/Genders/Gender")} - {None}
     regime = child_text(designation, "RegimeName")
     remarks = [text for tag in ("OtherInformation", "UKStatementofReasons") if (text := child_text(designation, tag))]
     return Entry(
@@ -92,7 +92,7 @@ def _entry(designation: etree._Element, file_name: str) -> Entry:
         source_ref=ref,
         schema_=schema,
         names=unique_names(names),
-        gender=gender if gender in ("male", "female") else None,  # type: ignore[arg-type]
+        gender=genders.pop() if len(genders) == 1 else None,
         birth_dates=unique(d for text in _texts(designation, f"{_INDIVIDUAL}/DOBs/DOB") if (d := uk_date(text))),
         birth_places=unique(_birth_places(designation)),
         nationalities=unique(

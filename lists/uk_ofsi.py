@@ -28,7 +28,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique, unique_names
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, decode_text, utc_midnight
-from lists.uk_common import numbered, uk_countries, uk_date, uk_day, un_refs
+from lists.uk_common import gender, numbered, uk_countries, uk_date, uk_day, un_refs
 
 Row = dict[str, str | None]
 
@@ -178,14 +178,13 @@ def _entry(group_id: str, rows: list[Row], file_name: str, warnings: list[str]) 
     if schema is None:
         raise ParseError(f"{file_name}: Group ID {group_id}: unknown Group Type {rows[0].get('Group Type')!r}")
     info = " ".join(_distinct(rows, "Other Information"))
-    gender = _GENDER.search(info)
     refs = un_refs(info)
     return Entry(
         source="uk_ofsi",
         source_ref=group_id,
         schema_=schema,
         names=unique_names([name for row in rows for name in _names(row)]),
-        gender=gender.group(1).lower() if gender else None,  # type: ignore[arg-type]
+        gender=gender(found.group(1)) if (found := _GENDER.search(info)) else None,
         birth_dates=unique(d for text in _distinct(rows, "DOB") if (d := _birth_date(text, group_id, warnings))),
         birth_places=unique(place for row in rows for place in _birth_places(row)),
         nationalities=unique(code for text in _distinct(rows, "Nationality") for code in uk_countries(text)),

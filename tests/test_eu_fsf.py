@@ -10,8 +10,9 @@ from kyc.storage.db import transaction
 from kyc.versions import ListRejected, ParsedList, RawFile, active_version, changes, load_entries
 from lists.base import ParseError
 from lists.eu_fsf import EuFsfAdapter
-from lists.ingest import ingest_files
+from lists.ingest import ingest_files, ingest_url
 from tests.conftest import list_file
+from tests.httpserver import serve_files
 
 MUGABE_1_1 = "eu_fsf/excerpt_2018-12-21_DarkSide666.xml"
 SADDAM_1_1 = "eu_fsf/excerpt_2024-12-11_TureBentzin.xml"
@@ -193,3 +194,13 @@ def test_ingest_through_ingest_files(settings: Settings) -> None:
         stored = {e.source_ref: e for e in load_entries(session, version.id)}
         assert {c.source_ref for c in changes(session, version.id) if c.change == "changed"} == {"1", "207"}
     assert any(i.number == "AD001095" for i in stored["1"].identifiers)
+
+
+def test_ingest_from_a_url_shaped_like_the_official_one(settings: Settings) -> None:
+    """The official URL ends in ``content?token=...``: no file name to go by, the root element decides."""
+    path = "content?token=dG9rZW4tMjAxNw"
+    with serve_files({path: list_file(LEGACY)}) as server:
+        result = ingest_url("eu_fsf", settings, server.url(path))
+        assert result is not None and (result.outcome, result.entry_count) == ("stored", 595)
+        assert ingest_url("eu_fsf", settings, server.url(path)) is None  # 304 Not Modified
+        assert server.statuses == [200, 304]

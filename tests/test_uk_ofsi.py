@@ -10,10 +10,11 @@ from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import ListRejected, ParsedList, RawFile, active_version, load_entries
 from lists.base import ParseError
-from lists.ingest import ingest_files
+from lists.ingest import IngestFailed, ingest_files, ingest_url
 from lists.uk_ofsi import UkOfsiAdapter, _cell, _openpyxl_rows, _xlsx_rows
 from lists.un_sc import UnScAdapter
 from tests.conftest import list_file
+from tests.httpserver import serve_files
 
 XLSX = "uk/ofsi_2025-04-14/ConList.xlsx"
 CSV_2016 = "uk/ofsi_conlist_csv_sample_2016-02-12/data.csv"
@@ -221,3 +222,16 @@ def test_ingest_through_ingest_files(settings: Settings) -> None:
     with transaction(settings.database_url) as session:
         still = active_version(session, "uk_ofsi")
         assert still is not None and still.id == result.version_id
+
+
+def test_format_is_detected_by_content_not_by_name() -> None:
+    parsed = parse_bytes(list_file(CSV_2016).read_bytes(), "ConList.xlsx")
+    assert (parsed.file_format, len(parsed.entries)) == ("ofsi_conlist_csv", 463)
+
+
+def test_no_feed_since_the_list_closed_but_a_url_can_be_given(settings: Settings) -> None:
+    with pytest.raises(IngestFailed, match="uk_ofsi: no URL configured and the source has no official feed"):
+        ingest_url("uk_ofsi", settings)
+    with serve_files({"ConList": list_file(CSV_2016)}) as server:
+        result = ingest_url("uk_ofsi", settings, server.url("ConList"))
+    assert result is not None and (result.outcome, result.entry_count) == ("stored", 463)
