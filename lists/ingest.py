@@ -97,6 +97,9 @@ def ingest_raw(
     last_modified: str | None = None,
 ) -> IngestResult:
     adapter = get_adapter(source)
+    if adapter.requires_approval and not user:
+        # Four eyes only mean something when the importer is known: approve_version refuses the same user.
+        raise ListRejected(source, "a manual import needs the importing user (--user) so a second user can approve it")
     try:
         parsed = adapter.parse(files)
     except ParseError as exc:

@@ -2,15 +2,12 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from kyc.entry import Entry, NameKind, Schema
 from kyc.settings import Settings
-from kyc.storage.db import migrate
 from kyc.versions import ListRejected, ParsedList, RawFile
 from lists import ofac_xml
 from lists.base import ParseError
@@ -350,25 +347,3 @@ def test_ingest_rejects_companions_without_sdn_csv(settings: Settings) -> None:
 def test_ingest_full_sdn_2024(settings: Settings) -> None:
     result = ingest_files("ofac_sdn", [list_file(SDN_2024)], settings)
     assert result.outcome == "stored" and result.entry_count == 14965
-
-
-@pytest.mark.slow
-def test_full_sdn_csv_ingests_within_five_seconds(tmp_path: Path) -> None:
-    """The 2024 sdn.csv (15k records) must parse and store in under 5 s, parsing alone in under 2 s.
-
-    Measured as this process's CPU time: the test machine is shared, and wall time there measures the neighbours.
-    """
-    url = f"sqlite:///{tmp_path / 'speed.sqlite3'}"
-    migrate(url)
-    path = list_file(SDN_2024)
-    files = [RawFile(path.name, path.read_bytes())]
-    OfacSdnAdapter().parse(files)  # warm the country-name tables, loaded once per process
-    started = time.process_time()
-    OfacSdnAdapter().parse(files)
-    parse_seconds = time.process_time() - started
-    started = time.process_time()
-    result = ingest_files("ofac_sdn", [path], Settings(database_url=url))
-    ingest_seconds = time.process_time() - started
-    assert result.entry_count == 14965
-    assert parse_seconds < 2.0, f"parsing took {parse_seconds:.2f} s of CPU"
-    assert ingest_seconds < 5.0, f"ingest took {ingest_seconds:.2f} s of CPU"
