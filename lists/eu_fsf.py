@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from lxml import etree
 
@@ -22,11 +23,11 @@ from kyc.countries import to_country
 from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique, unique_names
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, make_partial_date, partial_date, utc_midnight
-from lists.uk_common import gender
 from lists.xml import child_text, children, parse_xml
 
 EXPORT_NS = "http://eu.europa.ec/fpi/fsd/export"
 _SCHEMAS = {"person": Schema.PERSON, "p": Schema.PERSON, "enterprise": Schema.ORGANIZATION, "e": Schema.ORGANIZATION}
+_GENDERS: dict[str, Literal["male", "female"]] = {"M": "male", "F": "female"}
 _DOCUMENT_TYPES = {"passport": "passport", "id": "national_id", "other": "other"}
 _LEGACY_DOCUMENT = re.compile(
     r"^(?P<number>.+?)\s+\((?P<code>[a-z]+)-(?P<description>[^)]*)\)\s*(?P<note>.*)$", re.DOTALL
@@ -112,7 +113,7 @@ def _entry(element: etree._Element, file_name: str) -> Entry:
     names = _names(aliases)
     if not names:
         raise ParseError(f"{file_name}: sanctionEntity {ref} has no nameAlias with a name")
-    genders = {gender(alias.get("gender")) for alias in aliases} - {None}
+    genders = {_GENDERS.get((alias.get("gender") or "").upper()) for alias in aliases} - {None}
     return Entry(
         source="eu_fsf",
         source_ref=ref,
@@ -229,7 +230,7 @@ def _legacy_entry(element: etree._Element, file_name: str) -> Entry:
     names = _legacy_names(name_elements)
     if not names:
         raise ParseError(f"{file_name}: ENTITY {ref} has no NAME")
-    genders = {gender(child_text(name, "GENDER")) for name in name_elements} - {None}
+    genders = {_GENDERS.get(child_text(name, "GENDER") or "") for name in name_elements} - {None}
     births = children(element, "BIRTH")
     programme = _attr(element, "programme")
     remark = clean(element.get("remark"))
