@@ -53,15 +53,32 @@ class Permission(StrEnum):
     MANAGE_LISTS = "manage_lists"
     READ_LISTS = "read_lists"
     """List status and versions: public information, but not needed by the onboarding system or the DPO."""
+    UPDATE_CUSTOMER = "update_customer"
+    """Correct a party's screened data or a customer's risk (triggers a rescreen) — compliance officers (issue 5)."""
+    END_RELATIONSHIP = "end_relationship"
+    """End a customer relationship: stops monitoring and starts the retention clock (approvers, issue 5)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.ONBOARDING: frozenset({Permission.SUBMIT_SCREENING, Permission.READ_SCREENING}),
     Role.ANALYST: frozenset(
-        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.PROPOSE_DECISION, Permission.READ_LISTS}
+        {
+            Permission.READ_SCREENING,
+            Permission.READ_HITS,
+            Permission.PROPOSE_DECISION,
+            Permission.READ_LISTS,
+            Permission.UPDATE_CUSTOMER,
+        }
     ),
     Role.APPROVER: frozenset(
-        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.APPROVE_DECISION, Permission.READ_LISTS}
+        {
+            Permission.READ_SCREENING,
+            Permission.READ_HITS,
+            Permission.APPROVE_DECISION,
+            Permission.READ_LISTS,
+            Permission.UPDATE_CUSTOMER,
+            Permission.END_RELATIONSHIP,
+        }
     ),
     Role.AUDITOR: frozenset(
         {Permission.READ_SCREENING, Permission.READ_HITS, Permission.READ_AUDIT, Permission.READ_LISTS}

@@ -111,7 +111,7 @@ def active_parties(session: Session, customer_ids: Sequence[str] | None = None) 
         .join(current, Party.job_id == current.c.job_id)
         .order_by(current.c.customer_id, Party.position)
     )
-    return [(party, customer_id) for party, customer_id in rows.tuples()]
+    return [(party, customer_id) for party, customer_id in rows]
 
 
 # --- raising, suppressing, reopening -----------------------------------------------------------------------------
@@ -279,9 +279,7 @@ def _finish_jobs(session: Session, job_ids: Iterable[str], stats: RunStats, orig
 
 def version_changes(session: Session, version_id: int) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = defaultdict(list)
-    rows = session.execute(
-        select(ListChange.change, ListChange.source_ref).where(ListChange.version_id == version_id)
-    ).tuples()
+    rows = session.execute(select(ListChange.change, ListChange.source_ref).where(ListChange.version_id == version_id))
     for change, ref in rows:
         grouped[change].append(ref)
     return grouped
@@ -289,9 +287,7 @@ def version_changes(session: Session, version_id: int) -> dict[str, list[str]]:
 
 def _version_entries(session: Session, version_id: int, refs: Sequence[str]) -> list[tuple[int, Entry]]:
     wanted = set(refs)
-    rows = session.execute(
-        select(ListEntry.source_ref, ListEntry.data).where(ListEntry.version_id == version_id)
-    ).tuples()
+    rows = session.execute(select(ListEntry.source_ref, ListEntry.data).where(ListEntry.version_id == version_id))
     return [(version_id, Entry.from_data(data)) for ref, data in rows if ref in wanted]
 
 
@@ -413,7 +409,7 @@ def _active_refs(session: Session, version_ids: Mapping[str, int]) -> dict[str, 
     by_version = {version_id: source for source, version_id in version_ids.items()}
     rows = session.execute(
         select(ListEntry.version_id, ListEntry.source_ref).where(ListEntry.version_id.in_(list(by_version)))
-    ).tuples()
+    )
     for version_id, ref in rows:
         refs[by_version[version_id]].add(ref)
     return refs
@@ -458,7 +454,7 @@ def schedule(session: Session, customer_ids: Iterable[str], rescreen_days: Mappi
     by_risk: dict[str, list[str]] = defaultdict(list)
     for customer_id, risk in session.execute(
         select(Customer.id, Customer.risk).where(Customer.id.in_(list(customer_ids)))
-    ).tuples():
+    ):
         by_risk[risk].append(customer_id)
     for risk, ids in by_risk.items():
         days = rescreen_days.get(risk, rescreen_days.get("medium", 180))

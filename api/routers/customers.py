@@ -1,0 +1,263 @@
+"""``/v1/customers``: a customer's monitoring state, correcting a party (rescreen), risk, ending the relationship.
+
+A party correction rescreens the customer at once, in the request, against every active list (one customer takes
+milliseconds once the matcher is built): the officer sees the resulting hits — and reopened dismissals, whose
+``reopen_reason`` says the party's data changed — in the response. Ending the relationship stops monitoring and
+starts the retention clock (``kyc.retention``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import require
+from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError, not_found
+from kyc import audit, monitoring, review
+from kyc.access import Permission, Principal
+from kyc.countries import to_country
+from kyc.entry import PartialDate
+from kyc.matching import matcher_cache
+from kyc.screening import MatcherScreener
+from kyc.storage.models import utcnow
+from kyc.storage.review_models import AuthorityNotification
+from kyc.storage.screening_models import Customer, Hit, Party
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
+Updater = Annotated[Principal, Depends(require(Permission.UPDATE_CUSTOMER))]
+Ender = Annotated[Principal, Depends(require(Permission.END_RELATIONSHIP))]
+
+
+class NotificationOut(BaseModel):
+    id: int
+    authority: str
+    source: str
+    source_ref: str
+    status: str
+    hit_id: str | None
+    created_by: str
+    created_at: datetime
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    country: str
+    risk: str
+    outcome: str | None
+    blocked: bool
+    blocked_at: datetime | None
+    current_job_id: str | None
+    last_rescreened_at: datetime | None
+    next_rescreen_at: datetime | None
+    relationship_ended_at: datetime | None
+    retention_until: datetime
+    notifications: list[NotificationOut]
+
+
+class PartyPatch(BaseModel):
+    """The screened fields an officer may correct; anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    birth_date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
+    nationality: str | None = Field(None, max_length=2)
+    country: str | None = Field(None, max_length=2)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cleaned = " ".join(value.split())
+        if not cleaned or any(ord(ch) < 32 for ch in cleaned):
+            raise ValueError("name is blank or contains control characters")
+        return cleaned
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            PartialDate(date=value)  # raises with the reason on an impossible date
+        return value
+
+    @field_validator("nationality", "country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = to_country(value) if len(value) == 2 else None
+        if code is None or code != value.upper():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return code
+
+
+class RescreenOut(BaseModel):
+    customer_id: str
+    party_id: str
+    changed_fields: list[str]
+    new_hits: int
+    reopened: int
+    outcome: str | None
+    hits: list[dict[str, object]]
+
+
+class RiskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    risk: Literal["low", "medium", "high"]
+
+
+class EndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ended_on: date | None = Field(None, description="The day the relationship ended; today when omitted.")
+
+
+def _customer(session: Session, customer_id: str) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise not_found(f"customer {customer_id}")
+    return customer
+
+
+def _out(session: Session, customer: Customer) -> CustomerOut:
+    notifications = session.execute(
+        select(AuthorityNotification)
+        .where(AuthorityNotification.customer_id == customer.id)
+        .order_by(AuthorityNotification.id)
+    ).scalars()
+    return CustomerOut(
+        id=customer.id,
+        name=customer.name,
+        country=customer.country,
+        risk=customer.risk,
+        outcome=customer.outcome,
+        blocked=customer.blocked_at is not None,
+        blocked_at=customer.blocked_at,
+        current_job_id=review.current_job_id(session, customer.id),
+        last_rescreened_at=customer.last_rescreened_at,
+        next_rescreen_at=customer.next_rescreen_at,
+        relationship_ended_at=customer.relationship_ended_at,
+        retention_until=customer.retention_until,
+        notifications=[
+            NotificationOut(
+                id=n.id,
+                authority=n.authority,
+                source=n.source,
+                source_ref=n.source_ref,
+                status=n.status,
+                hit_id=n.hit_id,
+                created_by=n.created_by,
+                created_at=n.created_at,
+            )
+            for n in notifications
+        ],
+    )
+
+
+@router.get("/{customer_id}", response_model=CustomerOut)
+def get_customer(customer_id: str, principal: Reader, session: SessionDep) -> CustomerOut:
+    """Outcome after decisions, block, authority notifications and the monitoring schedule."""
+    customer = _customer(session, customer_id)
+    audit.record(session, actor=principal, action="customer.read", object_type="customer", object_id=customer.id)
+    return _out(session, customer)
+
+
+def _current_party(session: Session, customer: Customer, party_id: str) -> Party:
+    """Only a party of the customer's current screening can be corrected: earlier ones are history."""
+    job_id = review.current_job_id(session, customer.id)
+    party = session.get(Party, party_id, with_for_update=True)
+    if party is None or job_id is None or party.job_id != job_id:
+        raise not_found(f"party {party_id} in the current screening of customer {customer.id}")
+    return party
+
+
+@router.patch("/{customer_id}/parties/{party_id}", response_model=RescreenOut)
+def patch_party(
+    customer_id: str, party_id: str, body: PartyPatch, principal: Updater, session: SessionDep, settings: SettingsDep
+) -> RescreenOut:
+    """Correct a party's screened data; the customer is rescreened at once against every active list."""
+    customer = _customer(session, customer_id)
+    if customer.relationship_ended_at is not None:
+        raise ApiError(409, "conflict", f"customer {customer_id}: the relationship has ended; it is not monitored")
+    party = _current_party(session, customer, party_id)
+    changes = body.model_dump(exclude_unset=True)
+    if party.schema != "Person" and {"birth_date", "nationality"} & set(changes):
+        raise ApiError(422, "validation_error", "birth_date, nationality: only persons have them")
+    for name, value in changes.items():
+        setattr(party, name, value)
+    audit.record(
+        session,
+        actor=principal,
+        action="party.update",
+        object_type="screening_party",
+        object_id=party.id,
+        details={"fields": sorted(changes)},
+    )
+    screener = MatcherScreener(matcher_cache.get(settings.database_url))
+    stats = monitoring.rescreen_customers(
+        session, [customer.id], screener, rescreen_days=settings.rescreen_days, origin="party"
+    )
+    hits = session.execute(select(Hit).where(Hit.party_id == party.id).order_by(Hit.position)).scalars()
+    return RescreenOut(
+        customer_id=customer.id,
+        party_id=party.id,
+        changed_fields=sorted(changes),
+        new_hits=stats.new_hits,
+        reopened=stats.reopened,
+        outcome=customer.outcome,
+        hits=[
+            {"id": h.id, "source": h.source, "source_ref": h.source_ref, "status": h.status, "reason": h.reopen_reason}
+            for h in hits
+        ],
+    )
+
+
+@router.put("/{customer_id}/risk", response_model=CustomerOut)
+def put_risk(
+    customer_id: str, body: RiskIn, principal: Updater, session: SessionDep, settings: SettingsDep
+) -> CustomerOut:
+    """Set the customer's risk: the full rescreen then comes round every ``settings.rescreen_days[risk]`` days."""
+    customer = _customer(session, customer_id)
+    monitoring.set_risk(session, customer.id, body.risk, settings.rescreen_days)
+    audit.record(
+        session,
+        actor=principal,
+        action="customer.risk",
+        object_type="customer",
+        object_id=customer.id,
+        details={"risk": body.risk},
+    )
+    return _out(session, customer)
+
+
+@router.post("/{customer_id}/end-relationship", response_model=CustomerOut)
+def end_relationship(
+    customer_id: str, body: EndIn, principal: Ender, session: SessionDep, settings: SettingsDep
+) -> CustomerOut:
+    """Stop monitoring the customer and start its retention period (``retention_years`` from the end)."""
+    customer = _customer(session, customer_id)
+    if customer.relationship_ended_at is not None:
+        raise ApiError(409, "conflict", f"customer {customer_id}: the relationship already ended")
+    moment = utcnow()
+    ended = moment if body.ended_on is None else datetime.combine(body.ended_on, moment.timetz())
+    if ended > moment:
+        raise ApiError(422, "validation_error", "ended_on: must not be in the future")
+    until = monitoring.end_relationship(session, customer.id, ended, settings.retention_years)
+    audit.record(
+        session,
+        actor=principal,
+        action="customer.end_relationship",
+        object_type="customer",
+        object_id=customer.id,
+        details={"retention_until": until.isoformat()},
+    )
+    session.refresh(customer)
+    return _out(session, customer)
