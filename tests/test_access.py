@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
@@ -20,6 +21,15 @@ from kyc.settings import Settings
 from kyc.settings import get_settings as get_settings_cache
 from kyc.storage.access_models import ApiToken, AuditLog, User
 from kyc.storage.db import get_engine, transaction
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI binds structlog to CliRunner's stderr, closed after the call; later log lines would then fail."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
 
 CASE_DATA = {
     Permission.READ_SCREENING,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
@@ -21,6 +22,15 @@ from kyc.access import Principal, Role
 from kyc.settings import Settings, get_settings
 from kyc.storage.access_models import AuditLog
 from kyc.storage.db import get_engine, transaction
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI binds structlog to CliRunner's stderr, closed after the call; later log lines would then fail."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
 
 ANN = Principal("u-ann", "ann", Role.ANALYST)
 

@@ -1,14 +1,25 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from cryptography.fernet import Fernet
 
 from kyc import crypto
 from kyc.crypto import Cipher, CryptoConfigError, DecryptionError, mask_personal_id, redact
 from kyc.settings import Settings, get_settings
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI binds structlog to CliRunner's stderr, closed after the call; later log lines would then fail."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
 
 KEY_OLD = Fernet.generate_key().decode()
 KEY_NEW = Fernet.generate_key().decode()

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import structlog
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -29,9 +30,11 @@ OTHER = "010101A123N"
 
 @pytest.fixture(autouse=True)
 def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh key from the environment; structlog reset because a CLI test may have bound it to a closed stream."""
     monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
     get_settings.cache_clear()
     crypto.get_cipher.cache_clear()
+    structlog.reset_defaults()
     yield
     get_settings.cache_clear()
     crypto.get_cipher.cache_clear()
