@@ -13,11 +13,13 @@ from typing import Literal
 
 import countrynames
 
-from kyc.countries import to_countries, to_country
+from kyc.countries import to_country
 from kyc.entry import PartialDate
 from lists.base import make_partial_date, partial_date
 
 _NUMBERED = re.compile(r"\(\d+\)")
+_REMARK = re.compile(r"\s*\([^)]*\)")
+_PUNCTUATION = re.compile(r"\s*[.,;/]\s*")
 _MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{4})$")
 _UNKNOWN_PART = re.compile(r"\b(?:dd|mm)\b", re.IGNORECASE)
 _UN_REF = re.compile(r"UN Ref\)?\s*[.:]?\s*([A-Z]{2})([IiEe])\.\s*(\d{3})\b")
@@ -38,19 +40,30 @@ def numbered(text: str | None) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def uk_countries(text: str | None) -> tuple[str, ...]:
-    """Countries in a UK field, falling back to fuzzy lookup one numbered part at a time.
+    """Countries in a UK field, one numbered part at a time.
 
-    Exact lookup misses the UK's own spelling ``Congo (Democratic Republic)`` (183 rows of the 2025 ConList);
-    fuzzy lookup of a single short part finds it without guessing across a whole sentence.
+    Exact lookup first; then fuzzy lookup of the short part, which finds the UK's own spelling
+    ``Congo (Democratic Republic)`` (183 rows of the 2025 ConList) without guessing across a sentence; then the
+    part without its remark (``Afghanistan (at time of listing)``) or split at punctuation (``Germany. Russia``).
     """
-    codes = to_countries(text)
-    if codes or not text:
-        return tuple(codes)
-    for part in numbered(text):
-        code = to_country(part) or _fuzzy(part)
-        if code is not None and code not in codes:
-            codes.append(code)
+    if not text:
+        return ()
+    if whole := to_country(text):
+        return (whole,)
+    codes: list[str] = []
+    for part in numbered(text) or [text]:
+        for code in _part_countries(part):
+            if code not in codes:
+                codes.append(code)
     return tuple(codes)
+
+
+def _part_countries(part: str) -> list[str]:
+    if code := to_country(part) or _fuzzy(part):
+        return [code]
+    if code := to_country(_REMARK.sub("", part)):
+        return [code]
+    return [code for piece in _PUNCTUATION.split(part) if (code := to_country(piece))]
 
 
 def _fuzzy(part: str) -> str | None:

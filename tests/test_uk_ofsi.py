@@ -11,6 +11,7 @@ from kyc.storage.db import transaction
 from kyc.versions import ListRejected, ParsedList, RawFile, active_version, load_entries
 from lists.base import ParseError
 from lists.ingest import IngestFailed, ingest_files, ingest_url
+from lists.uk_common import uk_countries
 from lists.uk_ofsi import UkOfsiAdapter, _cell, _openpyxl_rows, _xlsx_rows
 from lists.un_sc import UnScAdapter
 from tests.conftest import list_file
@@ -235,3 +236,20 @@ def test_no_feed_since_the_list_closed_but_a_url_can_be_given(settings: Settings
     with serve_files({"ConList": list_file(CSV_2016)}) as server:
         result = ingest_url("uk_ofsi", settings, server.url("ConList"))
     assert result is not None and (result.outcome, result.entry_count) == ("stored", 463)
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [  # values as they stand in the two ConList files
+        ("(1) Germany. (2) Morocco", ("DE", "MA")),
+        ("(1) Belgium (2) Congo (Democratic Republic)", ("BE", "CD")),
+        ("(1) Libyan Arab Jamahiriya (2) Tunisia", ("LY", "TN")),
+        ("Afghanistan (at time of listing)", ("AF",)),
+        ("Germany. Russia", ("DE", "RU")),
+        ("Tunisian", ("TN",)),
+        ("Not registered as a citizen of the Russian Federation", ()),
+        ("In Syria as at June 2013", ()),
+    ],
+)
+def test_uk_country_fields(text: str, codes: tuple[str, ...]) -> None:
+    assert uk_countries(text) == codes
