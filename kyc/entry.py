@@ -179,12 +179,17 @@ class Entry(_Value):
     @property
     def content_hash(self) -> str:
         """sha256 over the canonical JSON: equal for equal content, whatever the file's bytes looked like."""
-        canonical = json.dumps(self.to_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return data_hash(self.to_data())
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> Entry:
         return cls.model_validate(data)
+
+
+def data_hash(data: dict[str, object]) -> str:
+    """The content hash of ``Entry.to_data()`` output (lets callers that already dumped an entry skip a re-dump)."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def unique_names(names: list[Name]) -> tuple[Name, ...]:

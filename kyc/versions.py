@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from kyc.entry import Entry
+from kyc.entry import Entry, data_hash
 from kyc.storage.models import (
     FetchLog,
     ListChange,
@@ -180,7 +180,8 @@ def store_version(
         return IngestResult(source, "pending", pending.id, pending.entry_count)
 
     _check(source, parsed, None if allow_shrink or current is None else current.entry_count, shrink_threshold)
-    new_hashes = {entry.source_ref: entry.content_hash for entry in parsed.entries}
+    dumped = {entry.source_ref: entry.to_data() for entry in parsed.entries}
+    new_hashes = {ref: data_hash(data) for ref, data in dumped.items()}
     old_hashes = version_hashes(session, current.id) if current else {}
     diff = diff_hashes(old_hashes, new_hashes)
 
@@ -209,7 +210,7 @@ def store_version(
     ]
     session.add(version)
     session.flush()
-    _insert_entries(session, version.id, parsed.entries, new_hashes)
+    _insert_entries(session, version.id, parsed.entries, dumped, new_hashes)
     _insert_changes(session, version.id, diff, old_hashes, new_hashes)
     outcome: Outcome = "pending" if require_approval else "stored"
     if not require_approval:
@@ -243,14 +244,20 @@ def _activate(session: Session, state: ListSource, version: ListVersion, current
     state.active_version_id = version.id
 
 
-def _insert_entries(session: Session, version_id: int, entries: Iterable[Entry], hashes: dict[str, str]) -> None:
+def _insert_entries(
+    session: Session,
+    version_id: int,
+    entries: Iterable[Entry],
+    dumped: dict[str, dict[str, object]],
+    hashes: dict[str, str],
+) -> None:
     rows = [
         {
             "version_id": version_id,
             "source_ref": entry.source_ref,
             "schema": entry.schema_.value,
             "content_hash": hashes[entry.source_ref],
-            "data": entry.to_data(),
+            "data": dumped[entry.source_ref],
         }
         for entry in entries
     ]
