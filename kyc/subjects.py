@@ -399,3 +399,40 @@ def request_erasure(
         session.delete(party)
     session.flush()
     return ErasureResult(request.id, "fulfilled", None, None, ids)
+
+
+def reencrypt_personal_ids(session: Session, cipher: crypto.Cipher | None = None, batch_size: int = 500) -> int:
+    """Re-encrypt every stored personal id under the current key and recompute its blind index.
+
+    Key rotation: prepend the new key to ``KYC_ENCRYPTION_KEY``, run this, then drop the old key (and run it again
+    if the blind-index key was derived from the dropped key rather than set in ``KYC_BLIND_INDEX_KEY``).
+    """
+    active = cipher or crypto.get_cipher()
+    done, last_id = 0, ""
+    while True:
+        parties = session.scalars(
+            select(Party)
+            .where(Party.personal_id_encrypted.is_not(None), Party.id > last_id)
+            .order_by(Party.id)
+            .limit(batch_size)
+        ).all()
+        if not parties:
+            break
+        for party in parties:
+            assert party.personal_id_encrypted is not None
+            plain = active.decrypt(party.personal_id_encrypted)
+            party.personal_id_encrypted = active.rotate(party.personal_id_encrypted)
+            party.personal_id_index = active.blind_index(plain)
+            done += 1
+        last_id = parties[-1].id
+        session.flush()
+    audit.record(
+        session,
+        actor="system:keys",
+        action="keys.rotate",
+        object_type="screening_party",
+        object_id="*",
+        purpose="security",
+        details={"reencrypted": done},
+    )
+    return done

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -10,10 +11,12 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
 from api.deps import get_settings as api_settings
 from api.errors import install
 from api.routers.subjects import router as subjects_router
+from cli.main import app as cli_app
 from kyc import access, audit, crypto, subjects
 from kyc.access import Role
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
@@ -294,3 +297,33 @@ def test_erasure_under_legal_hold_and_after_retention(db_url: str, world) -> Non
             "fulfilled",
         ]
         assert audit.verify(session).ok
+
+
+def test_key_rotation_reencrypts_stored_personal_ids(db_url: str, world, monkeypatch: pytest.MonkeyPatch) -> None:
+    old_key, new_key = os.environ["KYC_ENCRYPTION_KEY"], Fernet.generate_key().decode()
+    with transaction(db_url) as session:
+        before = {p.id: p.personal_id_encrypted for p in session.scalars(select(Party))}
+    monkeypatch.setenv("KYC_DATABASE_URL", db_url)
+
+    def use_keys(keys: str) -> None:
+        monkeypatch.setenv("KYC_ENCRYPTION_KEY", keys)
+        get_settings.cache_clear()
+        crypto.get_cipher.cache_clear()
+
+    use_keys(f"{new_key},{old_key}")
+    result = CliRunner().invoke(cli_app, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("re-encrypted 3 personal id(s)")
+    use_keys(new_key)  # the old key is gone: everything must still decrypt
+    with transaction(db_url) as session:
+        parties = [p for p in session.scalars(select(Party)) if p.personal_id_encrypted]
+        assert all(p.personal_id_encrypted != before[p.id] for p in parties)
+        assert sorted(crypto.decrypt(p.personal_id_encrypted or "") for p in parties) == [OTHER, HETU, "170580-123l"]
+        assert subjects.find_parties(session, personal_id=HETU) == []  # the derived blind-index key changed
+    assert CliRunner().invoke(cli_app, ["keys", "rotate"]).exit_code == 0  # ... so a second run re-indexes
+    with transaction(db_url) as session:
+        assert len(subjects.find_parties(session, personal_id=HETU)) == 2
+        assert audit.entries(session, action="keys.rotate")[-1].details == {"reencrypted": 3}
+    use_keys(Fernet.generate_key().decode())  # a key that never encrypted these rows
+    refused = CliRunner().invoke(cli_app, ["keys", "rotate"])
+    assert refused.exit_code == 2 and "no longer configured" in refused.stderr
