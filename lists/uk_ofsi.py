@@ -47,6 +47,7 @@ _IMO = re.compile(r"\(IMO number\):\s*(\d{7})\b")
 _UK_REF = re.compile(r"\(UK Sanctions List Ref\):\s*([A-Z]{2,4}\d{3,5})\b")
 _FREE_TEXT_NUMBER = re.compile(r"\b([A-Z]{0,4}\d[A-Z0-9/-]{4,})\b")
 """A document number inside 2016 free text: at least five characters, starting with a digit or a short prefix."""
+_DATE_LIKE = re.compile(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}$")
 
 
 class UkOfsiAdapter(Adapter):
@@ -266,4 +267,6 @@ def _documents(kind: str, numbers_text: str | None, details_text: str | None) ->
             yield Identifier(type=kind, number=number, note=note)
     elif details_text:
         for number in unique(_FREE_TEXT_NUMBER.findall(details_text)):
+            if _DATE_LIKE.match(number):  # "Issued: 23/01/2009"
+                continue
             yield Identifier(type=kind, number=number, note=details_text)

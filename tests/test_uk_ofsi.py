@@ -144,6 +144,9 @@ def test_2016_csv_fields(csv_entries: dict[str, Entry]) -> None:
     ahmar = csv_entries["13254"]
     assert [i.number for i in ahmar.identifiers if i.type == "passport"] == ["17979", "02117777", "06070777"]
     assert sum(1 for e in csv_entries.values() if e.un_ref) == 192
+    # "Passport no. FA0157612. Issued: 23/01/2009. Expired: 22/07/2014.": dates are not document numbers.
+    numbers = {i.number for e in csv_entries.values() for i in e.identifiers}
+    assert "FA0157612" in numbers and "23/01/2009" not in numbers
 
 
 def test_truncated_xlsx_is_rejected_naming_the_file() -> None:
