@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -23,7 +24,7 @@ from kyc import access, crypto
 from kyc.access import Role
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Party
+from kyc.storage.screening_models import Hit, Party, ScreeningJob
 
 OPEN = "open"
 ALL = frozenset(Role)
@@ -57,6 +58,16 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),
     ("POST", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),
     ("POST", "/v1/subjects/erasure"): frozenset({DPO}),
+    ("GET", "/v1/hits"): COMPLIANCE,
+    ("GET", "/v1/hits/{hit_id}"): COMPLIANCE,
+    ("GET", "/v1/hits/{hit_id}/decisions"): COMPLIANCE,
+    ("POST", "/v1/hits/{hit_id}/decisions"): frozenset({ANA}),  # a proposal; approvals: see VARIANTS
+    ("GET", "/v1/customers/{customer_id}"): COMPLIANCE,
+    ("PATCH", "/v1/customers/{customer_id}/parties/{party_id}"): frozenset({ANA, APP}),
+    ("PUT", "/v1/customers/{customer_id}/risk"): frozenset({ANA, APP}),
+    ("POST", "/v1/customers/{customer_id}/end-relationship"): frozenset({APP}),
+    ("GET", "/v1/lists/versions"): frozenset({ANA, APP, AUD, ADM}),
+    ("POST", "/v1/lists/versions/{version_id}/approve"): frozenset({ADM}),
 }
 
 PERSONAL_ID = "170580-123L"
@@ -83,6 +94,18 @@ BODIES: dict[tuple[str, str], Any] = {
         "reason": "matrix test",
     },
     ("POST", "/v1/subjects/erasure"): {"personal_id": PERSONAL_ID},
+    ("POST", "/v1/hits/{hit_id}/decisions"): {"decision": "escalate", "reason": "matrix test"},
+    ("PATCH", "/v1/customers/{customer_id}/parties/{party_id}"): {"birth_date": "1980-05-17"},
+    ("PUT", "/v1/customers/{customer_id}/risk"): {"risk": "medium"},
+    ("POST", "/v1/customers/{customer_id}/end-relationship"): {},
+}
+# Endpoints whose allowed roles depend on the body: each further (body, roles) is checked as well.
+VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
+    ("POST", "/v1/hits/{hit_id}/decisions"): [
+        ({"decision": "approve", "reason": "matrix test"}, frozenset({APP})),
+        ({"decision": "reject", "reason": "matrix test"}, frozenset({APP})),
+        ({"decision": "true_match", "reason": "matrix test"}, frozenset({ANA})),
+    ],
 }
 
 
@@ -107,9 +130,11 @@ def endpoints(app: FastAPI) -> set[tuple[str, str]]:
 
 @pytest.fixture(autouse=True)
 def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh key from the environment; structlog reset because a CLI test may have bound it to a closed stream."""
     monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
     get_settings.cache_clear()
     crypto.get_cipher.cache_clear()
+    structlog.reset_defaults()
     yield
     get_settings.cache_clear()
     crypto.get_cipher.cache_clear()
@@ -132,29 +157,56 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         headers={"Authorization": f"Bearer {tokens[ONB]}", "Idempotency-Key": "matrix-1"},
     )
     assert submitted.status_code == 202, submitted.text
-    with transaction(db_url) as session:
-        party_id = session.scalars(select(Party.id).where(Party.role == "representative")).one()
-    ids = {"job_id": submitted.json()["id"], "party_id": party_id, "name": "matrix-target"}
+    ids = {"job_id": submitted.json()["id"], "name": "matrix-target", "version_id": "1", **_add_hit(db_url)}
 
     failures: list[str] = []
     for method, template in sorted(endpoints(client.app)):  # type: ignore[arg-type]
-        expected = MATRIX[(method, template)]
         url = template.format(**ids)
-        body = BODIES.get((method, template))
-        callers: list[tuple[str, Role | None]] = [("no token", None), *((r.value, r) for r in Role)]
-        for label, role in callers:
-            headers = {"Idempotency-Key": "matrix-1"}
-            if role is not None:
-                headers["Authorization"] = f"Bearer {tokens[role]}"
-            status = client.request(method, url, json=body, headers=headers).status_code
-            if expected == OPEN:
-                ok = status not in (401, 403)
-            elif role is None:
-                ok = status == 401
-            elif role in expected:
-                ok = status not in (401, 403)
-            else:
-                ok = status == 403
-            if not ok:
-                failures.append(f"{method} {template} as {label}: got {status}")
+        cases = [(BODIES.get((method, template)), MATRIX[(method, template)]), *VARIANTS.get((method, template), [])]
+        for body, expected in cases:
+            for label, role in [("no token", None), *((r.value, r) for r in Role)]:
+                headers = {"Idempotency-Key": "matrix-1"}
+                if role is not None:
+                    headers["Authorization"] = f"Bearer {tokens[role]}"
+                status = client.request(method, url, json=body, headers=headers).status_code
+                if not _as_expected(status, expected, role):
+                    failures.append(f"{method} {template} {body or ''} as {label}: got {status}")
     assert not failures, "\n".join(failures)
+
+
+def _as_expected(status: int, expected: frozenset[Role] | str, role: Role | None) -> bool:
+    if expected == OPEN:
+        return status not in (401, 403)
+    if role is None:
+        return status == 401
+    if role in expected:
+        return status not in (401, 403)
+    return status == 403
+
+
+def _add_hit(db_url: str) -> dict[str, str]:
+    """A sanctions hit on the submitted person (without running the matcher), so review endpoints have a target."""
+    with transaction(db_url) as session:
+        party = session.scalars(select(Party).where(Party.role == "representative")).one()
+        job = session.get(ScreeningJob, party.job_id)
+        assert job is not None
+        hit = Hit(
+            job_id=job.id,
+            party_id=party.id,
+            position=0,
+            source="un_sc",
+            source_ref="QDi.999",
+            version_id=None,
+            schema="Person",
+            score=0.97,
+            matched_name="Matti Meikalainen",
+            query_name=party.name,
+            explanation={"name": 0.97},
+            kind="sanction",
+            status="open",
+            engine_version="matrix",
+            config_hash="0" * 64,
+        )
+        session.add(hit)
+        session.flush()
+        return {"party_id": party.id, "customer_id": job.customer_id, "hit_id": hit.id}
