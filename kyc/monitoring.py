@@ -54,6 +54,8 @@ log = structlog.get_logger(__name__)
 
 ACTOR = "system:monitoring"
 RISKS = ("low", "medium", "high")
+CONFIG_MARK = "config_set"
+"""The run kind recording which matcher configuration everybody is (being) rescreened with."""
 RESCREEN_LEASE = timedelta(hours=1)
 """A customer handed to a rescreen task is not handed out again for this long (the task sets the real date)."""
 
@@ -502,7 +504,7 @@ def config_changed(session: Session, config_hash: str) -> bool:
     """True when the matcher's configuration differs from the one everybody was last (re)screened with."""
     last = session.execute(
         select(MonitoringRun.config_hash)
-        .where(MonitoringRun.kind == "config", MonitoringRun.status == "completed")
+        .where(MonitoringRun.kind == CONFIG_MARK, MonitoringRun.status == "completed")
         .order_by(MonitoringRun.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -517,7 +519,7 @@ def config_changed(session: Session, config_hash: str) -> bool:
 
 def record_config(session: Session, config_hash: str, customers: int) -> None:
     """Remember the configuration everybody is being rescreened with (so the change fires once)."""
-    run = _claim_run(session, "config", None, config_hash)
+    run = _claim_run(session, CONFIG_MARK, None, config_hash)
     assert run is not None
     _close_run(run, RunStats(), {"customers": customers})
 

@@ -93,7 +93,7 @@ class MonitoringRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
-    """``delta``, ``full``, ``party`` or ``config``."""
+    """``delta``, ``full``, ``party``, ``config`` (a rescreen after a configuration change) or ``config_set``."""
     version_id: Mapped[int | None] = mapped_column(ForeignKey("list_versions.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="running")
     config_hash: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,212 @@
+"""Ongoing monitoring through a REAL Celery worker on Redis, against the real UN lists of 2025-11-20 and 2026-02-27.
+
+Between the two lists the UN added SDi.007..SDi.010, removed IQi.074 and changed HTi.006 and SOi.022.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from kyc import monitoring, review
+from kyc.access import Role
+from kyc.settings import Settings
+from kyc.storage.access_models import AuditLog
+from kyc.storage.db import transaction
+from kyc.storage.models import utcnow
+from kyc.storage.review_models import MonitoringRun, Suppression
+from kyc.storage.screening_models import Customer, Hit
+from lists.ingest import ingest_files
+from tests import service_support
+from tests.conftest import list_file
+from tests.review_support import (
+    ADDED,
+    CHANGED,
+    REMOVED,
+    UN_2025,
+    UN_2026,
+    UNRELATED,
+    customer_of,
+    hit_on,
+    hits_by_party,
+    submit,
+    user,
+)
+from tests.service_support import wait_for, wait_until
+from tests.test_workers import receiver
+from workers.monitoring import delta_task, rescreen_task, run_delta, tick
+from workers.tasks import screen_job_task
+
+pytestmark = pytest.mark.slow
+celery_worker = service_support.celery_worker
+service = service_support.service
+
+
+def screen(settings: Settings, job_id: str) -> None:
+    screen_job_task.delay(job_id)
+    assert wait_for(settings.database_url, job_id) == "completed"
+
+
+def runs(settings: Settings, kind: str, version_id: int | None = None) -> list[MonitoringRun]:
+    with transaction(settings.database_url) as session:
+        query = select(MonitoringRun).where(MonitoringRun.kind == kind, MonitoringRun.status == "completed")
+        if version_id is not None:
+            query = query.where(MonitoringRun.version_id == version_id)
+        return list(session.execute(query).scalars())
+
+
+def wait_for_run(settings: Settings, kind: str, version_id: int | None = None, count: int = 1) -> MonitoringRun:
+    wait_until(lambda: len(runs(settings, kind, version_id)) >= count, timeout=60, what=f"{kind} run")
+    return runs(settings, kind, version_id)[-1]
+
+
+def outcome_of(settings: Settings, job_id: str) -> str | None:
+    return customer_of(settings, job_id).outcome
+
+
+def test_un_update_raises_hits_only_for_the_added_designations_and_delists_the_removed_one(service: Settings) -> None:
+    ingest_files("un_sc", [list_file(UN_2025)], service)
+    with receiver() as hook:
+        added_job = submit(
+            service, "Khartoum Trading Oy", "2077474-0", (*ADDED.values(), UNRELATED[0]), callback_url=hook.url
+        )
+        removed_job = submit(service, "Baghdad Logistics Oy", "0112038-9", (REMOVED, UNRELATED[1]))
+        changed_job = submit(service, "Port-au-Prince Oy", "1572860-0", (CHANGED,))
+        for job_id in (added_job, removed_job, changed_job):
+            screen(service, job_id)
+        assert outcome_of(service, added_job) == "clear"  # none of them is on the 2025 list
+        wait_until(lambda: len(hook.received) == 1, what="completion webhook")
+        before = {job: hits_by_party(service, job) for job in (added_job, removed_job, changed_job)}
+        assert "IQi.074" in before[removed_job][REMOVED.name]
+        assert "HTi.006" in before[changed_job][CHANGED.name]
+
+        result = ingest_files("un_sc", [list_file(UN_2026)], service)
+        assert (result.added, result.removed, result.changed) == (4, 1, 2)
+        delta_task.delay(result.version_id)
+        run = wait_for_run(service, "delta", result.version_id)
+
+        new = {job: hits_by_party(service, job) for job in (added_job, removed_job, changed_job)}
+        raised = {
+            (party, ref, hit.status)
+            for job in new
+            for party, hits in new[job].items()
+            for ref, hit in hits.items()
+            if hit.origin == "delta"
+        }
+        assert raised == {(person.name, ref, "open") for ref, person in ADDED.items()}
+        assert (run.new_hits, run.delisted, run.reopened) == (4, 1, 0)
+        delisted = new[removed_job][REMOVED.name]["IQi.074"]
+        assert delisted.status == "delisted" and delisted.delisted_at is not None  # kept, not deleted
+        assert f"list version {result.version_id}" in (delisted.reopen_reason or "")
+        assert new[changed_job][CHANGED.name]["HTi.006"].status == "open"  # an open hit stays open, evidence refreshed
+        assert new[changed_job][CHANGED.name]["HTi.006"].version_id == result.version_id
+        assert outcome_of(service, added_job) == "review"
+        assert outcome_of(service, removed_job) == "clear"  # its only hit was delisted
+        wait_until(lambda: len(hook.received) == 2, what="monitoring webhook")
+        assert hook.received[1]["body"]["outcome"] == "review" and "hits" not in hook.received[1]["body"]
+
+    assert run_delta(service, result.version_id) == {"version_id": result.version_id, "skipped": True}
+    with transaction(service.database_url) as session:
+        assert session.execute(select(func.count()).where(Hit.origin == "delta")).scalar_one() == 4
+        actions = session.execute(select(AuditLog.action).where(AuditLog.actor == monitoring.ACTOR)).scalars().all()
+        assert "monitoring.delta_run" in actions and "monitoring.delta" in actions
+
+
+def _dismiss(settings: Settings, hit_id: str) -> None:
+    analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
+    with transaction(settings.database_url) as session:
+        review.decide(
+            session, hit_id, "false_positive", "Haitian namesake, no other identifiers", analyst, high_score=0.9
+        )
+    with transaction(settings.database_url) as session:
+        review.decide(session, hit_id, "approve", "agreed", approver, high_score=0.9)
+
+
+def test_dismissed_hit_stays_suppressed_on_rescreen_and_reopens_when_its_list_entry_changes(service: Settings) -> None:
+    ingest_files("un_sc", [list_file(UN_2025)], service)
+    first = submit(service, "Port-au-Prince Oy", "1572860-0", (CHANGED,))
+    screen(service, first)
+    _dismiss(service, hit_on(service, first, "HTi.006").id)
+    assert outcome_of(service, first) == "clear"
+    customer_id = customer_of(service, first).id
+
+    rescreen_task.delay([customer_id])
+    run = wait_for_run(service, "full")
+    assert (run.parties, run.new_hits, run.reopened) == (2, 0, 0)
+    assert hit_on(service, first, "HTi.006").status == "dismissed"
+
+    second = submit(service, "Port-au-Prince Oy", "1572860-0", (CHANGED,))  # onboarding again, same data
+    screen(service, second)
+    carried = hit_on(service, second, "HTi.006")
+    assert carried.status == "suppressed" and outcome_of(service, second) == "clear"
+
+    result = ingest_files("un_sc", [list_file(UN_2026)], service)
+    delta_task.delay(result.version_id)
+    run = wait_for_run(service, "delta", result.version_id)
+    reopened = hit_on(service, second, "HTi.006")
+    assert reopened.status == "open" and run.reopened == 1 and reopened.reopened_at is not None
+    assert "list entry un_sc HTi.006 changed" in (reopened.reopen_reason or "")
+    assert reopened.entry_hash != carried.entry_hash and reopened.version_id == result.version_id
+    assert outcome_of(service, second) == "review"
+    with transaction(service.database_url) as session:
+        lifted = session.execute(select(Suppression.lifted_reason).where(Suppression.source_ref == "HTi.006")).scalars()
+        assert all("changed" in (reason or "") for reason in lifted)
+
+
+def test_tick_schedules_by_risk_and_an_ended_relationship_is_no_longer_screened(service: Settings) -> None:
+    old = ingest_files("un_sc", [list_file(UN_2025)], service)
+    watched = submit(service, "Khartoum Trading Oy", "2077474-0", (ADDED["SDi.008"],))
+    ended = submit(service, "Omdurman Oy", "0112038-9", (ADDED["SDi.009"],))
+    screen(service, watched), screen(service, ended)
+    with transaction(service.database_url) as session:
+        ended_customer = customer_of(service, ended).id
+        monitoring.end_relationship(session, ended_customer, utcnow(), service.retention_years)
+
+    first = tick(service)
+    assert first["deltas"] == [old.version_id] and first["customers"] == 0  # nobody is due yet
+    wait_for_run(service, "delta", old.version_id)
+    watched_id = customer_of(service, watched).id
+    with transaction(service.database_url) as session:
+        session.execute(
+            update(Customer).where(Customer.id == watched_id).values(next_rescreen_at=utcnow() - timedelta(minutes=1))
+        )
+        monitoring.set_risk(session, watched_id, "high", service.rescreen_days)  # moves it 30 days ahead again
+        assert monitoring.due_customers(session) == []
+        session.execute(
+            update(Customer).where(Customer.id == watched_id).values(next_rescreen_at=utcnow() - timedelta(minutes=1))
+        )
+    second = tick(service)
+    assert (second["deltas"], second["customers"], second["chunks"]) == ([], 1, 1)
+    wait_for_run(service, "full")
+    rescheduled = customer_of(service, watched)
+    assert rescheduled.next_rescreen_at is not None and rescheduled.last_rescreened_at is not None
+    assert timedelta(days=29) < rescheduled.next_rescreen_at - rescheduled.last_rescreened_at <= timedelta(days=30)
+    assert tick(service)["customers"] == 0  # not handed out twice
+
+    new = ingest_files("un_sc", [list_file(UN_2026)], service)
+    assert tick(service)["deltas"] == [new.version_id]
+    wait_for_run(service, "delta", new.version_id)
+    assert "SDi.008" in hits_by_party(service, watched)[ADDED["SDi.008"].name]
+    assert hits_by_party(service, ended) == {}  # the ended relationship is not screened any more
+    assert customer_of(service, ended).next_rescreen_at is None
+
+
+def test_a_changed_matcher_configuration_rescreens_everybody_once(service: Settings) -> None:
+    ingest_files("un_sc", [list_file(UN_2025)], service)
+    job_id = submit(service, "Port-au-Prince Oy", "1572860-0", (CHANGED,))
+    screen(service, job_id)
+    with transaction(service.database_url) as session:
+        current = hit_on(service, job_id, "HTi.006").config_hash
+        assert not monitoring.config_changed(session, current)
+        assert monitoring.config_changed(session, "0" * 64)
+        monitoring.record_config(session, "0" * 64, 1)
+    with transaction(service.database_url) as session:
+        assert not monitoring.config_changed(session, "0" * 64)
+        assert monitoring.config_changed(session, current)
+    result = tick(service)  # the running matcher's configuration differs from the recorded one
+    assert result["config_changed"] and result["customers"] == 1
+    run = wait_for_run(service, "config")
+    assert run.parties == 2
+    assert tick(service)["config_changed"] is False
