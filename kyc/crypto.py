@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -166,3 +167,14 @@ def mask_personal_id(value: str) -> str:
 def redact(text: str) -> str:
     """Mask every henkilötunnus inside free text (log messages, error strings)."""
     return _HETU_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
+
+
+def redact_processor(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor masking henkilötunnus codes in every string value of a log event.
+
+    Put it last before the renderer in ``kyc.logs.configure`` so no log line carries a full personal id.
+    """
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict

@@ -160,3 +160,12 @@ def test_kyc_serve_refuses_to_start_in_production_without_a_key(
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "KYC_ENCRYPTION_KEY is required when KYC_ENV=production" in result.stderr
+
+
+def test_redact_processor_masks_log_events() -> None:
+    event = {"event": "screening failed for 170580-123L", "party": "010101A123B", "count": 3}
+    assert crypto.redact_processor(None, "info", event) == {
+        "event": "screening failed for 170580-****",
+        "party": "010101A****",
+        "count": 3,
+    }
