@@ -159,7 +159,8 @@ def test_tick_schedules_by_risk_and_an_ended_relationship_is_no_longer_screened(
     old = ingest_files("un_sc", [list_file(UN_2025)], service)
     watched = submit(service, "Khartoum Trading Oy", "2077474-0", (ADDED["SDi.008"],))
     ended = submit(service, "Omdurman Oy", "0112038-9", (ADDED["SDi.009"],))
-    screen(service, watched), screen(service, ended)
+    screen(service, watched)
+    screen(service, ended)
     with transaction(service.database_url) as session:
         ended_customer = customer_of(service, ended).id
         monitoring.end_relationship(session, ended_customer, utcnow(), service.retention_years)
