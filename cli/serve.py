@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from cli.common import fail, settings
 from kyc import crypto
+from kyc.settings import get_settings
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
 from workers.tasks import screen_job_task
@@ -24,6 +26,13 @@ def enqueue_screening(job_id: str) -> None:
     screen_job_task.delay(job_id)
 
 
+def app_factory() -> FastAPI:
+    """The API from the environment's settings, for ``uvicorn cli.serve:app_factory --factory`` (one per process)."""
+    config = get_settings()
+    configure(config)
+    return create_app(config, enqueue_screening)
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -31,6 +40,7 @@ def serve_command(
         bool | None, typer.Option("--embedded/--no-embedded", help="Run worker and beat in this process.")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Embedded worker threads.")] = 2,
+    workers: Annotated[int, typer.Option(help="API processes (only without the embedded worker).")] = 1,
 ) -> None:
     """Serve the API (OpenAPI at /docs); embedded worker and scheduler when no broker is configured."""
     config = settings()
@@ -40,11 +50,16 @@ def serve_command(
         fail(str(exc))
     configure(config)
     run_embedded = embedded if embedded is not None else config.broker_url is None
-    workers = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None
-    if workers is not None:
-        workers.start()
+    if workers > 1:
+        if run_embedded:
+            fail("--workers needs a real broker (KYC_BROKER_URL) and --no-embedded")
+        uvicorn.run("cli.serve:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        return
+    background = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None
+    if background is not None:
+        background.start()
     try:
         uvicorn.run(create_app(config, enqueue_screening), host=host, port=port, log_level="info")
     finally:
-        if workers is not None:
-            workers.stop()
+        if background is not None:
+            background.stop()

@@ -19,10 +19,12 @@ import structlog
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from kyc import audit
 from kyc.storage.models import utcnow
 from kyc.storage.screening_models import Customer, Hit, Party, PurgeLog, ScreeningJob, WebhookDelivery
 
 log = structlog.get_logger(__name__)
+PURGE_ACTOR = "system:retention"
 
 
 def add_years(moment: datetime, years: int) -> datetime:
@@ -102,6 +104,15 @@ def _delete_job(session: Session, job: ScreeningJob, now: datetime) -> None:
             at=now, object_type="screening_job", object_id=job.id, retention_until=job.retention_until, details=details
         )
     )
+    audit.record(
+        session,
+        actor=PURGE_ACTOR,
+        action="retention.delete",
+        object_type="screening_job",
+        object_id=job.id,
+        purpose="retention",
+        details=details,
+    )
     log.info("retention.deleted", object_type="screening_job", object_id=job.id, **details)
 
 
@@ -126,6 +137,14 @@ def purge_expired(session: Session, now: datetime | None = None, limit: int = 10
         session.execute(delete(Customer).where(Customer.id == customer.id))
         session.add(
             PurgeLog(at=moment, object_type="customer", object_id=customer.id, retention_until=customer.retention_until)
+        )
+        audit.record(
+            session,
+            actor=PURGE_ACTOR,
+            action="retention.delete",
+            object_type="customer",
+            object_id=customer.id,
+            purpose="retention",
         )
         log.info("retention.deleted", object_type="customer", object_id=customer.id)
     return PurgeResult(len(jobs), len(customers))

@@ -205,3 +205,23 @@ def test_webhook_signature_round_trip_and_tampering() -> None:
     with pytest.raises(webhooks.SignatureError, match="missing"):
         webhooks.verify("s3cret", body, None)
     assert [webhooks.backoff_seconds(n, 2) for n in (1, 2, 3)] == [2, 4, 8]
+
+
+def test_purge_is_audited_without_personal_data(settings: Settings) -> None:
+    from kyc.storage.access_models import AuditLog
+
+    job_id = submit(settings, spec(PersonSpec("representative", "Poistettava Henkilö")), key="audit")
+    with transaction(settings.database_url) as session:
+        job = session.get(ScreeningJob, job_id)
+        assert job is not None
+        job.status = "completed"
+        end_relationship(session, job.customer_id, datetime.now(UTC) - timedelta(days=3000), 5)
+    with transaction(settings.database_url) as session:
+        purge_expired(session)
+    with transaction(settings.database_url) as session:
+        rows = session.execute(select(AuditLog).where(AuditLog.action == "retention.delete")).scalars().all()
+    assert {(r.object_type, r.actor) for r in rows} == {
+        ("screening_job", "system:retention"),
+        ("customer", "system:retention"),
+    }
+    assert "Poistettava" not in json.dumps([r.details for r in rows])

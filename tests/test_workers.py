@@ -214,3 +214,19 @@ def test_beat_check_covers_every_source_with_a_url(service: Settings) -> None:
         use_settings(settings)
         assert check_sources_task.apply().get() == ["un_sc"]  # the beat task, inline; the ingest runs on the worker
         wait_until(lambda: _outcome(settings, "un_sc") == "stored", what="UN list stored by the beat check")
+
+
+def test_sweeper_sends_a_callback_whose_message_was_lost(service: Settings) -> None:
+    from workers.tasks import sweep_task
+
+    with receiver() as hook:
+        job_id = submit(service, "lost-hook", hook.url)
+        with transaction(service.database_url) as session:  # completed, but the webhook message never got out
+            job = session.get(ScreeningJob, job_id)
+            assert job is not None
+            job.status, job.outcome = "completed", "clear"
+            job.completed_at = job.updated_at = datetime.now(UTC) - timedelta(minutes=5)
+        sweep_task.delay()
+        wait_until(lambda: len(hook.received) == 1, what="re-sent webhook")
+    assert hook.received[0]["body"]["id"] == job_id and hook.received[0]["body"]["outcome"] == "clear"
+    assert [r.status for r in deliveries(service, job_id)] == ["delivered"]

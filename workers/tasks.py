@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import structlog
 from celery import Task
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kyc import webhooks
@@ -200,7 +200,52 @@ def sweep(settings: Settings) -> list[str]:
         screen_job_task.delay(job_id)
     if job_ids:
         log.warning("sweeper.requeued", jobs=len(job_ids))
+    if settings.webhook_secret is not None:
+        resend_lost_webhooks(settings)
     return job_ids
+
+
+def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7)) -> int:
+    """Callbacks whose message went missing: a completed job with no attempt at all, or a failed attempt whose
+    retry is long overdue. Receivers de-duplicate on the delivery id should a late original still arrive."""
+    now = utcnow()
+    grace = timedelta(seconds=max(60, settings.stale_job_seconds))
+    with transaction(settings.database_url) as session:
+        never = (
+            session.execute(
+                select(ScreeningJob.id).where(
+                    ScreeningJob.status == "completed",
+                    ScreeningJob.callback_url.is_not(None),
+                    ScreeningJob.completed_at <= now - grace,
+                    ScreeningJob.completed_at >= now - window,
+                    ~select(WebhookDelivery.id).where(WebhookDelivery.job_id == ScreeningJob.id).exists(),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        latest = session.execute(
+            select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.max(WebhookDelivery.attempt))
+            .where(WebhookDelivery.attempted_at >= now - window)
+            .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
+        ).all()
+        overdue = []
+        for job_id, delivery_id, attempt in latest:
+            row = session.execute(
+                select(WebhookDelivery.status, WebhookDelivery.attempted_at).where(
+                    WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.attempt == attempt
+                )
+            ).first()
+            wait = timedelta(seconds=webhooks.backoff_seconds(attempt, settings.webhook_backoff_seconds)) + grace
+            if row is not None and row.status == "failed" and row.attempted_at <= now - wait:
+                overdue.append((job_id, delivery_id, attempt + 1))
+    for job_id in never:
+        deliver_webhook_task.delay(job_id, str(uuid.uuid4()), 1)
+    for job_id, delivery_id, attempt in overdue:
+        deliver_webhook_task.delay(job_id, delivery_id, attempt)
+    if never or overdue:
+        log.warning("sweeper.webhooks", new=len(never), overdue=len(overdue))
+    return len(never) + len(overdue)
 
 
 @app.task(name="kyc.sweep")  # type: ignore[untyped-decorator]
