@@ -67,18 +67,34 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     return 1.0 - TYPO_COST * best / longest
 
 
+_NUMBER = Part.NUMBER
+_INITIAL = Part.INITIAL
+_SIMILARITY_CACHE: dict[tuple[str, str], float] = {}
+_CACHE_LIMIT = 500_000
+"""Name parts repeat endlessly (Mohammed, Ali, Ivan): their pairwise similarity is computed once per process."""
+
+
 def _pair_similarity(q: NameForm, i: int, c: NameForm, j: int) -> float:
     qp, cp = q.parts[i], c.parts[j]
-    if qp is Part.NUMBER or cp is Part.NUMBER:
-        return 1.0 if q.tokens[i] == c.tokens[j] else 0.0
-    if qp is Part.INITIAL or cp is Part.INITIAL:
-        return INITIAL_SIMILARITY if q.tokens[i][0] == c.tokens[j][0] else 0.0
-    return token_similarity(q.tokens[i], c.tokens[j], q.skeletons[i], c.skeletons[j])
+    a, b = q.tokens[i], c.tokens[j]
+    if qp is _NUMBER or cp is _NUMBER:
+        return 1.0 if a == b else 0.0
+    if qp is _INITIAL or cp is _INITIAL:
+        return INITIAL_SIMILARITY if a[0] == b[0] else 0.0
+    if a == b:
+        return 1.0
+    key = (a, b)
+    sim = _SIMILARITY_CACHE.get(key)
+    if sim is None:
+        if len(_SIMILARITY_CACHE) >= _CACHE_LIMIT:
+            _SIMILARITY_CACHE.clear()
+        sim = _SIMILARITY_CACHE[key] = token_similarity(a, b, q.skeletons[i], c.skeletons[j])
+    return sim
 
 
 def _weight(form: NameForm, i: int) -> float:
     part = form.parts[i]
-    if part is Part.INITIAL:
+    if part is _INITIAL:
         return 1.0
     return _PART_WEIGHT[part] * len(form.tokens[i])
 
@@ -266,7 +282,7 @@ def identifier_feature(query: Query, entry: Entry, weights: FeatureWeights) -> t
     wanted = {normalise_identifier(v) for v in query.identifiers} - {""}
     for ident in entry.identifiers:
         number = normalise_identifier(ident.number)
-        if len(number) >= 4 and number in wanted:
+        if len(number) >= 6 and number in wanted:
             return weights.identifier_match, f"{ident.type} match"
     return None
 

@@ -23,6 +23,8 @@ from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
 from kyc.matching.normalize import NameForm, name_form
 
 IntArray = npt.NDArray[np.int32]
+MIN_IDENTIFIER_LENGTH = 6
+"""Shorter numbers collide across countries and registers too often to be evidence on their own."""
 
 _FORM_SCHEMA = {"Person": "Person", "Organization": "Organization", "LegalEntity": "Organization"}
 """Which normalisation a schema's names get: person rules (titles) or organisation rules (legal forms)."""
@@ -65,6 +67,9 @@ class Matcher:
         count = max(len(forms), 1)
         self._idf = {key: math.log(1 + count / len(ids)) for key, ids in postings.items()}
         self._config_hash = config.config_hash()
+        w = config.weights
+        self._max_bonus = max(w.birth_date_exact, w.birth_date_partial, 0) + max(w.nationality_match, w.country_match, 0)
+        self._max_bonus += max(w.country_match, 0)
         versions: dict[str, int] = {}
         for version_id, entry in entries:
             versions.setdefault(entry.source, version_id)
@@ -96,7 +101,7 @@ class Matcher:
                     postings[key].append(name_id)
             for ident in entry.identifiers:
                 number = normalise_identifier(ident.number)
-                if len(number) >= 4:
+                if len(number) >= MIN_IDENTIFIER_LENGTH:
                     identifiers[number].append(entry_id)
         arrays = {key: np.asarray(ids, dtype=np.int32) for key, ids in postings.items()}
         return cls(
@@ -206,6 +211,8 @@ class Matcher:
     def _match(self, query: Query, entry_id: int, candidate: _Candidate | None, cutoff: float) -> Match | None:
         version_id, entry = self._entries[entry_id]
         name_score = candidate.score if candidate else 0.0
+        if candidate is not None and name_score + self._max_bonus < cutoff and not query.identifiers:
+            return None  # no qualifier could lift it: skip computing them
         features: dict[str, Any] = {}
         adjustment = 0.0
         for feature, compute in FEATURES:
@@ -219,6 +226,8 @@ class Matcher:
         if name_score < self.config.min_name_score and not has_identifier:
             return None
         score = max(0.0, min(1.0, name_score + adjustment))
+        if has_identifier:  # the same passport or registration number: an officer must look, whatever the name
+            score = max(score, self.config.identifier_floor)
         if score < cutoff:
             return None
         matched_name = self._forms[candidate.name_id].original if candidate else entry.primary_name

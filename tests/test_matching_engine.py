@@ -1,0 +1,177 @@
+"""The matcher over the real UN list: retrieval, qualifiers, schema rules, explanations, thresholds, the cache."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from kyc.entry import Entry, NameKind, Schema
+from kyc.matching import ENGINE_VERSION, Matcher, MatcherCache, MatchConfig, Query, load_matcher
+from kyc.settings import Settings
+from kyc.storage.db import transaction
+from kyc.versions import RawFile, active_version_ids
+from lists.ingest import ingest_files
+from lists.un_sc import UnScAdapter
+from tests.conftest import list_file
+
+UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
+UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+
+
+@cache
+def un_entries() -> tuple[Entry, ...]:
+    path = list_file(UN_2026)
+    return tuple(UnScAdapter().parse([RawFile(path.name, path.read_bytes())]).entries)
+
+
+@cache
+def un_matcher() -> Matcher:
+    return Matcher.build((7, e) for e in un_entries())
+
+
+def refs(query: Query, **kwargs: float) -> list[str]:
+    return [m.source_ref for m in un_matcher().screen(query, **kwargs)]  # type: ignore[arg-type]
+
+
+def person(name: str, **fields: object) -> Query:
+    return Query.model_validate({"name": name, "schema": "Person", **fields})
+
+
+def test_listed_person_is_found_with_explanation() -> None:
+    matches = un_matcher().screen(person("Emraan Ali", birth_date="1967-07-04", nationality="TT"))
+    top = matches[0]
+    assert (top.source, top.source_ref, top.version_id, top.matched_name) == ("un_sc", "QDi.430", 7, "EMRAAN ALI")
+    assert top.score == 1.0
+    explanation = top.explanation
+    assert explanation["query_name"] == "Emraan Ali"
+    assert explanation["features"]["birth_date"] == {"contribution": 0.05, "detail": "exact"}
+    assert explanation["list_version"] == {"source": "un_sc", "version_id": 7}
+    assert explanation["engine_version"] == ENGINE_VERSION
+    assert explanation["config_hash"] == MatchConfig().config_hash()
+    assert un_matcher().version_ids == {"un_sc": 7}
+
+
+def test_original_script_cyrillic_name_finds_the_entry() -> None:
+    entry = next(
+        e for e in un_entries()
+        if any(n.kind is NameKind.ORIGINAL_SCRIPT and any("\u0400" <= c <= "\u04ff" for c in n.value) for n in e.names)
+    )  # fmt: skip
+    cyrillic = next(n.value for n in entry.names if n.kind is NameKind.ORIGINAL_SCRIPT)
+    assert entry.source_ref in refs(Query.model_validate({"name": cyrillic, "schema": entry.schema_.value}))
+
+
+def test_birth_date_contradiction_lowers_the_score() -> None:
+    matcher = un_matcher()
+    # "Emran" (one letter off) keeps the name score below 1, so that the qualifiers show.
+    same = matcher.screen(person("Emran Ali", birth_date="1967-07-04"), threshold=0)[0]
+    year = matcher.screen(person("Emran Ali", birth_date="1967"), threshold=0)[0]
+    other = matcher.screen(person("Emran Ali", birth_date="1990-01-01"), threshold=0)[0]
+    assert same.score > year.score > other.score
+    assert other.explanation["features"]["birth_date"]["detail"] == "mismatch"
+    assert year.explanation["features"]["birth_date"]["detail"] == "partial"
+
+
+def test_birth_date_range_from_the_list_counts_as_partial() -> None:
+    ranged = next(e for e in un_entries() if e.schema_ is Schema.PERSON and any(d.end for d in e.birth_dates))
+    listed = next(d for d in ranged.birth_dates if d.end)
+    inside = person(ranged.primary_name, birth_date=listed.end)
+    top = un_matcher().screen(inside, threshold=0)[0]
+    assert top.source_ref == ranged.source_ref
+    assert top.explanation["features"]["birth_date"]["detail"] in ("partial", "exact")
+
+
+def test_exact_passport_number_is_strong_evidence() -> None:
+    # QDi.430 holds Trinidad and Tobago passport TB162181; the customer file spells the name differently.
+    query = person("E. Aly", identifiers=("TB 162181",))
+    top = un_matcher().screen(query)[0]
+    assert top.source_ref == "QDi.430"
+    assert top.explanation["features"]["identifier"]["contribution"] > 0.2
+
+
+def test_schema_compatibility_person_never_matches_an_organisation() -> None:
+    organisation = next(e for e in un_entries() if e.schema_ is Schema.ORGANIZATION)
+    as_org = Query.model_validate({"name": organisation.primary_name, "schema": "Organization"})
+    assert organisation.source_ref in refs(as_org)
+    assert organisation.source_ref not in refs(person(organisation.primary_name), threshold=0.0)
+    vessel = Query.model_validate({"name": organisation.primary_name, "schema": "Vessel"})
+    assert organisation.source_ref not in refs(vessel, threshold=0.0)
+    # An unspecified legal entity may be either.
+    assert organisation.source_ref in refs(Query.model_validate({"name": organisation.primary_name}))
+
+
+def test_gender_and_nationality_contradictions_lower_the_score() -> None:
+    base = un_matcher().screen(person("Emran Ali"), threshold=0)[0].score
+    assert un_matcher().screen(person("Emran Ali", nationality="Finland"), threshold=0)[0].score < base
+    assert un_matcher().screen(person("Emran Ali", nationality="Trinidad and Tobago"), threshold=0)[0].score > base
+    badege = next(e for e in un_entries() if e.source_ref == "CDi.001")
+    assert badege.gender == "male"
+    name = badege.primary_name
+    male = un_matcher().screen(person(name, gender="male"), threshold=0)[0]
+    female = un_matcher().screen(person(name, gender="female"), threshold=0)[0]
+    assert male.source_ref == female.source_ref == "CDi.001"
+    assert female.score < male.score
+    assert female.explanation["features"]["gender"]["detail"] == "mismatch"
+
+
+def test_weak_alias_weighs_less_than_the_primary_name() -> None:
+    weak = un_matcher().screen(person("Abu Jihad TNT"), threshold=0)
+    hit = next(m for m in weak if m.source_ref == "QDi.430")
+    assert hit.explanation["name_kind"] == "weak_alias"
+    assert hit.score < 1.0
+
+
+def test_ordinary_customers_do_not_alert_but_reordered_aliases_do() -> None:
+    assert refs(person("Matti Virtanen", birth_date="1980-05-17", nationality="FI")) == []
+    assert refs(person("John Smith")) == []
+    # CFi.010 is also listed as "Ali Mohammed": the reordered name is a full name match and must alert.
+    assert "CFi.010" in refs(person("Mohammed Ali"))
+
+
+def test_aliases_of_the_query_are_screened_too() -> None:
+    query = person("Matti Virtanen", aliases=("SADDAM HUSSEIN AL-TIKRITI",))
+    top = un_matcher().screen(query)[0]
+    assert top.source_ref == "IQi.001" and top.query_name == "SADDAM HUSSEIN AL-TIKRITI"
+
+
+def test_thresholds_default_and_per_schema() -> None:
+    entries = [(1, e) for e in un_entries()]
+    strict = Matcher.build(entries, MatchConfig(threshold=0.8, schema_thresholds={"Person": 0.999}))
+    assert strict.config.threshold_for("Person") == 0.999
+    assert strict.config.threshold_for("Organization") == 0.8
+    assert [m.source_ref for m in strict.screen(person("Emraan Aly"))] == []
+    assert strict.screen(person("Emraan Aly"), threshold=0.5)[0].source_ref == "QDi.430"
+    assert MatchConfig(threshold=0.8).config_hash() != MatchConfig(threshold=0.81).config_hash()
+    assert MatchConfig().config_hash() == MatchConfig().config_hash()
+
+
+def test_build_over_a_small_delta_is_enough_to_screen() -> None:
+    delta = [e for e in un_entries() if e.source_ref in ("QDi.430", "IQi.001")]
+    matcher = Matcher.build((3, e) for e in delta)
+    assert matcher.entry_count == 2
+    assert [m.source_ref for m in matcher.screen(person("Saddam Hussein Altikriti"))] == ["IQi.001"]
+
+
+def test_invalid_queries_are_rejected_with_the_field() -> None:
+    with pytest.raises(ValueError, match="birth_date"):
+        person("X", birth_date="1967-02-30")
+    with pytest.raises(ValueError, match="nationality"):
+        person("X", nationality="Atlantis")
+    with pytest.raises(ValueError, match="schema"):
+        Query.model_validate({"name": "X", "schema": "Starship"})
+
+
+def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings) -> None:
+    cache_ = MatcherCache()
+    ingest_files("un_sc", [list_file(UN_2025)], settings)
+    first = cache_.get(settings.database_url)
+    assert first.entry_count == 1000
+    assert cache_.get(settings.database_url) is first  # unchanged versions: no rebuild
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    second = cache_.get(settings.database_url)
+    assert second is not first and second.entry_count == 1003
+    with transaction(settings.database_url) as session:
+        assert second.version_ids == active_version_ids(session)
+        direct = load_matcher(session)
+    assert direct.version_ids == second.version_ids
+    assert second.screen(person("Emraan Ali"))[0].version_id == second.version_ids["un_sc"]
