@@ -8,21 +8,19 @@ beside it and swapped in atomically when a list version changes.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from kyc.entry import Entry, NameKind
 from kyc.matching.compare import FEATURES, NameScore, compare_names, normalise_identifier, schema_compatible
+from kyc.matching.index import IndexBuilder, IntArray, TokenIndex
 from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
 from kyc.matching.normalize import NameForm, name_form
 
-IntArray = npt.NDArray[np.int32]
 MIN_IDENTIFIER_LENGTH = 6
 """Shorter numbers collide across countries and registers too often to be evidence on their own."""
 
@@ -53,7 +51,7 @@ class Matcher:
         forms: list[NameForm],
         name_entry: IntArray,
         name_kind: list[NameKind],
-        postings: dict[str, IntArray],
+        index: TokenIndex,
         identifiers: dict[str, list[int]],
         config: MatchConfig,
     ) -> None:
@@ -62,14 +60,12 @@ class Matcher:
         self._forms = forms
         self._name_entry = name_entry
         self._name_kind = name_kind
-        self._postings = postings
+        self._index = index
         self._identifiers = identifiers
-        count = max(len(forms), 1)
-        self._idf = {key: math.log(1 + count / len(ids)) for key, ids in postings.items()}
         self._config_hash = config.config_hash()
         w = config.weights
-        self._max_bonus = max(w.birth_date_exact, w.birth_date_partial, 0) + max(w.nationality_match, w.country_match, 0)
-        self._max_bonus += max(w.country_match, 0)
+        birth = max(w.birth_date_exact, w.birth_date_partial, 0)
+        self._max_bonus = birth + max(w.nationality_match, w.country_match, 0) + max(w.country_match, 0)
         versions: dict[str, int] = {}
         for version_id, entry in entries:
             versions.setdefault(entry.source, version_id)
@@ -82,7 +78,7 @@ class Matcher:
         forms: list[NameForm] = []
         name_entry: list[int] = []
         name_kind: list[NameKind] = []
-        postings: defaultdict[str, list[int]] = defaultdict(list)
+        index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
         for entry_id, (_version, entry) in enumerate(kept):
             schema = form_schema(entry.schema_.value)
@@ -97,19 +93,17 @@ class Matcher:
                 forms.append(form)
                 name_entry.append(entry_id)
                 name_kind.append(name.kind)
-                for key in form.index_keys():
-                    postings[key].append(name_id)
+                index.add(name_id, form.index_keys(), form.compact)
             for ident in entry.identifiers:
                 number = normalise_identifier(ident.number)
                 if len(number) >= MIN_IDENTIFIER_LENGTH:
                     identifiers[number].append(entry_id)
-        arrays = {key: np.asarray(ids, dtype=np.int32) for key, ids in postings.items()}
         return cls(
             kept,
             forms,
             np.asarray(name_entry, dtype=np.int32),
             name_kind,
-            arrays,
+            index.freeze(),
             dict(identifiers),
             config or MatchConfig(),
         )
@@ -158,27 +152,12 @@ class Matcher:
         return {schema: [name_form(n, schema) for n in names if n.strip()] for schema in wanted}
 
     def _candidate_ids(self, forms: Iterable[NameForm]) -> IntArray:
-        keys: set[str] = set()
+        groups: set[tuple[str, ...]] = set()
+        compacts: set[str] = set()
         for form in forms:
-            keys.update(form.index_keys())
-        arrays: list[IntArray] = []
-        weights: list[npt.NDArray[np.float32]] = []
-        for key in keys:
-            ids = self._postings.get(key)
-            if ids is None:
-                continue
-            arrays.append(ids)
-            weights.append(np.full(len(ids), self._idf[key], dtype=np.float32))
-        if not arrays:
-            return np.empty(0, dtype=np.int32)
-        ids = np.concatenate(arrays)
-        unique, inverse = np.unique(ids, return_inverse=True)
-        totals = np.bincount(inverse, weights=np.concatenate(weights))
-        limit = self.config.candidates
-        if len(unique) > limit:
-            top = np.argpartition(-totals, limit)[:limit]
-            return unique[top]
-        return unique
+            groups.update(form.key_groups())
+            compacts.add(form.compact)
+        return self._index.candidates(groups, compacts, self.config.candidates)
 
     def _best_names(self, query: Query) -> dict[int, _Candidate | None]:
         """For each candidate entry, its best (query name, list name) pair."""

@@ -1,0 +1,134 @@
+"""The candidate index: name keys (tokens, romanisation skeletons, phonetic and anagram codes) to name ids.
+
+Stored compactly because it must hold a million names in well under a gigabyte: one ``int32`` array of all
+postings with per-key offsets (CSR), and the spaceless whole-name forms as a sorted array of 64-bit hashes
+rather than a dictionary entry per name.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int32]
+
+
+class IndexBuilder:
+    """Collects postings while names are normalised; ``freeze`` turns them into a ``TokenIndex``."""
+
+    def __init__(self) -> None:
+        self._postings: defaultdict[str, list[int]] = defaultdict(list)
+        self._compact_hashes: list[int] = []
+        self._compact_ids: list[int] = []
+        self._count = 0
+
+    def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
+        for key in keys:
+            self._postings[key].append(name_id)
+        if len(compact) > 5:
+            self._compact_hashes.append(hash(compact))
+            self._compact_ids.append(name_id)
+        self._count = max(self._count, name_id + 1)
+
+    def freeze(self) -> TokenIndex:
+        keys = list(self._postings)
+        lengths = np.fromiter((len(self._postings[k]) for k in keys), dtype=np.int64, count=len(keys))
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.fromiter(
+            itertools.chain.from_iterable(self._postings[k] for k in keys), dtype=np.int32, count=int(offsets[-1])
+        )
+        idf = np.log1p(max(self._count, 1) / np.maximum(lengths, 1)).astype(np.float32)
+        hashes = np.asarray(self._compact_hashes, dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[order]
+        self._postings.clear()
+        return TokenIndex({k: i for i, k in enumerate(keys)}, offsets, ids, idf, hashes[order], compact_ids)
+
+
+class TokenIndex:
+    """Immutable once built; safe to share between threads and forked worker processes."""
+
+    def __init__(
+        self,
+        slots: dict[str, int],
+        offsets: npt.NDArray[np.int64],
+        ids: IntArray,
+        idf: npt.NDArray[np.float32],
+        compact_hashes: npt.NDArray[np.int64],
+        compact_ids: IntArray,
+    ) -> None:
+        self._slots = slots
+        self._offsets = offsets
+        self._ids = ids
+        self._idf = idf
+        self._compact_hashes = compact_hashes
+        self._compact_ids = compact_ids
+
+    def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
+        """The ``limit`` names with the most inverse-frequency weight shared with the query, plus every name whose
+        spaceless form equals one of ``compacts``.
+
+        Each group holds the alternative keys of one query part; a name scores the rarest key it shares per group,
+        so that a common part found three ways (Mohamed: token, skeleton, phonetic code) does not outweigh a rare
+        part found once (LAKAHL / LAKHAL by its letters).
+        """
+        per_group: list[tuple[IntArray, npt.NDArray[np.float32]]] = []
+        for group in groups:
+            found = self._group(group)
+            if found is not None:
+                per_group.append(found)
+        exact = self._compact_matches(compacts)
+        if not per_group:
+            return exact
+        if len(per_group) == 1:
+            unique, totals = per_group[0]
+        else:
+            ids = np.concatenate([g[0] for g in per_group])
+            unique, inverse = np.unique(ids, return_inverse=True)
+            totals = np.bincount(inverse, weights=np.concatenate([g[1] for g in per_group])).astype(np.float32)
+        if len(unique) > limit:
+            unique = unique[np.argpartition(-totals, limit)[:limit]]
+        if len(exact):
+            unique = np.union1d(unique, exact).astype(np.int32)
+        return unique
+
+    def _group(self, keys: Iterable[str]) -> tuple[IntArray, npt.NDArray[np.float32]] | None:
+        """Names sharing any key of the group, each with the highest weight among the keys it shares."""
+        hits: list[tuple[float, IntArray]] = []
+        for key in set(keys):
+            slot = self._slots.get(key)
+            if slot is not None:
+                hits.append((float(self._idf[slot]), self._ids[self._offsets[slot] : self._offsets[slot + 1]]))
+        if not hits:
+            return None
+        hits.sort(key=lambda h: -h[0])
+        if len(hits) == 1:
+            weight, ids = hits[0]
+            return ids, np.full(len(ids), weight, dtype=np.float32)
+        ids = np.concatenate([h[1] for h in hits])
+        weights = np.concatenate([np.full(len(h[1]), h[0], dtype=np.float32) for h in hits])
+        unique, first = np.unique(ids, return_index=True)  # first occurrence = rarest key (sorted by weight)
+        return unique.astype(np.int32), weights[first]
+
+    def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
+        found: list[IntArray] = []
+        for compact in compacts:
+            if len(compact) <= 5:
+                continue
+            value = hash(compact)
+            left = int(np.searchsorted(self._compact_hashes, value, side="left"))
+            right = int(np.searchsorted(self._compact_hashes, value, side="right"))
+            if right > left:
+                found.append(self._compact_ids[left:right])
+        if not found:
+            return np.empty(0, dtype=np.int32)
+        return np.concatenate(found)
+
+    @property
+    def key_count(self) -> int:
+        return len(self._slots)
