@@ -253,3 +253,19 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
         conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE id = 5"))
     broken = client.get("/v1/audit/verify", headers=headers).json()
     assert broken["ok"] is False and broken["first_bad_id"] == 5 and broken["checked"] == 4
+
+
+def test_audit_router_time_filters_accept_naive_and_aware_times(db_url: str) -> None:
+    with transaction(db_url) as session:
+        _, auditor_token = access.create_user(session, "inspector", Role.AUDITOR)
+    _append(db_url, 2)
+    client = _audit_client(db_url)
+    headers = {"Authorization": f"Bearer {auditor_token}"}
+    for since in ("2000-01-01T00:00:00", "2000-01-01T00:00:00+02:00"):
+        page = client.get("/v1/audit", params={"since": since, "action": "hit.read"}, headers=headers)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["entries"]) == 2
+    future = client.get("/v1/audit", params={"since": "2999-01-01T00:00:00", "action": "hit.read"}, headers=headers)
+    assert future.status_code == 200 and future.json()["entries"] == []
+    past = client.get("/v1/audit", params={"until": "2000-01-01T00:00:00Z"}, headers=headers)
+    assert past.json()["entries"] == []

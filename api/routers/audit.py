@@ -6,7 +6,7 @@ transaction as the read.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -65,7 +65,7 @@ def list_entries(
 ) -> AuditPage:
     """Entries in id order, filtered; the read is recorded before the page is returned."""
     filters = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
-    rows = audit.entries(session, after_id=after_id, limit=limit + 1, since=since, until=until, **filters)
+    rows = audit.entries(session, after_id=after_id, limit=limit + 1, since=_utc(since), until=_utc(until), **filters)
     page, more = rows[:limit], len(rows) > limit
     audit.record(
         session,
@@ -84,6 +84,13 @@ def list_entries(
         entries=[AuditEntryOut.model_validate(row, from_attributes=True) for row in page],
         next_after_id=page[-1].id if more and page else None,
     )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Query times without a zone are read as UTC, the zone every stored timestamp is in."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @router.get("/verify", response_model=VerificationOut)
