@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -195,48 +195,73 @@ def _total_lines(path: Path) -> int:
 def match_command(
     input_path: Annotated[Path, typer.Option("--input", help="JSON lines: {id, schema, name, birth_date?, …}.")],
     output_path: Annotated[Path | None, typer.Option("--output", help="JSON lines out; default stdout.")] = None,
-    workers: Annotated[int, typer.Option(help="Processes; 0 = one per core.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes; 0 = one per core (small files use one).")] = 0,
 ) -> None:
     """Batch-screen a JSON-lines file: one result line per valid input line, hits at or above the threshold.
 
     Bad lines are reported on stderr with their line number and skipped; the exit code is then 1.
     """
-    global _WORKER_MATCHER
     if not input_path.is_file():
         fail(f"{input_path}: no such file")
     matcher = _matcher()
-    errors: list[str] = []
-    processes = workers or os.cpu_count() or 1
-    show_progress = is_terminal()
-    written = 0
+    processes = workers or (os.cpu_count() or 1)
+    if workers == 0 and input_path.stat().st_size < PARALLEL_MIN_BYTES:
+        processes = 1  # forking costs more than it saves on a few hundred lines
     with ExitStack() as stack:
         source = stack.enter_context(input_path.open(encoding="utf-8", errors="strict"))
         sink: IO[str] = stack.enter_context(output_path.open("w", encoding="utf-8")) if output_path else sys.stdout
         progress = (
             stack.enter_context(typer.progressbar(length=_total_lines(input_path), label="screening", file=sys.stderr))
-            if show_progress
+            if is_terminal()
             else None
         )
-        lines = _read(source, errors)
         try:
-            if processes > 1:
-                _WORKER_MATCHER = matcher
-                pool = stack.enter_context(ProcessPoolExecutor(processes, mp_context=_fork()))
-                results: Iterator[list[str]] = _bounded(pool, _chunks(lines), processes * 4)
-            else:
-                results = ([_result_line(matcher, line) for line in chunk] for chunk in _chunks(lines))
-            for batch in results:
-                sink.write("\n".join(batch) + "\n")
-                written += len(batch)
-                if progress is not None:
-                    progress.update(len(batch))
+            written, errors = screen_stream(matcher, source, sink, processes, progress.update if progress else None)
         except UnicodeDecodeError as exc:
             fail(f"{input_path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a read block)")
-        finally:
-            _WORKER_MATCHER = None
     typer.echo(f"screened {written} queries; {len(errors)} bad line(s) skipped", err=True)
     if errors:
         raise typer.Exit(1)
+
+
+PARALLEL_MIN_BYTES = 256 * 1024
+
+
+def screen_stream(
+    matcher: Matcher,
+    source: IO[str],
+    sink: IO[str],
+    processes: int = 1,
+    on_progress: Callable[[int], object] | None = None,
+) -> tuple[int, list[str]]:
+    """Screen JSON lines from ``source`` to ``sink`` in input order; returns (lines written, bad-line messages).
+
+    With ``processes > 1`` forked workers share the parent's matcher copy-on-write (nothing is rebuilt or
+    pickled but the queries and results), with a bounded number of chunks in flight.
+    """
+    global _WORKER_MATCHER
+    errors: list[str] = []
+    written = 0
+    lines = _read(source, errors)
+    with ExitStack() as stack:
+        if processes > 1:
+            _WORKER_MATCHER = matcher
+            stack.callback(_clear_worker_matcher)
+            pool = stack.enter_context(ProcessPoolExecutor(processes, mp_context=_fork()))
+            results: Iterator[list[str]] = _bounded(pool, _chunks(lines), processes * 4)
+        else:
+            results = ([_result_line(matcher, line) for line in chunk] for chunk in _chunks(lines))
+        for batch in results:
+            sink.write("\n".join(batch) + "\n")
+            written += len(batch)
+            if on_progress is not None:
+                on_progress(len(batch))
+    return written, errors
+
+
+def _clear_worker_matcher() -> None:
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = None
 
 
 def _fork() -> Any:

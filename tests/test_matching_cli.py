@@ -90,3 +90,21 @@ def test_screen_prints_hits_best_first(un_db: Settings) -> None:
     assert hits[0]["source_ref"] == "QDi.430"
     bad = CliRunner().invoke(app, ["screen", "Emraan Ali", "--birth-date", "1967-13-01"])
     assert bad.exit_code == 2 and "birth_date" in bad.stderr
+
+
+def test_match_in_parallel_gives_the_same_output_in_order(un_db: Settings, tmp_path: Path) -> None:
+    names = ["Emraan Ali", "Saddam Hussein Al Tikriti", "Maija Virtanen", "ABDULHAI SALEK", "Jevgeni Virtanen"]
+    queries = _write(
+        tmp_path / "many.jsonl",
+        [json.dumps({"id": str(i), "schema": "Person", "name": names[i % len(names)]}) for i in range(1200)],
+    )
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out), "--workers", workers])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    rows = [json.loads(line) for line in outputs[1].splitlines()]
+    assert [r["id"] for r in rows] == [str(i) for i in range(1200)]
+    assert rows[0]["hits"][0]["source_ref"] == "QDi.430" and rows[2]["hits"] == []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+from rigour._core import person_name_prefixes_list
 from rigour.names import (
     NameTypeTag,
     SymbolCategory,
@@ -178,7 +179,7 @@ def name_form(value: str, schema: str) -> NameForm:
     """Prepare one name. ``schema`` decides whether titles (persons) or legal forms (organisations) are removed."""
     is_person = schema == "Person"
     text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", value))  # SA'D = SAD, Qa'ida = Qaida
-    if is_person:
+    if is_person and _may_have_prefix(text):
         text = remove_person_prefixes(text)
     text = text.casefold()
     folded = fold(text)
@@ -203,6 +204,17 @@ def name_form(value: str, schema: str) -> NameForm:
     elif len(tokens) < len(raw_tokens):
         compact = "".join(tokens)  # titles dropped
     return _build(value, tokens, parts, compact, is_person)
+
+
+@lru_cache(maxsize=1)
+def _prefix_words() -> frozenset[str]:
+    return frozenset(p.split()[0].rstrip(".").casefold() for p in person_name_prefixes_list() if p.strip())
+
+
+def _may_have_prefix(text: str) -> bool:
+    """rigour's prefix regex is slow on every name; most names start with no honorific at all."""
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return first.rstrip(".").casefold() in _prefix_words()
 
 
 def _org_parts(text: str) -> list[tuple[str, Part]]:
