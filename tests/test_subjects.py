@@ -327,3 +327,17 @@ def test_key_rotation_reencrypts_stored_personal_ids(db_url: str, world, monkeyp
     use_keys(Fernet.generate_key().decode())  # a key that never encrypted these rows
     refused = CliRunner().invoke(cli_app, ["keys", "rotate"])
     assert refused.exit_code == 2 and "no longer configured" in refused.stderr
+
+
+def test_export_with_a_lost_key_fails_clearly(db_url: str, world, tokens: dict[str, str], monkeypatch) -> None:
+    monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())  # the rows' key is gone
+    get_settings.cache_clear()
+    crypto.get_cipher.cache_clear()
+    with transaction(db_url) as session:
+        party_id = world["first"]["Maija Muu"]
+        assert session.get(Party, party_id) is not None
+    failed = _client(db_url).post("/v1/subjects/export", json={"party_id": party_id}, headers=_auth(tokens, "dpo"))
+    assert failed.status_code == 500 and failed.json()["code"] == "decryption_failed"
+    assert "no longer configured" in failed.json()["message"]
+    with transaction(db_url) as session:
+        assert session.scalars(select(SubjectRequest)).all() == []  # nothing recorded as fulfilled
