@@ -57,6 +57,8 @@ RISKS = ("low", "medium", "high")
 CONFIG_MARK = "config_set"
 """The run kind recording which matcher configuration everybody is (being) rescreened with."""
 RESCREEN_LEASE = timedelta(hours=1)
+RUN_TIMEOUT = timedelta(minutes=30)
+"""A delta run still ``running`` after this long is taken over by the next trigger (its worker died)."""
 """A customer handed to a rescreen task is not handed out again for this long (the task sets the real date)."""
 
 
@@ -302,8 +304,8 @@ def _claim_run(session: Session, kind: str, version_id: int | None, config_hash:
             .with_for_update()
         ).scalar_one_or_none()
         if existing is not None:
-            if existing.status == "completed":
-                return None
+            if existing.status == "completed" or existing.started_at > utcnow() - RUN_TIMEOUT:
+                return None  # done, or in progress (its chunks are queued): a duplicate trigger
             existing.status, existing.started_at, existing.error = "running", utcnow(), None
             return existing
     run = MonitoringRun(
@@ -333,60 +335,154 @@ def _close_run(run: MonitoringRun, stats: RunStats, details: Mapping[str, object
     run.details = {"suppressed": stats.suppressed, **dict(details or {})}
 
 
-def delta_screen(session: Session, version_id: int, config: MatchConfig | None = None) -> RunStats | None:
-    """Screen all active parties against the added and changed entries of ``version_id``; delist removed ones.
+@dataclass
+class DeltaPlan:
+    """A version's delta split into customer chunks (run in parallel by worker processes); delisting already done."""
 
-    Returns None when the version was delta-screened before or is not active (a pending fi_national import is
-    screened when it is approved). The caller commits.
+    version_id: int
+    run_id: int
+    refs: list[str]
+    chunks: list[list[str]]
+    stats: RunStats
+
+
+def plan_delta(
+    session: Session, version_id: int, config: MatchConfig | None = None, chunk_size: int = 2000
+) -> DeltaPlan | None:
+    """Claim the version's delta run, delist hits on removed entries and split the active customers into chunks.
+
+    None when the version was delta-screened before (or is being screened right now) or is not active — a pending
+    fi_national import is screened once approved. The caller commits, then runs :func:`delta_chunk` per chunk.
     """
     version = session.get(ListVersion, version_id)
     if version is None:
         raise LookupError(f"list version {version_id} does not exist")
     if version.activated_at is None:
         return None
-    matcher_config = config or MatchConfig()
-    run = _claim_run(session, "delta", version_id, matcher_config.config_hash())
+    run = _claim_run(session, "delta", version_id, (config or MatchConfig()).config_hash())
     if run is None:
         return None
     changes = version_changes(session, version_id)
     refs = sorted(changes.get("added", []) + changes.get("changed", []))
     removed = sorted(changes.get("removed", []))
     stats = RunStats()
-    current = current_jobs_query().subquery()
-    touched_refs = refs + removed
-    existing: Sequence[Hit] = []
-    if touched_refs:
-        existing = (
-            session.execute(
-                select(Hit)
-                .join(current, Hit.job_id == current.c.job_id)
-                .where(Hit.source == version.source, Hit.source_ref.in_(touched_refs))
-            )
-            .scalars()
-            .all()
-        )
-    book = _HitBook(session, existing)
-    if refs:
-        screener = MatcherScreener(Matcher.build(_version_entries(session, version_id, refs), matcher_config))
-        _screen(session, active_parties(session), screener, book, "delta", stats)
+    book = _HitBook(session, [])
     if removed:
         gone = session.execute(
             select(Hit).where(Hit.source == version.source, Hit.source_ref.in_(removed), Hit.status != "delisted")
         ).scalars()
         _delist(session, gone, book, stats, f"removed from {version.source} in list version {version_id}")
+        session.flush()
+        _finish_jobs(session, book.touched_jobs, stats, "delta")
+    parts = chunks(all_active_customers(session), chunk_size) if refs else []
+    run.delisted = stats.delisted
+    run.details = {
+        "source": version.source,
+        "entries": len(refs),
+        "removed": len(removed),
+        "chunks": len(parts),
+        "done": [],
+    }
+    if not parts:
+        _complete_delta(session, run)
+    return DeltaPlan(version_id, run.id, refs, parts, stats)
+
+
+def delta_chunk(
+    session: Session, plan_run_id: int, index: int, customer_ids: Sequence[str], config: MatchConfig | None = None
+) -> RunStats | None:
+    """Screen one chunk of customers' parties against the version's added and changed entries only."""
+    run = session.get(MonitoringRun, plan_run_id)
+    if (
+        run is None
+        or run.version_id is None
+        or run.status == "completed"
+        or index in (run.details or {}).get("done", [])
+    ):
+        return None
+    version_id = run.version_id
+    version = session.get(ListVersion, version_id)
+    assert version is not None
+    changes = version_changes(session, version_id)
+    refs = sorted(changes.get("added", []) + changes.get("changed", []))
+    stats = RunStats()
+    parties = active_parties(session, customer_ids)
+    job_ids = sorted({party.job_id for party, _ in parties})
+    existing = (
+        session.execute(
+            select(Hit).where(Hit.job_id.in_(job_ids), Hit.source == version.source, Hit.source_ref.in_(refs))
+        )
+        .scalars()
+        .all()
+        if job_ids and refs
+        else []
+    )
+    book = _HitBook(session, existing)
+    screener = MatcherScreener(Matcher.build(_version_entries(session, version_id, refs), config or MatchConfig()))
+    _screen(session, parties, screener, book, "delta", stats)
     session.flush()
     _finish_jobs(session, book.touched_jobs, stats, "delta")
-    _close_run(run, stats, {"source": version.source, "entries": len(refs), "removed": len(removed)})
+    _count_chunk(session, plan_run_id, index, stats)
+    return stats
+
+
+def _count_chunk(session: Session, run_id: int, index: int, stats: RunStats) -> None:
+    """Add a chunk's counts to its run under a row lock; the last chunk completes the run."""
+    run = session.get(MonitoringRun, run_id, with_for_update=True, populate_existing=True)
+    assert run is not None
+    details = dict(run.details or {})
+    done = sorted({*details.get("done", []), index})
+    run.parties += stats.parties
+    run.new_hits += stats.new_hits
+    run.reopened += stats.reopened
+    details["done"] = done
+    details["suppressed"] = int(details.get("suppressed", 0)) + stats.suppressed
+    run.details = details
+    if len(done) >= int(details.get("chunks", 0)):
+        _complete_delta(session, run)
+
+
+def _complete_delta(session: Session, run: MonitoringRun) -> None:
+    run.status, run.finished_at = "completed", utcnow()
     audit.record(
         session,
         actor=ACTOR,
         action="monitoring.delta_run",
         object_type="list_version",
-        object_id=str(version_id),
-        details={**stats.as_dict(), "source": version.source},
+        object_id=str(run.version_id),
+        details={
+            "parties": run.parties,
+            "new_hits": run.new_hits,
+            "reopened": run.reopened,
+            "delisted": run.delisted,
+            "chunks": int((run.details or {}).get("chunks", 0)),
+        },
     )
-    log.info("monitoring.delta", version_id=version_id, source=version.source, **stats.as_dict())
-    return stats
+    log.info(
+        "monitoring.delta",
+        version_id=run.version_id,
+        parties=run.parties,
+        new_hits=run.new_hits,
+        reopened=run.reopened,
+        delisted=run.delisted,
+    )
+
+
+def delta_screen(session: Session, version_id: int, config: MatchConfig | None = None) -> RunStats | None:
+    """The whole delta of a version in this session, chunk after chunk (tests, SQLite, small installations)."""
+    plan = plan_delta(session, version_id, config, chunk_size=10_000)
+    if plan is None:
+        return None
+    total = plan.stats
+    for index, part in enumerate(plan.chunks):
+        stats = delta_chunk(session, plan.run_id, index, part, config)
+        if stats is not None:
+            total.parties += stats.parties
+            total.new_hits += stats.new_hits
+            total.reopened += stats.reopened
+            total.suppressed += stats.suppressed
+            total.notify_jobs.extend(stats.notify_jobs)
+    return total
 
 
 def unscreened_versions(session: Session) -> list[int]:
@@ -547,6 +643,15 @@ def end_relationship(session: Session, customer_id: str, ended_at: datetime, ret
     until = retention_end(session, customer_id, ended_at, retention_years)
     session.execute(update(Customer).where(Customer.id == customer_id).values(next_rescreen_at=None))
     return until
+
+
+def request_rescreen(session: Session, customer_id: str, now: datetime | None = None) -> None:
+    """Make the customer due now (e.g. after a data-subject correction): the next monitoring tick rescreens it."""
+    session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.relationship_ended_at.is_(None))
+        .values(next_rescreen_at=now or utcnow())
+    )
 
 
 def set_risk(

@@ -145,3 +145,28 @@ def test_four_eyes_rule_by_list_and_score() -> None:
     assert review.job_outcome([HitStatus.DISMISSED, HitStatus.SUPPRESSED, HitStatus.DELISTED], False) == "clear"
     assert review.job_outcome([HitStatus.DISMISSED], True) == "review"
     assert review.job_outcome([HitStatus.ESCALATED, HitStatus.CONFIRMED], False) == "match"
+
+
+def test_retention_purge_takes_decisions_suppressions_and_notifications_along(screened: tuple[Settings, str]) -> None:
+    from datetime import timedelta
+
+    from kyc import monitoring
+    from kyc.retention import purge_expired
+    from kyc.storage.models import utcnow
+
+    settings, job_id = screened
+    analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
+    decide(settings, hit_on(settings, job_id, "IQi.074").id, "true_match", analyst)
+    decide(settings, hit_on(settings, job_id, "IQi.074").id, "approve", approver)
+    decide(settings, hit_on(settings, job_id, "HTi.006").id, "false_positive", analyst)
+    decide(settings, hit_on(settings, job_id, "HTi.006").id, "approve", approver)
+    customer_id = customer_of(settings, job_id).id
+    with transaction(settings.database_url) as session:
+        monitoring.end_relationship(session, customer_id, utcnow() - timedelta(days=6 * 366), settings.retention_years)
+    with transaction(settings.database_url) as session:
+        purged = purge_expired(session)
+        assert (purged.jobs, purged.customers) == (1, 1)
+    with transaction(settings.database_url) as session:
+        for table in (HitDecision, Suppression, AuthorityNotification, Hit):
+            assert session.execute(select(table)).first() is None, table.__tablename__
+        assert session.get(Customer, customer_id) is None

@@ -26,6 +26,7 @@ from workers.tasks import schedule_webhook
 log = structlog.get_logger(__name__)
 
 DELTA_TASK = "kyc.monitoring.delta"
+DELTA_CHUNK_TASK = "kyc.monitoring.delta_chunk"
 RESCREEN_TASK = "kyc.monitoring.rescreen"
 TICK_TASK = "kyc.monitoring.tick"
 
@@ -37,12 +38,38 @@ def _notify(settings: Settings, job_ids: list[str]) -> None:
 
 
 def run_delta(settings: Settings, version_id: int) -> dict[str, Any]:
+    """Plan the version's delta; run its chunks here (SQLite, or one chunk) or fan them out to the worker pool.
+
+    The delta matcher is built from the default ``MatchConfig`` — the one the shared matcher cache uses — so that a
+    delta never waits for a full index build it does not need.
+    """
     with transaction(settings.database_url) as session:
-        stats = monitoring.delta_screen(session, version_id, matcher_cache.get(settings.database_url).config)
-    if stats is None:
+        plan = monitoring.plan_delta(session, version_id, chunk_size=settings.monitoring_chunk_size)
+    if plan is None:
         return {"version_id": version_id, "skipped": True}
-    _notify(settings, stats.notify_jobs)
-    return {"version_id": version_id, **stats.as_dict(), "notified": len(stats.notify_jobs)}
+    _notify(settings, plan.stats.notify_jobs)
+    inline = settings.database_url.startswith("sqlite") or len(plan.chunks) <= 1
+    if not inline:
+        for index, part in enumerate(plan.chunks):
+            delta_chunk_task.delay(plan.run_id, index, part)
+        return {"version_id": version_id, "chunks": len(plan.chunks), "delisted": plan.stats.delisted}
+    totals = plan.stats
+    for index, part in enumerate(plan.chunks):
+        stats = run_delta_chunk(settings, plan.run_id, index, part)
+        if stats is not None:
+            totals.parties += stats.parties
+            totals.new_hits += stats.new_hits
+            totals.reopened += stats.reopened
+            totals.suppressed += stats.suppressed
+    return {"version_id": version_id, "chunks": len(plan.chunks), **totals.as_dict()}
+
+
+def run_delta_chunk(settings: Settings, run_id: int, index: int, customer_ids: list[str]) -> monitoring.RunStats | None:
+    with transaction(settings.database_url) as session:
+        stats = monitoring.delta_chunk(session, run_id, index, customer_ids)
+    if stats is not None:
+        _notify(settings, stats.notify_jobs)
+    return stats
 
 
 def run_rescreen(settings: Settings, customer_ids: list[str], origin: str = "full") -> dict[str, Any]:
@@ -62,6 +89,16 @@ def delta_task(self: Task[Any, Any], version_id: int) -> dict[str, Any]:
         return run_delta(current_settings(), version_id)
     except OperationalError as exc:
         raise self.retry(exc=exc, countdown=30) from exc
+
+
+@app.task(name=DELTA_CHUNK_TASK, bind=True, acks_late=True, max_retries=3)  # type: ignore[untyped-decorator]
+def delta_chunk_task(self: Task[Any, Any], run_id: int, index: int, customer_ids: list[str]) -> dict[str, Any]:
+    """One chunk of a version's delta (PostgreSQL: chunks run in parallel on the worker processes)."""
+    try:
+        stats = run_delta_chunk(current_settings(), run_id, index, customer_ids)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=30) from exc
+    return {"run_id": run_id, "chunk": index, **(stats.as_dict() if stats else {"skipped": 1})}
 
 
 @app.task(name=RESCREEN_TASK, bind=True, acks_late=True, max_retries=3)  # type: ignore[untyped-decorator]

@@ -28,6 +28,16 @@ from kyc.storage.screening_models import Hit, Party, ScreeningJob
 
 router = APIRouter(prefix="/v1/hits", tags=["review"])
 HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
+
+
+def _decider(principal: HitReader, settings: SettingsDep) -> Principal:
+    """Analysts (first decisions) and approvers (second decisions): refused before the body is even looked at."""
+    if principal.can(Permission.PROPOSE_DECISION) or principal.can(Permission.APPROVE_DECISION):
+        return principal
+    raise _refused(settings, principal, "*", "any", f"role {principal.role.value} cannot decide on hits")
+
+
+Decider = Annotated[Principal, Depends(_decider)]
 HitStatusName = Literal["open", "proposed", "escalated", "dismissed", "confirmed", "suppressed", "delisted"]
 
 
@@ -335,7 +345,7 @@ def _refused(settings: Settings, principal: Principal, hit_id: str, verdict: str
     responses={403: {"description": "Wrong role for this decision, or four eyes"}, 409: {"description": "Status"}},
 )
 def decide(
-    hit_id: str, body: DecisionIn, principal: HitReader, session: SessionDep, settings: SettingsDep
+    hit_id: str, body: DecisionIn, principal: Decider, session: SessionDep, settings: SettingsDep
 ) -> DecisionResultOut:
     """Record a decision. ``true_match``, and ``false_positive`` on a sanctions hit or a high score, become a
     proposal that an approver (a different user) approves or rejects; ``escalate`` needs no second decision."""
