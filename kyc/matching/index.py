@@ -7,8 +7,7 @@ rather than a dictionary entry per name.
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable
 
 import numpy as np
@@ -18,36 +17,47 @@ IntArray = npt.NDArray[np.int32]
 
 
 class IndexBuilder:
-    """Collects postings while names are normalised; ``freeze`` turns them into a ``TokenIndex``."""
+    """Collects (key, name) pairs in flat integer arrays while names are normalised (a list per key would cost
+    more memory than the finished index); ``freeze`` sorts them into a ``TokenIndex``."""
 
     def __init__(self) -> None:
-        self._postings: defaultdict[str, list[int]] = defaultdict(list)
-        self._compact_hashes: list[int] = []
-        self._compact_ids: list[int] = []
+        self._key_ids: dict[str, int] = {}
+        self._pair_keys = array("i")
+        self._pair_names = array("i")
+        self._compact_hashes = array("q")
+        self._compact_ids = array("i")
         self._count = 0
 
     def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
+        key_ids = self._key_ids
         for key in keys:
-            self._postings[key].append(name_id)
+            slot = key_ids.get(key)
+            if slot is None:
+                slot = key_ids[key] = len(key_ids)
+            self._pair_keys.append(slot)
+            self._pair_names.append(name_id)
         if len(compact) > 5:
             self._compact_hashes.append(hash(compact))
             self._compact_ids.append(name_id)
         self._count = max(self._count, name_id + 1)
 
     def freeze(self) -> TokenIndex:
-        keys = list(self._postings)
-        lengths = np.fromiter((len(self._postings[k]) for k in keys), dtype=np.int64, count=len(keys))
-        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        keys = np.frombuffer(self._pair_keys, dtype=np.int32) if len(self._pair_keys) else np.empty(0, np.int32)
+        names = np.frombuffer(self._pair_names, dtype=np.int32) if len(self._pair_names) else np.empty(0, np.int32)
+        order = np.argsort(keys, kind="stable")  # stable: name ids stay ascending within a key
+        ids = names[order].copy()
+        lengths = np.bincount(keys, minlength=len(self._key_ids)).astype(np.int64)
+        offsets = np.zeros(len(self._key_ids) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        ids = np.fromiter(
-            itertools.chain.from_iterable(self._postings[k] for k in keys), dtype=np.int32, count=int(offsets[-1])
-        )
         idf = np.log1p(max(self._count, 1) / np.maximum(lengths, 1)).astype(np.float32)
-        hashes = np.asarray(self._compact_hashes, dtype=np.int64)
-        order = np.argsort(hashes, kind="stable")
-        compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[order]
-        self._postings.clear()
-        return TokenIndex({k: i for i, k in enumerate(keys)}, offsets, ids, idf, hashes[order], compact_ids)
+        hashes = np.frombuffer(self._compact_hashes, dtype=np.int64) if len(self._compact_hashes) else np.empty(0)
+        compact_order = np.argsort(hashes, kind="stable")
+        compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[compact_order]
+        index = TokenIndex(self._key_ids, offsets, ids, idf, hashes[compact_order].astype(np.int64), compact_ids)
+        self._key_ids = {}
+        self._pair_keys, self._pair_names = array("i"), array("i")
+        self._compact_hashes, self._compact_ids = array("q"), array("i")
+        return index
 
 
 class TokenIndex:

@@ -86,12 +86,9 @@ class NameForm:
         """Index keys per name part: the part itself, its romanisation skeleton, its phonetic code and its letters
         sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence."""
         groups: list[tuple[str, ...]] = []
-        for token, part, skeleton in zip(self.tokens, self.parts, self.skeletons, strict=True):
+        for token, part in zip(self.tokens, self.parts, strict=True):
             if part is Part.NAME and len(token) > 1:
-                if len(token) > 3:
-                    groups.append((token, "~" + skeleton, "#" + phonetic(token), "@" + "".join(sorted(token))))
-                else:
-                    groups.append((token, "~" + skeleton, "#" + phonetic(token)))
+                groups.append(_token_keys(token))
             elif part is Part.NUMBER:
                 groups.append((token,))
         if not groups:  # a name made only of particles or legal forms still needs to be findable
@@ -100,6 +97,13 @@ class NameForm:
 
     def index_keys(self) -> set[str]:
         return {key for group in self.key_groups() for key in group}
+
+
+@lru_cache(maxsize=262144)
+def _token_keys(token: str) -> tuple[str, ...]:
+    if len(token) > 3:
+        return (token, "~" + skeleton(token), "#" + phonetic(token), "@" + "".join(sorted(token)))
+    return (token, "~" + skeleton(token), "#" + phonetic(token))
 
 
 def fold(text: str) -> str:
@@ -285,13 +289,19 @@ def _classify(token: str, is_person: bool) -> Part:
     return Part.NAME
 
 
+_SHARED: dict[tuple[Part, ...], tuple[Part, ...]] = {}
+
+
 def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is_person: bool) -> NameForm:
+    interned = tuple(sys.intern(t) for t in tokens)  # one string object per distinct part, index-wide
+    skeletons = tuple(skeleton(t) for t in interned)
+    part_tuple = tuple(parts)
     return NameForm(
         original=original,
-        tokens=tuple(sys.intern(t) for t in tokens),  # one string object per distinct part, index-wide
-        parts=tuple(parts),
-        skeletons=tuple(skeleton(t) for t in tokens),
-        numbers=frozenset(t for t, p in zip(tokens, parts, strict=True) if p is Part.NUMBER),
-        compact=compact or "".join(tokens),
+        tokens=interned,
+        parts=_SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
+        skeletons=interned if skeletons == interned else skeletons,
+        numbers=frozenset(t for t, p in zip(interned, parts, strict=True) if p is Part.NUMBER),
+        compact=compact or "".join(interned),
         is_person=is_person,
     )
