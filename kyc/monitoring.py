@@ -49,6 +49,7 @@ from kyc.screening import MatcherScreener, Screener, ScreeningMatch, hit_kind
 from kyc.storage.models import ListChange, ListEntry, ListVersion, utcnow
 from kyc.storage.review_models import MonitoringRun
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.versions import diff_hashes, version_hashes
 
 log = structlog.get_logger(__name__)
 
@@ -289,6 +290,31 @@ def version_changes(session: Session, version_id: int) -> dict[str, list[str]]:
     return grouped
 
 
+def monitored_changes(session: Session, version: ListVersion) -> dict[str, list[str]]:
+    """What changed since the newest version of the source that was delta-screened.
+
+    Normally that is the previous version and its stored diff is the answer. When versions followed each other
+    faster than monitoring ran (the previous one was superseded before its delta), the diff is taken against the
+    last screened one, so nothing added in between is skipped.
+    """
+    baseline = session.execute(
+        select(ListVersion.id)
+        .join(MonitoringRun, MonitoringRun.version_id == ListVersion.id)
+        .where(
+            ListVersion.source == version.source,
+            ListVersion.id < version.id,
+            MonitoringRun.kind == "delta",
+            MonitoringRun.status == "completed",
+        )
+        .order_by(ListVersion.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if baseline is None or baseline == version.previous_version_id:
+        return version_changes(session, version.id)
+    diff = diff_hashes(version_hashes(session, baseline), version_hashes(session, version.id))
+    return {"added": diff.added, "changed": diff.changed, "removed": diff.removed}
+
+
 def _version_entries(session: Session, version_id: int, refs: Sequence[str]) -> list[tuple[int, Entry]]:
     wanted = set(refs)
     rows = session.execute(select(ListEntry.source_ref, ListEntry.data).where(ListEntry.version_id == version_id))
@@ -357,12 +383,12 @@ def plan_delta(
     version = session.get(ListVersion, version_id)
     if version is None:
         raise LookupError(f"list version {version_id} does not exist")
-    if version.activated_at is None:
-        return None
+    if version.status != "active":
+        return None  # pending: screened once approved; superseded: the newer version's delta covers its changes
     run = _claim_run(session, "delta", version_id, (config or MatchConfig()).config_hash())
     if run is None:
         return None
-    changes = version_changes(session, version_id)
+    changes = monitored_changes(session, version)
     refs = sorted(changes.get("added", []) + changes.get("changed", []))
     removed = sorted(changes.get("removed", []))
     stats = RunStats()
@@ -403,7 +429,7 @@ def delta_chunk(
     version_id = run.version_id
     version = session.get(ListVersion, version_id)
     assert version is not None
-    changes = version_changes(session, version_id)
+    changes = monitored_changes(session, version)
     refs = sorted(changes.get("added", []) + changes.get("changed", []))
     stats = RunStats()
     parties = active_parties(session, customer_ids)

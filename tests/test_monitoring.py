@@ -211,3 +211,65 @@ def test_a_changed_matcher_configuration_rescreens_everybody_once(service: Setti
     run = wait_for_run(service, "config")
     assert run.parties == 2
     assert tick(service)["config_changed"] is False
+
+
+def test_a_version_superseded_before_its_delta_is_covered_by_the_next_one(settings: Settings) -> None:
+    """v1 (delta-screened) -> v2 (never screened: superseded at once) -> v3: v3's delta covers what v2 added."""
+    from kyc.matching import matcher_cache
+    from kyc.screening import PersonSpec
+    from kyc.versions import ParsedList, RawFile, store_version
+    from lists.fetch import read_local
+    from lists.registry import get_adapter
+    from workers.tasks import run_screening
+
+    matcher_cache.clear()
+    adapter = get_adapter("un_sc")
+    old_raw = read_local(list_file(UN_2025))
+    old = adapter.parse([old_raw])
+    newest = {e.source_ref for e in adapter.parse([read_local(list_file(UN_2026))]).entries}
+    held = next(e for e in old.entries if e.schema_.value == "Person" and e.source_ref in newest and e.nationalities)
+    with transaction(settings.database_url) as session:
+        first = store_version(
+            session,
+            source="un_sc",
+            files=[RawFile("base.xml", old_raw.data + b"<!-- without one designation -->")],
+            parsed=ParsedList([e for e in old.entries if e.source_ref != held.source_ref], old.file_format),
+            parser_version=adapter.parser_version,
+            origin="test: UN 2025-11-20 minus one designation",
+        )
+        assert monitoring.delta_screen(session, first.version_id) is not None
+    person = PersonSpec(role="representative", name=held.primary_name, nationality=held.nationalities[0])
+    job_id = submit(settings, "Esimerkki Oy", "1572860-0", (person,))
+    run_screening(settings, job_id)
+    assert held.source_ref not in hits_by_party(settings, job_id).get(held.primary_name, {})
+
+    second = ingest_files("un_sc", [list_file(UN_2025)], settings)  # adds the designation back...
+    third = ingest_files("un_sc", [list_file(UN_2026)], settings)  # ...and is superseded before monitoring ran
+    assert second.added == 1 and third.added == 4
+    with transaction(settings.database_url) as session:
+        assert monitoring.delta_screen(session, second.version_id) is None
+        stats = monitoring.delta_screen(session, third.version_id)
+        assert stats is not None and stats.new_hits >= 1
+    hit = hits_by_party(settings, job_id)[held.primary_name][held.source_ref]
+    assert (hit.origin, hit.status, hit.version_id) == ("delta", "open", third.version_id)
+
+
+def test_delta_fans_out_in_customer_chunks_and_completes_when_every_chunk_is_counted(service: Settings) -> None:
+    from workers.app import use_settings
+
+    chunked = service_support.service_settings(service.database_url, monitoring_chunk_size=1)
+    use_settings(chunked)  # one customer per chunk: on PostgreSQL every chunk is its own task on the worker pool
+    ingest_files("un_sc", [list_file(UN_2025)], service)
+    jobs = [
+        submit(service, f"Khartoum Trading {index} Oy", f"207747{index}-0", (ADDED[ref],))
+        for index, ref in enumerate(("SDi.007", "SDi.008", "SDi.010"))
+    ]
+    for job_id in jobs:
+        screen(service, job_id)
+    result = ingest_files("un_sc", [list_file(UN_2026)], service)
+    delta_task.delay(result.version_id)
+    run = wait_for_run(service, "delta", result.version_id)
+    assert (run.parties, run.new_hits, run.delisted) == (6, 3, 0)  # 3 customers x (organisation + person)
+    assert (run.details or {})["chunks"] == 3 and sorted((run.details or {})["done"]) == [0, 1, 2]
+    for job_id, ref in zip(jobs, ("SDi.007", "SDi.008", "SDi.010"), strict=True):
+        assert hit_on(service, job_id, ref).origin == "delta"
