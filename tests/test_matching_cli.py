@@ -30,6 +30,7 @@ def un_db(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
     yield settings
     get_settings.cache_clear()
     matcher_cache.clear()
+    configure()  # CliRunner closed the stderr the CLI's logging was bound to; later tests must not inherit it
 
 
 def _write(path: Path, lines: list[str]) -> Path:

@@ -7,7 +7,8 @@ from functools import cache
 import pytest
 
 from kyc.entry import Entry, NameKind, Schema
-from kyc.matching import ENGINE_VERSION, Matcher, MatcherCache, MatchConfig, Query, load_matcher
+from kyc.logs import configure
+from kyc.matching import ENGINE_VERSION, MatchConfig, Matcher, MatcherCache, Query, load_matcher
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import RawFile, active_version_ids
@@ -162,6 +163,7 @@ def test_invalid_queries_are_rejected_with_the_field() -> None:
 
 
 def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings) -> None:
+    configure()  # logging to this process's stderr, whatever an earlier CLI test left bound
     cache_ = MatcherCache()
     ingest_files("un_sc", [list_file(UN_2025)], settings)
     first = cache_.get(settings.database_url)
