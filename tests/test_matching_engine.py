@@ -177,3 +177,12 @@ def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings) -
         direct = load_matcher(session)
     assert direct.version_ids == second.version_ids
     assert second.screen(person("Emraan Ali"))[0].version_id == second.version_ids["un_sc"]
+
+
+def test_person_query_also_screens_entries_of_unknown_kind() -> None:
+    emraan = next(e for e in un_entries() if e.source_ref == "QDi.430")
+    unknown = emraan.model_copy(update={"schema_": Schema.LEGAL_ENTITY, "source_ref": "X-1"})
+    matcher = Matcher.build([(1, unknown)])
+    assert [m.source_ref for m in matcher.screen(person("Emraan Ali"))] == ["X-1"]
+    vessel = emraan.model_copy(update={"schema_": Schema.VESSEL, "source_ref": "V-1"})
+    assert Matcher.build([(1, vessel)]).screen(person("Emraan Ali"), threshold=0.0) == []

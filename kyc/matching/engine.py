@@ -28,6 +28,9 @@ _FORM_SCHEMA = {"Person": "Person", "Organization": "Organization", "LegalEntity
 """Which normalisation a schema's names get: person rules (titles) or organisation rules (legal forms)."""
 
 
+_SCHEMAS = ("Person", "Organization", "LegalEntity", "Vessel", "Aircraft")
+
+
 def form_schema(schema: str) -> str:
     return _FORM_SCHEMA.get(schema, "Organization")
 
@@ -146,9 +149,9 @@ class Matcher:
 
     def _query_forms(self, query: Query) -> dict[str, list[NameForm]]:
         names = [query.name, *query.aliases]
-        wanted = {form_schema(s) for s in ("Person", "Organization", "Vessel") if schema_compatible(query.schema_, s)}
-        if query.schema_ in ("Vessel", "Aircraft"):
-            wanted = {"Organization"}
+        # One form per normalisation the compatible entries use: a person query is compared with listed persons
+        # (person rules) and with entries of unknown kind (organisation rules, as those entries were indexed).
+        wanted = {form_schema(s) for s in _SCHEMAS if schema_compatible(query.schema_, s)}
         return {schema: [name_form(n, schema) for n in names if n.strip()] for schema in wanted}
 
     def _candidate_ids(self, forms: Iterable[NameForm]) -> IntArray:
