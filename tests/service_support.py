@@ -82,21 +82,49 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20, what: str = "
         if predicate():
             return
         time.sleep(0.05)
-    pytest.fail(f"{what} not reached within {timeout} s")
+    pytest.fail(f"{what} not reached within {timeout} s\n{_thread_stacks()}")
+
+
+def _thread_stacks() -> str:
+    """Where every thread is: a stuck worker task is then visible in the failure message."""
+    import sys
+    import threading
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame)[-8:])
+        for ident, frame in sys._current_frames().items()
+    )
+
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker_once() -> Any:
+    """One worker per test process, however many modules bind the fixture under their own name.
+
+    (A fixture imported into two modules is two session fixtures to pytest; two workers consuming one queue in one
+    process then steal each other's delayed retries.) The worker thread is a daemon: it ends with the process.
+    """
+    if "worker" not in _worker:
+        configure(
+            Settings(broker_url=redis_broker_url()),
+            task_default_queue=QUEUE,
+            broker_transport_options={"visibility_timeout": 60, "global_keyprefix": f"{QUEUE}:"},
+        )
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.ping()  # fail fast, with the reason, when Redis is down
+        context = start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30)
+        _worker["worker"] = context.__enter__()
+        _worker["context"] = context
+    return _worker["worker"]
 
 
 @pytest.fixture(scope="session")
 def celery_worker() -> Iterator[Any]:
     """A real Celery worker (thread pool) consuming the real Redis broker, for the whole test session."""
-    configure(
-        Settings(broker_url=redis_broker_url()),
-        task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": 60, "global_keyprefix": f"{QUEUE}:"},
-    )
-    with app.connection_for_write() as conn:
-        conn.default_channel.client.ping()  # fail fast, with the reason, when Redis is down
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
-        yield worker
+    yield _start_worker_once()
     use_settings(None)
 
 
