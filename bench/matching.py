@@ -173,6 +173,8 @@ def name_bench(config: MatchConfig) -> None:
     engine = logic_v2()
     ours: list[tuple[str, str, float, bool]] = []
     theirs: list[tuple[str, str, float, bool]] = []
+    for row in rows[:50]:  # warm-up: rigour loads its name data on first use
+        our_pair_score(row["schema"], row["name1"], row["name2"])
     started = time.perf_counter()
     for row in rows:
         ours.append(
@@ -186,6 +188,9 @@ def name_bench(config: MatchConfig) -> None:
     our_ms = (time.perf_counter() - started) / len(rows) * 1000
     their_ms = None
     if engine is not None:
+        for row in rows[:50]:
+            schema = ftm_schema(row["schema"])
+            engine.score(engine.entity(schema, [row["name1"]]), engine.entity(schema, [row["name2"]]))
         started = time.perf_counter()
         for row in rows:
             schema = ftm_schema(row["schema"])
@@ -422,12 +427,17 @@ def speed_all_lists(config: MatchConfig, workers: int, n_queries: int, engine: L
         v2 = logic_v2_qps(engine, matcher, queries[:200])
         out(f"| logic-v2 with yente-style retrieval (top {YENTE_CANDIDATES} candidates), one core | {v2:,.1f} q/s |")
         out(f"| throughput ratio ours / logic-v2 | {single.qps / v2:,.0f}× |")
+        out(f"| ours / yente's documented {YENTE_DOCUMENTED_QPS:.0f} requests/s per vCPU | "
+            f"{single.qps / YENTE_DOCUMENTED_QPS:,.0f}× |")  # fmt: skip
         ratio = single.qps / v2
         target("throughput vs logic-v2 with retrieval, one core", "≥ 50×", f"{ratio:,.0f}×", ratio >= 50)
     out()
 
 
-YENTE_CANDIDATES = 20
+YENTE_CANDIDATES = 50
+"""yente scores ``limit`` (default 5) × ``MATCH_CANDIDATES`` (default 10) retrieved candidates per /match query."""
+YENTE_DOCUMENTED_QPS = 4.0
+"""yente's documented throughput per vCPU, Elasticsearch retrieval included."""
 
 
 def logic_v2_qps(engine: LogicV2, matcher: Matcher, queries: list[Query]) -> float:

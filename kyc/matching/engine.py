@@ -140,7 +140,7 @@ class Matcher:
         """The entries the index retrieves for a query, before scoring (for benchmarks and diagnostics)."""
         forms = [f for group in self._query_forms(query).values() for f in group]
         seen: dict[int, Entry] = {}
-        for name_id in self._candidate_ids(forms).tolist():
+        for name_id in self._candidate_ids(forms, limit * 2).tolist():
             entry_id = int(self._name_entry[name_id])
             entry = self._entries[entry_id][1]
             if schema_compatible(query.schema_, entry.schema_.value):
@@ -154,13 +154,13 @@ class Matcher:
         wanted = {form_schema(s) for s in _SCHEMAS if schema_compatible(query.schema_, s)}
         return {schema: [name_form(n, schema) for n in names if n.strip()] for schema in wanted}
 
-    def _candidate_ids(self, forms: Iterable[NameForm]) -> IntArray:
+    def _candidate_ids(self, forms: Iterable[NameForm], limit: int | None = None) -> IntArray:
         groups: set[tuple[str, ...]] = set()
         compacts: set[str] = set()
         for form in forms:
             groups.update(form.key_groups())
             compacts.add(form.compact)
-        return self._index.candidates(groups, compacts, self.config.candidates)
+        return self._index.candidates(groups, compacts, limit or self.config.candidates)
 
     def _best_names(self, query: Query) -> dict[int, _Candidate | None]:
         """For each candidate entry, its best (query name, list name) pair."""
