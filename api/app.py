@@ -23,6 +23,7 @@ from api import errors
 from api.deps import SettingsDep
 from api.schemas import Health
 from kyc.settings import Settings
+from kyc.settings import get_settings as default_settings
 from kyc.storage.db import get_engine
 
 log = structlog.get_logger(__name__)
@@ -58,19 +59,34 @@ def _include_routers(app: FastAPI) -> None:
             app.include_router(router)
 
 
+def _docs_enabled(settings: Settings) -> bool:
+    """The OpenAPI schema and its pages are served outside production, or when a deployment opts in.
+
+    They hold no case data, but DESIGN.md allows only ``/healthz`` without a token, so production keeps them off
+    unless ``KYC_API_DOCS=true``.
+    """
+    if settings.api_docs is not None:
+        return settings.api_docs
+    return settings.env != "production"
+
+
 def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] | None = None) -> FastAPI:
+    docs = _docs_enabled(settings or default_settings())
     app = FastAPI(
         title="KYC/AML screening",
         version="0.1.0",
         description="Sanctions, asset-freeze and PEP screening of business customers and their people.",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
     errors.install(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     if settings is not None:
-        from api.deps import get_settings
+        from api.deps import get_settings as settings_dependency
 
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[settings_dependency] = lambda: settings
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     def healthz(current: SettingsDep, response: Response) -> Health:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Security
     env: str = "development"
     """``production`` refuses to start without ``KYC_ENCRYPTION_KEY``; anything else may generate a local key."""
+    api_docs: bool | None = None
+    """Serve ``/docs`` and ``/openapi.json``; default: yes outside production, no in production."""
     encryption_key: SecretStr | None = None
     """Comma-separated Fernet keys, first = current (encrypts), the rest only decrypt (key rotation)."""
     blind_index_key: SecretStr | None = None
