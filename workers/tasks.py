@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import structlog
 from celery import Task
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from kyc import webhooks
 from kyc.matching import matcher_cache
@@ -206,46 +207,55 @@ def sweep(settings: Settings) -> list[str]:
 
 
 def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7)) -> int:
-    """Callbacks whose message went missing: a completed job with no attempt at all, or a failed attempt whose
-    retry is long overdue. Receivers de-duplicate on the delivery id should a late original still arrive."""
+    """Callbacks whose message went missing: a completed job with no attempt at all, or an attempt whose retry is
+    long overdue. A ``queued`` row (attempt 0) marks a re-sent callback so that the next sweep does not send it
+    again, yet finds it if that message is lost too. Receivers de-duplicate on the delivery id."""
     now = utcnow()
     grace = timedelta(seconds=max(60, settings.stale_job_seconds))
     with transaction(settings.database_url) as session:
-        never = (
-            session.execute(
-                select(ScreeningJob.id).where(
-                    ScreeningJob.status == "completed",
-                    ScreeningJob.callback_url.is_not(None),
-                    ScreeningJob.completed_at <= now - grace,
-                    ScreeningJob.completed_at >= now - window,
-                    ~select(WebhookDelivery.id).where(WebhookDelivery.job_id == ScreeningJob.id).exists(),
-                )
+        never = session.execute(
+            select(ScreeningJob.id, ScreeningJob.callback_url).where(
+                ScreeningJob.status == "completed",
+                ScreeningJob.callback_url.is_not(None),
+                ScreeningJob.completed_at <= now - grace,
+                ScreeningJob.completed_at >= now - window,
+                ~select(WebhookDelivery.id).where(WebhookDelivery.job_id == ScreeningJob.id).exists(),
             )
-            .scalars()
-            .all()
-        )
-        latest = session.execute(
-            select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.max(WebhookDelivery.attempt))
-            .where(WebhookDelivery.attempted_at >= now - window)
-            .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
         ).all()
-        overdue = []
-        for job_id, delivery_id, attempt in latest:
-            row = session.execute(
-                select(WebhookDelivery.status, WebhookDelivery.attempted_at).where(
-                    WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.attempt == attempt
-                )
-            ).first()
-            wait = timedelta(seconds=webhooks.backoff_seconds(attempt, settings.webhook_backoff_seconds)) + grace
-            if row is not None and row.status == "failed" and row.attempted_at <= now - wait:
-                overdue.append((job_id, delivery_id, attempt + 1))
-    for job_id in never:
-        deliver_webhook_task.delay(job_id, str(uuid.uuid4()), 1)
-    for job_id, delivery_id, attempt in overdue:
+        fresh = [(job_id, str(uuid.uuid4()), 1) for job_id, _url in never]
+        session.add_all(
+            WebhookDelivery(
+                delivery_id=delivery_id, job_id=job_id, attempt=0, url=url, status="queued", attempted_at=now
+            )
+            for (job_id, url), (_, delivery_id, _attempt) in zip(never, fresh, strict=True)
+        )
+        overdue = _overdue_deliveries(session, now, window, grace, settings.webhook_backoff_seconds)
+    for job_id, delivery_id, attempt in [*fresh, *overdue]:
         deliver_webhook_task.delay(job_id, delivery_id, attempt)
-    if never or overdue:
-        log.warning("sweeper.webhooks", new=len(never), overdue=len(overdue))
-    return len(never) + len(overdue)
+    if fresh or overdue:
+        log.warning("sweeper.webhooks", new=len(fresh), overdue=len(overdue))
+    return len(fresh) + len(overdue)
+
+
+def _overdue_deliveries(
+    session: Session, now: datetime, window: timedelta, grace: timedelta, backoff: float
+) -> list[tuple[str, str, int]]:
+    latest = session.execute(
+        select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.max(WebhookDelivery.attempt))
+        .where(WebhookDelivery.attempted_at >= now - window)
+        .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
+    ).all()
+    overdue = []
+    for job_id, delivery_id, attempt in latest:
+        row = session.execute(
+            select(WebhookDelivery.status, WebhookDelivery.attempted_at).where(
+                WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.attempt == attempt
+            )
+        ).first()
+        wait = timedelta(seconds=webhooks.backoff_seconds(attempt, backoff)) + grace
+        if row is not None and row.status in ("failed", "queued") and row.attempted_at <= now - wait:
+            overdue.append((job_id, delivery_id, attempt + 1))
+    return overdue
 
 
 @app.task(name="kyc.sweep")  # type: ignore[untyped-decorator]
