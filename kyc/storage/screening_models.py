@@ -189,7 +189,7 @@ class WebhookDelivery(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     url: Mapped[str] = mapped_column(String(2048))
     status: Mapped[str] = mapped_column(String(16))
-    """``delivered``, ``failed`` (will retry) or ``abandoned``."""
+    """``delivered``, ``failed`` (will retry), ``abandoned``, or ``queued`` (attempt 0: re-sent by the sweeper)."""
     response_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
