@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from kyc import audit, crypto
@@ -33,7 +33,7 @@ from kyc.matching.model import QuerySchema
 from kyc.pep import PEP_SOURCES, PepStatus, birth_compatible, classify
 from kyc.retention import extend_for_activity, retention_until
 from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob, new_id
 
 log = structlog.get_logger(__name__)
 
@@ -159,38 +159,45 @@ def _customer(session: Session, spec: JobSpec, years: int, now: datetime) -> Cus
     return customer
 
 
-def _parties(spec: JobSpec) -> list[Party]:
-    parties = [
-        Party(
-            position=0,
-            role="customer",
-            schema="Organization",
-            name=spec.customer.name,
-            country=spec.customer.country,
-            business_id=spec.customer.business_id,
-            registration=spec.customer.registration,
-            declared_pep=False,
-            edd_required=False,
-        )
+def _party_rows(spec: JobSpec, job_id: str) -> list[dict[str, Any]]:
+    """Plain rows for one bulk INSERT: submissions are the hot path, and the ORM unit of work was a third of it."""
+    customer = spec.customer
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "job_id": job_id,
+            "position": 0,
+            "role": "customer",
+            "schema": "Organization",
+            "name": customer.name,
+            "country": customer.country,
+            "business_id": customer.business_id,
+            "registration": customer.registration,
+            "declared_pep": False,
+            "edd_required": False,
+        }
     ]
     for index, person in enumerate(spec.persons, start=1):
-        party = Party(
-            position=index,
-            role=person.role,
-            schema="Person",
-            name=person.name,
-            birth_date=person.birth_date,
-            nationality=person.nationality,
-            ownership=person.ownership,
-            declared_pep=person.declared_pep,
-            edd_required=False,
+        code = person.personal_id
+        rows.append(
+            {
+                "id": new_id(),
+                "job_id": job_id,
+                "position": index,
+                "role": person.role,
+                "schema": "Person",
+                "name": person.name,
+                "birth_date": person.birth_date,
+                "nationality": person.nationality,
+                "ownership": person.ownership,
+                "declared_pep": person.declared_pep,
+                "edd_required": False,
+                "personal_id_encrypted": crypto.encrypt(code) if code else None,
+                "personal_id_index": crypto.blind_index(code) if code else None,
+                "personal_id_masked": crypto.mask_personal_id(code) if code else None,
+            }
         )
-        if person.personal_id:
-            party.personal_id_encrypted = crypto.encrypt(person.personal_id)
-            party.personal_id_index = crypto.blind_index(person.personal_id)
-            party.personal_id_masked = crypto.mask_personal_id(person.personal_id)
-        parties.append(party)
-    return parties
+    return rows
 
 
 def create_job(
@@ -229,9 +236,11 @@ def create_job(
         created_at=moment,
         updated_at=moment,
     )
-    job.parties = _parties(spec)
     session.add(job)
     session.flush()
+    rows = _party_rows(spec, job.id)
+    keys = {key for row in rows for key in row}
+    session.execute(insert(cast(Table, Party.__table__)), [{key: row.get(key) for key in keys} for row in rows])
     return job, True
 
 
