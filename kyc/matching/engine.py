@@ -62,6 +62,8 @@ class Matcher:
         self._entries = entries
         self._forms = forms
         self._name_entry = name_entry
+        self._name_entry_list: list[int] = name_entry.tolist()
+        self._entry_schema: list[str] = [entry.schema_.value for _v, entry in entries]
         self._name_kind = name_kind
         self._index = index
         self._identifiers = identifiers
@@ -164,19 +166,30 @@ class Matcher:
 
     def _best_names(self, query: Query) -> dict[int, _Candidate | None]:
         """For each candidate entry, its best (query name, list name) pair."""
-        forms_by_schema = self._query_forms(query)
-        all_forms = [f for forms in forms_by_schema.values() for f in forms]
+        names = [query.name, *query.aliases]
+        primary = form_schema(query.schema_)
+        forms_by_schema = {primary: [name_form(n, primary) for n in names]}
+        compatible = {s for s in _SCHEMAS if schema_compatible(query.schema_, s)}
+        if query.schema_ == "LegalEntity":  # retrieval with both normalisations: it may be a person
+            forms_by_schema["Person"] = [name_form(n, "Person") for n in names]
+        retrieval = [f for forms in forms_by_schema.values() for f in forms]
         best: dict[int, _Candidate | None] = {}
         weak = self.config.weights.weak_alias
-        for name_id in self._candidate_ids(all_forms).tolist():
-            entry_id = int(self._name_entry[name_id])
-            entry = self._entries[entry_id][1]
-            if not schema_compatible(query.schema_, entry.schema_.value):
+        entry_of, entry_schema, kinds = self._name_entry_list, self._entry_schema, self._name_kind
+        for name_id in self._candidate_ids(retrieval).tolist():
+            entry_id = entry_of[name_id]
+            schema = entry_schema[entry_id]
+            if schema not in compatible:
                 continue
+            which = form_schema(schema)
+            forms = forms_by_schema.get(which)
+            if forms is None:  # e.g. a person query meeting an entry of unknown kind: organisation rules
+                forms = forms_by_schema[which] = [name_form(n, which) for n in names]
             listed = self._forms[name_id]
-            for form in forms_by_schema.get(form_schema(entry.schema_.value), ()):
+            factor = weak if kinds[name_id] is NameKind.WEAK_ALIAS else 1.0
+            for form in forms:
                 result = compare_names(form, listed)
-                score = result.score * (weak if self._name_kind[name_id] is NameKind.WEAK_ALIAS else 1.0)
+                score = result.score * factor
                 current = best.get(entry_id)
                 if current is None or score > current.score:
                     best[entry_id] = _Candidate(name_id, form.original, result, score)

@@ -14,6 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int32]
+FULL_COVERAGE = 0.9
+"""Names sharing at least this share of the query's best possible key weight are always scored."""
+MAX_CANDIDATES = 200
+"""Upper bound on names scored per query name, so that a query made only of common parts stays fast."""
 
 
 class IndexBuilder:
@@ -87,43 +91,34 @@ class TokenIndex:
         so that a common part found three ways (Mohamed: token, skeleton, phonetic code) does not outweigh a rare
         part found once (LAKAHL / LAKHAL by its letters).
         """
-        per_group: list[tuple[IntArray, npt.NDArray[np.float32]]] = []
+        slices: list[IntArray] = []
+        weights: list[float] = []
+        group_of: list[int] = []
+        n_groups = 0
         for group in groups:
-            found = self._group(group)
-            if found is not None:
-                per_group.append(found)
+            for key in set(group):
+                slot = self._slots.get(key)
+                if slot is not None:
+                    slices.append(self._ids[self._offsets[slot] : self._offsets[slot + 1]])
+                    weights.append(float(self._idf[slot]))
+                    group_of.append(n_groups)
+            n_groups += 1
         exact = self._compact_matches(compacts)
-        if not per_group:
+        if not slices:
             return exact
-        if len(per_group) == 1:
-            unique, totals = per_group[0]
-        else:
-            ids = np.concatenate([g[0] for g in per_group])
-            unique, inverse = np.unique(ids, return_inverse=True)
-            totals = np.bincount(inverse, weights=np.concatenate([g[1] for g in per_group])).astype(np.float32)
+        unique, totals = _weigh(slices, weights, group_of, n_groups)
         if len(unique) > limit:
-            unique = unique[np.argpartition(-totals, limit)[:limit]]
+            # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same person
+            # is listed by several sources under several aliases, and each listing is its own hit.
+            best_possible = sum(max(w for w, g in zip(weights, group_of, strict=True) if g == k) for k in set(group_of))
+            complete = np.flatnonzero(totals >= FULL_COVERAGE * best_possible)
+            if len(complete) > MAX_CANDIDATES:
+                complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
+            top = np.argpartition(-totals, limit)[:limit]
+            unique = unique[np.union1d(top, complete)]
         if len(exact):
-            unique = np.union1d(unique, exact).astype(np.int32)
-        return unique
-
-    def _group(self, keys: Iterable[str]) -> tuple[IntArray, npt.NDArray[np.float32]] | None:
-        """Names sharing any key of the group, each with the highest weight among the keys it shares."""
-        hits: list[tuple[float, IntArray]] = []
-        for key in set(keys):
-            slot = self._slots.get(key)
-            if slot is not None:
-                hits.append((float(self._idf[slot]), self._ids[self._offsets[slot] : self._offsets[slot + 1]]))
-        if not hits:
-            return None
-        hits.sort(key=lambda h: -h[0])
-        if len(hits) == 1:
-            weight, ids = hits[0]
-            return ids, np.full(len(ids), weight, dtype=np.float32)
-        ids = np.concatenate([h[1] for h in hits])
-        weights = np.concatenate([np.full(len(h[1]), h[0], dtype=np.float32) for h in hits])
-        unique, first = np.unique(ids, return_index=True)  # first occurrence = rarest key (sorted by weight)
-        return unique.astype(np.int32), weights[first]
+            unique = np.union1d(unique, exact)
+        return unique.astype(np.int32, copy=False)
 
     def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
         found: list[IntArray] = []
@@ -142,3 +137,20 @@ class TokenIndex:
     @property
     def key_count(self) -> int:
         return len(self._slots)
+
+
+def _weigh(
+    slices: list[IntArray], weights: list[float], group_of: list[int], n_groups: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Per name: the sum over query parts of the highest key weight it shares in that part, in one sort."""
+    lengths = np.fromiter((len(s) for s in slices), dtype=np.int64, count=len(slices))
+    ids = np.concatenate(slices).astype(np.int64)
+    w = np.repeat(np.asarray(weights, dtype=np.float32), lengths)
+    combined = ids * n_groups + np.repeat(np.asarray(group_of, dtype=np.int64), lengths)
+    order = np.lexsort((-w, combined))  # by (name, part), the heaviest key first
+    combined, w = combined[order], w[order]
+    first = np.ones(len(combined), dtype=bool)
+    first[1:] = combined[1:] != combined[:-1]
+    names, best = combined[first] // n_groups, w[first]
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    return names[starts], np.add.reduceat(best, starts)

@@ -117,7 +117,7 @@ class MatchConfig(BaseModel):
     threshold: float = Field(0.8, ge=0, le=1)
     schema_thresholds: dict[str, float] = Field(default_factory=dict)
     weights: FeatureWeights = Field(default_factory=FeatureWeights)
-    candidates: int = Field(20, ge=1)
+    candidates: int = Field(12, ge=1)
     """How many index candidates per query name are scored in full."""
     identifier_floor: float = Field(0.9, ge=0, le=1)
     """An exact identifier match scores at least this, so it alerts even when the names are written differently."""
