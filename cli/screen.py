@@ -22,7 +22,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.common import fail, is_terminal, settings
-from kyc.matching import Match, Matcher, Query, matcher_cache
+from kyc.matching import Match, Matcher, Query, config_from_settings, matcher_cache
 
 QUERY_FIELDS = frozenset(
     {"schema", "name", "birth_date", "nationality", "countries", "identifiers", "gender", "aliases"}
@@ -32,7 +32,7 @@ CHUNK = 512
 
 def _matcher() -> Matcher:
     config = settings()
-    matcher = matcher_cache.get(config.database_url)
+    matcher = matcher_cache.get(config.database_url, config_from_settings(config))
     if matcher.entry_count == 0:
         fail("no active list version to screen against; ingest one first: kyc lists ingest SOURCE --file PATH")
     return matcher

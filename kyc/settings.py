@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     monitoring_chunk_size: int = 2000
     """Customers per full-rescreen task: chunks spread over the worker processes."""
 
+    # Matching (issue 3)
+    match_threshold: float = 0.80
+    """Default alert threshold of the matcher (``kyc.matching.MatchConfig.threshold``)."""
+    match_schema_thresholds: dict[str, float] = Field(default_factory=dict)
+    """Per-schema overrides, e.g. ``KYC_MATCH_SCHEMA_THRESHOLDS='{"Person": 0.85}'``."""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

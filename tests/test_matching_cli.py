@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from kyc.logs import configure
-from kyc.matching import matcher_cache
+from kyc.matching import MatchConfig, matcher_cache
 from kyc.settings import Settings, get_settings
 from lists.ingest import ingest_files
 from tests.conftest import list_file
@@ -109,3 +109,14 @@ def test_match_in_parallel_gives_the_same_output_in_order(un_db: Settings, tmp_p
     rows = [json.loads(line) for line in outputs[1].splitlines()]
     assert [r["id"] for r in rows] == [str(i) for i in range(1200)]
     assert rows[0]["hits"][0]["source_ref"] == "QDi.430" and rows[2]["hits"] == []
+
+
+def test_threshold_comes_from_the_settings(un_db: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["screen", "Emran", "Ali", "--schema", "Person", "--json"]  # one letter off the listed EMRAAN ALI
+    default = json.loads(CliRunner().invoke(app, args).stdout)
+    assert default[0]["source_ref"] == "QDi.430" and default[0]["score"] < 0.99
+    monkeypatch.setenv("KYC_MATCH_SCHEMA_THRESHOLDS", '{"Person": 0.99}')
+    get_settings.cache_clear()
+    strict = CliRunner().invoke(app, args)
+    assert strict.exit_code == 0 and json.loads(strict.stdout) == []
+    assert default[0]["explanation"]["config_hash"] != MatchConfig(schema_thresholds={"Person": 0.99}).config_hash()

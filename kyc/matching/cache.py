@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from kyc.entry import Entry
 from kyc.matching.engine import Matcher
 from kyc.matching.model import MatchConfig
+from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import active_version_ids, load_entries
 
@@ -25,6 +26,11 @@ def _active_entries(session: Session, version_ids: dict[str, int]) -> list[tuple
         for _source, version_id in sorted(version_ids.items())
         for entry in load_entries(session, version_id)
     ]
+
+
+def config_from_settings(settings: Settings) -> MatchConfig:
+    """The operator's thresholds (``KYC_MATCH_THRESHOLD``, ``KYC_MATCH_SCHEMA_THRESHOLDS``) over the defaults."""
+    return MatchConfig(threshold=settings.match_threshold, schema_thresholds=dict(settings.match_schema_thresholds))
 
 
 def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher:
@@ -48,18 +54,20 @@ class MatcherCache:
         with self._guard:
             return self._locks.setdefault(database_url, threading.Lock())
 
-    def get(self, database_url: str) -> Matcher:
+    def get(self, database_url: str, config: MatchConfig | None = None) -> Matcher:
+        """The matcher over the active versions; rebuilt when they, or the given configuration, changed."""
+        wanted = config or self._config or MatchConfig()
         with transaction(database_url) as session:
             current_ids = active_version_ids(session)
         matcher = self._matchers.get(database_url)
-        if matcher is not None and matcher.version_ids == current_ids:
+        if matcher is not None and matcher.version_ids == current_ids and matcher.config == wanted:
             return matcher
         with self._lock(database_url):  # one rebuild at a time per database; others wait, then reuse it
             matcher = self._matchers.get(database_url)
-            if matcher is not None and matcher.version_ids == current_ids:
+            if matcher is not None and matcher.version_ids == current_ids and matcher.config == wanted:
                 return matcher
             with transaction(database_url) as session:
-                fresh = load_matcher(session, self._config)
+                fresh = load_matcher(session, wanted)
             self._matchers[database_url] = fresh  # atomic reference swap
             # The index is millions of long-lived objects: keep the cyclic collector from rescanning them on
             # every collection (that is what made p99 latency spiky). Replaced matchers are still freed by
