@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from api.app import create_app
 from cli.common import fail, settings
 from kyc import crypto
-from kyc.settings import get_settings
+from kyc.settings import Settings, get_settings
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
+from workers.monitoring import delta_task
 from workers.tasks import screen_job_task
 
 
@@ -26,11 +27,23 @@ def enqueue_screening(job_id: str) -> None:
     screen_job_task.delay(job_id)
 
 
+def start_delta(version_id: int) -> None:
+    delta_task.delay(version_id)
+
+
+def build_app(config: Settings) -> FastAPI:
+    """The API wired to the workers: jobs are enqueued at once, and an approved list version is delta-screened
+    at once (the monitoring tick would also find it, minutes later)."""
+    app = create_app(config, enqueue_screening)
+    app.state.on_version_activated = start_delta
+    return app
+
+
 def app_factory() -> FastAPI:
     """The API from the environment's settings, for ``uvicorn cli.serve:app_factory --factory`` (one per process)."""
     config = get_settings()
     configure(config)
-    return create_app(config, enqueue_screening)
+    return build_app(config)
 
 
 def serve_command(
@@ -59,7 +72,7 @@ def serve_command(
     if background is not None:
         background.start()
     try:
-        uvicorn.run(create_app(config, enqueue_screening), host=host, port=port, log_level="info")
+        uvicorn.run(build_app(config), host=host, port=port, log_level="info")
     finally:
         if background is not None:
             background.stop()
