@@ -63,7 +63,7 @@ def test_truncated_xml_is_rejected_and_previous_version_stays(settings: Settings
     data = list_file(UN_2026).read_bytes()
     truncated = tmp_path / "consolidated.xml"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ListRejected, match="un_sc: rejected: consolidated.xml: malformed XML"):
+    with pytest.raises(ListRejected, match=r"un_sc: rejected: consolidated\.xml: malformed XML"):
         ingest_files("un_sc", [truncated], settings)
     _assert_still_active(settings, good.version_id)
 
@@ -140,7 +140,7 @@ def test_transient_server_errors_are_retried(settings: Settings) -> None:
 
 def test_failed_download_keeps_old_version_and_shows_staleness(settings: Settings) -> None:
     good = ingest_files("un_sc", [list_file(UN_2025)], settings)
-    with serve_files({}) as server, pytest.raises(IngestFailed, match="un_sc: download failed: .*HTTP 404"):
+    with serve_files({}) as server, pytest.raises(IngestFailed, match=r"un_sc: download failed: .*HTTP 404"):
         ingest_url("un_sc", settings, server.url("consolidated.xml"))
     with transaction(settings.database_url) as session:
         version = active_version(session, "un_sc")
