@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kyc.settings import Settings
 from kyc.settings import get_settings as _kyc_settings
-from kyc.storage.db import session_factory
+from kyc.storage.db import transaction
 
 
 def get_settings() -> Settings:
@@ -26,15 +26,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
-    session = session_factory(settings.database_url)()
-    try:
+    """One transaction per request, committed before the response is sent (see ``SessionDep``)."""
+    with transaction(settings.database_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -45,7 +45,7 @@ from kyc.review import (
     refresh_outcome,
     stamp_keys,
 )
-from kyc.screening import MatcherScreener, Screener, ScreeningMatch, hit_kind
+from kyc.screening import MatcherScreener, Screener, ScreeningMatch, hit_from_match
 from kyc.storage.models import ListChange, ListEntry, ListVersion, utcnow
 from kyc.storage.review_models import MonitoringRun
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
@@ -148,30 +148,12 @@ def _new_hit(
     book: _HitBook, party: Party, match: ScreeningMatch, screener: Screener, fingerprint: str, origin: str
 ) -> Hit:
     moment = utcnow()
-    hit = Hit(
-        job_id=party.job_id,
-        party_id=party.id,
-        position=book.next_position(party.job_id),
-        source=match.source,
-        source_ref=match.source_ref,
-        version_id=match.version_id,
-        schema=match.entry.schema_.value,
-        score=round(float(match.score), 4),
-        matched_name=match.matched_name,
-        query_name=match.query_name,
-        explanation=match.explanation,
-        topics={"topics": list(match.entry.topics), "programs": list(match.entry.programs)},
-        kind=hit_kind(match.entry),
-        priority="normal",
-        status=HitStatus.OPEN.value,
-        engine_version=screener.engine_version,
-        config_hash=screener.config_hash(),
-        created_at=moment,
-        updated_at=moment,
-        party_fingerprint=fingerprint,
-        entry_hash=match.entry.content_hash,
-        origin=origin,
-    )
+    hit = hit_from_match(party.job_id, party.id, book.next_position(party.job_id), match, screener)
+    hit.created_at = moment
+    hit.updated_at = moment
+    hit.party_fingerprint = fingerprint
+    hit.entry_hash = match.entry.content_hash
+    hit.origin = origin
     book.session.add(hit)
     book.by_key[(party.id, hit.source, hit.source_ref)] = hit
     return hit

@@ -300,33 +300,33 @@ def _previous_pep(session: Session, job: ScreeningJob, party: Party) -> PepStatu
     return PepStatus.from_data(row) if row else None
 
 
+def hit_from_match(job_id: str, party_id: str, position: int, match: ScreeningMatch, screener: Screener) -> Hit:
+    """A new open hit with everything needed to replay and explain it (onboarding and monitoring alike)."""
+    return Hit(
+        job_id=job_id,
+        party_id=party_id,
+        position=position,
+        source=match.source,
+        source_ref=match.source_ref,
+        version_id=match.version_id,
+        schema=match.entry.schema_.value,
+        score=round(float(match.score), 4),
+        matched_name=match.matched_name,
+        query_name=match.query_name,
+        explanation=match.explanation,
+        topics={"topics": list(match.entry.topics), "programs": list(match.entry.programs)},
+        kind=hit_kind(match.entry),
+        priority="normal",
+        status="open",
+        engine_version=screener.engine_version,
+        config_hash=screener.config_hash(),
+    )
+
+
 def _store_hits(
     session: Session, job: ScreeningJob, party: Party, matches: Sequence[ScreeningMatch], screener: Screener, start: int
 ) -> list[Hit]:
-    hits: list[Hit] = []
-    for offset, match in enumerate(matches):
-        kind = hit_kind(match.entry)
-        hits.append(
-            Hit(
-                job_id=job.id,
-                party_id=party.id,
-                position=start + offset,
-                source=match.source,
-                source_ref=match.source_ref,
-                version_id=match.version_id,
-                schema=match.entry.schema_.value,
-                score=round(float(match.score), 4),
-                matched_name=match.matched_name,
-                query_name=match.query_name,
-                explanation=match.explanation,
-                topics={"topics": list(match.entry.topics), "programs": list(match.entry.programs)},
-                kind=kind,
-                priority="normal",
-                status="open",
-                engine_version=screener.engine_version,
-                config_hash=screener.config_hash(),
-            )
-        )
+    hits = [hit_from_match(job.id, party.id, start + offset, match, screener) for offset, match in enumerate(matches)]
     session.add_all(hits)
     return hits
 
