@@ -78,6 +78,17 @@ class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used before with a different request body."""
 
 
+class NoActiveLists(Exception):
+    """No list version is active, so there is nothing to screen against.
+
+    Screening against no list would report every customer ``clear``: the job waits (the worker retries) and fails
+    with this reason if no list becomes active, so a missing ingestion can never pass as a clean result.
+    """
+
+    def __str__(self) -> str:
+        return "no active list version to screen against; ingest the lists first (kyc lists ingest)"
+
+
 class ScreeningMatch(Protocol):
     """The part of ``kyc.matching.Match`` screening relies on."""
 
@@ -357,6 +368,8 @@ def screen_job(
     session: Session, job: ScreeningJob, screener: Screener, *, high_priority_score: float, now: datetime | None = None
 ) -> JobResult:
     """Screen every party of a claimed job, replace its hits, classify PEPs and complete it (caller commits)."""
+    if not screener.version_ids:
+        raise NoActiveLists()
     session.execute(delete(Hit).where(Hit.job_id == job.id))
     all_hits: list[Hit] = []
     statuses: list[PepStatus] = []

@@ -13,7 +13,16 @@ from kyc.entry import Entry, Name, Position, Schema
 from kyc.matching import matcher_cache
 from kyc.pep import PepKind, PepStatus, classify, earliest_end
 from kyc.retention import end_relationship, purge_expired, set_legal_hold
-from kyc.screening import CustomerSpec, IdempotencyConflict, JobSpec, PersonSpec, compute_outcome, create_job
+from kyc.screening import (
+    CustomerSpec,
+    IdempotencyConflict,
+    JobSpec,
+    NoActiveLists,
+    PersonSpec,
+    compute_outcome,
+    create_job,
+    requeue,
+)
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.screening_models import Customer, Hit, Party, PurgeLog, ScreeningJob
@@ -101,6 +110,19 @@ def test_a_pep_stays_pep_on_rescreening_without_list_evidence(lists: Settings) -
     again = parties(lists, second)[1]
     assert again.pep_status == "pep"
     assert any(b.get("source_ref") == "Q106687219" for b in again.pep_basis["basis"])  # type: ignore[index]
+
+
+def test_no_active_list_never_screens_clear(settings: Settings) -> None:
+    matcher_cache.clear()
+    job_id = submit(settings, spec(PersonSpec("representative", "Emraan Ali", birth_date="1967-07-04")))
+    with pytest.raises(NoActiveLists, match="no active list version"):
+        run_screening(settings, job_id)
+    with transaction(settings.database_url) as session:
+        job = session.get(ScreeningJob, job_id)
+        assert job is not None and job.outcome is None and job.status != "completed"
+        requeue(session, job_id)  # what the worker does before retrying
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    assert run_screening(settings, job_id)["outcome"] == "review"
 
 
 def test_clear_and_sanction_outcomes(lists: Settings) -> None:

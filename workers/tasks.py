@@ -23,7 +23,16 @@ from kyc import webhooks
 from kyc.matching import matcher_cache
 from kyc.monitoring import after_screening
 from kyc.retention import purge_expired
-from kyc.screening import MatcherScreener, claim, fail_job, mark_enqueued, requeue, screen_job, stale_jobs
+from kyc.screening import (
+    MatcherScreener,
+    NoActiveLists,
+    claim,
+    fail_job,
+    mark_enqueued,
+    requeue,
+    screen_job,
+    stale_jobs,
+)
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.models import utcnow
@@ -35,7 +44,7 @@ from workers.app import app, current_settings
 
 log = structlog.get_logger(__name__)
 
-TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError, NoActiveLists)
 SCREEN_RETRIES = 5
 
 
@@ -58,7 +67,8 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)
             raise self.retry(exc=exc, countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60)) from exc
         with transaction(settings.database_url) as session:
-            fail_job(session, job_id, f"{type(exc).__name__} during screening")
+            reason = str(exc) if isinstance(exc, NoActiveLists) else f"{type(exc).__name__} during screening"
+            fail_job(session, job_id, reason)
         log.error("screening.failed", job_id=job_id, error=type(exc).__name__)
         raise
     if result.get("callback_url") and not result.get("skipped"):
