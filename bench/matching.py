@@ -57,6 +57,27 @@ def out(line: str = "") -> None:
 
 
 REPORT: list[str] = []
+NOTES = """### Notes
+
+- **logic-v2 throughput** is measured live in the same run, scoring the 50 candidates per query that yente would
+  score (limit 5 × MATCH_CANDIDATES 10), retrieved by our own index: Elasticsearch's time is not counted, so the
+  ratio flatters logic-v2. Measured this way the ≥ 50× target is **not met** (39×); against yente's documented
+  4 requests/s per vCPU it is 313×.
+- **name_bench F1 0.859 < 0.88** (persons 0.839 ≥ 0.80 is met). The remaining errors: nicknames and short forms
+  (Ted/Theodore, Bibi/Benjamin, JC/Jean-Claude), cross-script pairs (Chinese, Japanese, Khmer, Arabic against Latin),
+  pairs with one whole part changed that the bench labels as matches (Keir Starkey/Keir Starmer) while labelling
+  others as non-matches (Andrei/Alexei Navalny), and fund series (Partners V / VI) labelled as matches. rigour's
+  person-name symbol data would cover the nicknames, but it takes ~17 s and ~300 MB to load; not enabled.
+- The machine was shared with other engineers' benchmarks during the run: wall-clock p99 is inflated by CPU
+  contention; the CPU-time column is the engine's own cost.
+- UN recall counts the positives whose entry is on the 2026-02-27 list version; three were delisted since the
+  fixtures were made and are reported separately (all three are missed, as they should be).
+- 1M corpus: the index takes 612 MB; the million synthetic `Entry` objects themselves (pydantic models, made before
+  the build) account for most of the 2.9 GB peak.
+- Batch: 100,000 lines through `kyc match`'s own code path (`cli.screen.screen_stream`, 2 forked workers sharing
+  the matcher), extrapolated to a million; the full million-line run was not made on the shared machine.
+"""
+"""Interpretation kept with the figures (regenerated with them by ``--write``); update when results change."""
 TARGETS: list[tuple[str, str, str, bool]] = []
 """(what, target, measured, met) rows, summarised at the top of the report."""
 
@@ -615,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     summary += [
         f"| {what} | {goal} | {measured} | {'yes' if met else '**no**'} |" for what, goal, measured, met in TARGETS
     ]
-    for line in reversed([*summary, ""]):
+    for line in reversed([*summary, "", *NOTES.splitlines(), ""]):
         REPORT.insert(2, line)
     print("\n".join(summary))
     if args.write:
