@@ -231,6 +231,27 @@ def _open_proposal(session: Session, hit_id: str) -> HitDecision:
     return proposal
 
 
+def _as_second_decision(session: Session, hit: Hit, verdict: Verdict, principal: Principal) -> Verdict:
+    """DESIGN.md's contract has three verdicts. An approver who answers a pending proposal with one of them gives
+    the second decision: the proposal's own verdict approves it, any other verdict rejects it."""
+    if (
+        verdict not in PROPOSALS
+        or hit.status != HitStatus.PROPOSED.value
+        or principal.can(Permission.PROPOSE_DECISION)
+        or not principal.can(Permission.APPROVE_DECISION)
+    ):
+        return verdict
+    proposal = session.execute(
+        select(HitDecision.decision)
+        .where(HitDecision.hit_id == hit.id, HitDecision.status_after == HitStatus.PROPOSED.value)
+        .order_by(HitDecision.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if proposal is None:
+        return verdict
+    return Verdict.APPROVE if proposal == verdict.value else Verdict.REJECT
+
+
 def _check_permission(principal: Principal, verdict: Verdict) -> None:
     needed = Permission.PROPOSE_DECISION if verdict in PROPOSALS else Permission.APPROVE_DECISION
     if not principal.can(needed):
@@ -273,10 +294,11 @@ def decide(
     :class:`ReviewError` (status) or :class:`DecisionRefused` (permission / four eyes)."""
     verdict = Verdict(verdict)
     text = _reason(reason)
-    _check_permission(principal, verdict)
     hit = session.get(Hit, hit_id, with_for_update=True)
     if hit is None:
         raise LookupError(f"hit {hit_id} does not exist")
+    verdict = _as_second_decision(session, hit, verdict, principal)
+    _check_permission(principal, verdict)
     moment = now or utcnow()
     before = HitStatus(hit.status)
     if verdict in PROPOSALS:

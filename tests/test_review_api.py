@@ -210,3 +210,29 @@ def test_fi_national_import_is_approved_by_another_admin_then_delta_screened(
     customer = customer_of(settings, job_id)
     assert customer.outcome == "review" and customer.next_rescreen_at is not None
     assert customer.next_rescreen_at - (customer.last_rescreened_at or customer.next_rescreen_at) <= timedelta(days=180)
+
+
+def test_an_approver_gives_the_second_decision_with_the_contract_verdicts(
+    case: tuple[TestClient, Settings, str],
+) -> None:
+    """DESIGN.md's three verdicts suffice: the proposal's own verdict approves it, another verdict rejects it."""
+    client, settings, job_id = case
+    analyst = make_token(settings.database_url, Role.ANALYST)
+    approver = make_token(settings.database_url, Role.APPROVER)
+    confirm_url = f"/v1/hits/{hit_on(settings, job_id, 'IQi.074').id}/decisions"
+    assert client.post(confirm_url, json={"decision": "true_match", "reason": "same person"}, headers=auth(analyst))
+    second = client.post(confirm_url, json={"decision": "true_match", "reason": "agreed"}, headers=auth(approver))
+    assert second.status_code == 201, second.text
+    assert (second.json()["status"], second.json()["customer_blocked"]) == ("confirmed", True)
+    assert [d["decision"] for d in client.get(confirm_url, headers=auth(approver)).json()] == ["true_match", "approve"]
+
+    dismiss_url = f"/v1/hits/{hit_on(settings, job_id, 'HTi.006').id}/decisions"
+    assert client.post(dismiss_url, json={"decision": "false_positive", "reason": "namesake"}, headers=auth(analyst))
+    disagree = client.post(
+        dismiss_url, json={"decision": "true_match", "reason": "DOB matches"}, headers=auth(approver)
+    )
+    assert disagree.status_code == 201 and disagree.json()["status"] != "dismissed"
+    assert [d["decision"] for d in client.get(dismiss_url, headers=auth(approver)).json()] == [
+        "false_positive",
+        "reject",
+    ]
