@@ -17,7 +17,6 @@ from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part
 
-_PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGAL_FORM: 0.3, Part.NUMBER: 1.0}
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
 """Organisations: an extra word is often another company (Siemens / Siemens Healthineers), so it counts more."""
@@ -93,10 +92,7 @@ def _pair_similarity(q: NameForm, i: int, c: NameForm, j: int) -> float:
 
 
 def _weight(form: NameForm, i: int) -> float:
-    part = form.parts[i]
-    if part is _INITIAL:
-        return 1.0
-    return _PART_WEIGHT[part] * len(form.tokens[i])
+    return form.weights[i]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +121,16 @@ def align(q: NameForm, c: NameForm) -> NameScore:
             continue
         used_q[i] = j
         used_c.add(j)
-        wq, wc = _weight(q, i), _weight(c, j)
-        if q.parts[i] is Part.INITIAL or c.parts[j] is Part.INITIAL:
+        wq, wc = q.weights[i], c.weights[j]
+        if q.parts[i] is _INITIAL or c.parts[j] is _INITIAL:
             wq = wc = min(wq, wc)
         matched += sim * (wq + wc)
         total += wq + wc
         pairs.append((q.tokens[i], c.tokens[j], round(sim, 3)))
     q_left = _unmatched(q, used_q.keys())
     c_left = _unmatched(c, used_c)
-    conflict = bool(q_left) and bool(c_left)  # both sides keep a real part: a different name, not a missing one
+    # Both sides keep a real part: a different name, not a missing one (an unmatched "al" or "LLC" is neither).
+    conflict = _has_real_part(q, q_left) and _has_real_part(c, c_left)
     named = sum(1 for i in used_q if q.parts[i] in (Part.NAME, Part.INITIAL))
     missing = MISSING_PART_WEIGHT if q.is_person else MISSING_ORG_WORD_WEIGHT
     total += _unmatched_weight(q, q_left, conflict, named, missing)
@@ -142,6 +139,13 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     if not _in_order(q, used_q):
         score *= REORDER_FACTOR
     return NameScore(score, "parts", tuple(pairs))
+
+
+def _has_real_part(form: NameForm, indexes: list[int]) -> bool:
+    return any(form.parts[i] in _REAL_PARTS for i in indexes)
+
+
+_REAL_PARTS = (Part.NAME, Part.INITIAL, Part.NUMBER)
 
 
 def _unmatched(form: NameForm, used: Iterable[int]) -> list[int]:
@@ -154,7 +158,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
     other side found a partner (middle names, a second family name) are missing, not contradicting."""
     weight = 0.0
     for i in left:
-        w = _weight(form, i)
+        w = form.weights[i]
         part = form.parts[i]
         if part is Part.NUMBER:
             weight += w * 2  # numbers in names are compared exactly: "Vessel 7" is not "Vessel 8"

@@ -65,6 +65,10 @@ class Part(IntEnum):
     INITIAL = 4
 
 
+PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGAL_FORM: 0.3, Part.NUMBER: 1.0}
+"""Per letter: particles (al, bin, von) and legal forms (LLC, Oy) count little, whatever their length."""
+
+
 @dataclass(frozen=True, slots=True)
 class NameForm:
     """A name prepared for comparison; ``original`` is what the list or the customer wrote."""
@@ -74,6 +78,8 @@ class NameForm:
     parts: tuple[Part, ...]
     skeletons: tuple[str, ...]
     numbers: frozenset[str]
+    weights: tuple[float, ...]
+    """How much each part counts: its length, less for particles and legal forms, 1 for an initial."""
     compact: str
     """The name as written, letters and digits only: ``Al-Tikriti``, ``Al Tikriti`` and ``Altikriti`` agree here."""
     is_person: bool = False
@@ -296,11 +302,13 @@ def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is
     interned = tuple(sys.intern(t) for t in tokens)  # one string object per distinct part, index-wide
     skeletons = tuple(skeleton(t) for t in interned)
     part_tuple = tuple(parts)
+    weights = tuple(1.0 if p is Part.INITIAL else PART_WEIGHT[p] * len(t) for t, p in zip(interned, parts, strict=True))
     return NameForm(
         original=original,
         tokens=interned,
         parts=_SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
         skeletons=interned if skeletons == interned else skeletons,
+        weights=weights,
         numbers=frozenset(t for t, p in zip(interned, parts, strict=True) if p is Part.NUMBER),
         compact=compact or "".join(interned),
         is_person=is_person,
