@@ -104,7 +104,9 @@ VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
     ("POST", "/v1/hits/{hit_id}/decisions"): [
         ({"decision": "approve", "reason": "matrix test"}, frozenset({APP})),
         ({"decision": "reject", "reason": "matrix test"}, frozenset({APP})),
-        ({"decision": "true_match", "reason": "matrix test"}, frozenset({ANA})),
+        # The analyst's true_match proposes; the approver, asked next, answers that proposal with the same verdict,
+        # which is the second decision (kyc.review._as_second_decision). Other roles stay refused.
+        ({"decision": "true_match", "reason": "matrix test"}, frozenset({ANA, APP})),
     ],
 }
 
