@@ -70,6 +70,10 @@ NOTES = """### Notes
   pairs with one whole part changed that the bench labels as matches (Keir Starkey/Keir Starmer) while labelling
   others as non-matches (Andrei/Alexei Navalny), and fund series (Partners V / VI) labelled as matches. rigour's
   person-name symbol data would cover the nicknames, but it takes ~17 s and ~300 MB to load; not enabled.
+- Checked by hand (not in the table): screening the UN positives against *all* lists loaded together, 680/680
+  untreated and 679/680 treated names alert on their UN entry. The miss (SAIF-AL-DIN AL-MASHADANI) does alert on
+  the same person's AU, EU, OFAC, UK and US entries, whose identical names fill the 12 ranked candidate slots;
+  indexing identical normalised names once would fix it (keeping ties cost 30–50 % more time per query).
 - The machine was shared with other engineers' benchmarks during the run: wall-clock p99 is inflated by CPU
   contention; the CPU-time column is the engine's own cost.
 - UN recall counts the positives whose entry is on the 2026-02-27 list version; three were delisted since the
