@@ -1,7 +1,9 @@
 """``kyc users …``: create users with a role, list them, issue and revoke bearer tokens.
 
 The token is printed once, alone on stdout, so a script can capture it (``TOKEN=$(kyc users create …)``); it
-cannot be shown again because only its hash is stored.
+cannot be shown again because only its hash is stored. This server-side CLI is the only place a token for somebody
+else is issued: users an admin registers over HTTP have none until ``kyc users token NAME`` gives them their first,
+so an admin never holds an officer's identity (review finding H2).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def create_command(
 
 @app.command("token")
 def token_command(name: Annotated[str, typer.Argument(help="An existing, enabled user.")]) -> None:
-    """Issue an additional token for a user (rotate: issue, switch the client, then revoke the old one)."""
+    """Issue a token for a user: the first one of a user registered over HTTP, or a further one (rotate: issue,
+    switch the client, then revoke the old one). Hand it to that person only."""
     config = settings()
     try:
         with transaction(config.database_url) as session:
@@ -61,7 +64,7 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
     """Users with their role, state and number of active tokens (never the tokens themselves)."""
     config = settings()
     with transaction(config.database_url) as session:
-        users = access.list_users(session)
+        users = access.list_users(session, actor=cli_actor())
     if as_json:
         rows = [
             {

@@ -6,6 +6,12 @@ everything including the audit trail but change nothing; the data protection off
 admins manage users, tokens and lists but see no case data.
 
 Tokens are 32 random bytes from ``secrets``; only their sha256 is stored, so the plaintext is shown once.
+
+Who may hold a token for whom (review finding H2): an admin manages users but must never be able to act as one of
+them, or a single person could propose and approve a decision under two names and break four eyes. So a user
+created over HTTP (``register_user``) gets no token at all; its first token — and any token for somebody else — is
+issued only on the server, by ``kyc users token NAME`` (``issue_token``), and handed to that person out of band.
+Over HTTP a caller can only rotate its own token (``rotate_own_token``).
 """
 
 from __future__ import annotations
@@ -154,31 +160,74 @@ def _user_by_name(session: Session, name: str) -> User:
     return user
 
 
+def register_user(session: Session, name: str, role: Role | str, *, actor: Principal | str) -> UserInfo:
+    """Create a user WITHOUT a token: what an admin may do over HTTP, so the admin never holds the new identity.
+
+    The person gets a first token from the server operator (``kyc users token NAME``), out of band.
+    """
+    user = _add_user(session, name, Role(role), actor, with_token=False)
+    return UserInfo(user.id, user.name, Role(user.role), user.created_at, user.disabled_at, 0)
+
+
 def create_user(
     session: Session, name: str, role: Role | str, *, actor: Principal | str = "system:cli"
 ) -> tuple[Principal, str]:
-    """Create a user with one token; the plaintext token is returned here and nowhere else."""
+    """Create a user with one token (server CLI only); the plaintext token is returned here and nowhere else."""
     role = Role(role)
+    user = _add_user(session, name, role, actor, with_token=True)
+    token = _store_token(session, user.id)
+    return Principal(user.id, user.name, role), token
+
+
+def _add_user(session: Session, name: str, role: Role, actor: Principal | str, *, with_token: bool) -> User:
     _check_name(name)
     if session.scalars(select(User.id).where(User.name == name)).first() is not None:
         raise UserExists(f"user {name!r} already exists")
     user = User(id=uuid.uuid4().hex, name=name, role=role.value, created_by=_actor_id(actor))
     session.add(user)
     session.flush()
-    token = _store_token(session, user.id)
-    audit.record(
-        session, actor=actor, action="user.create", object_type="user", object_id=user.id, details={"role": role}
-    )
-    return Principal(user.id, user.name, role), token
+    details = {"role": role.value, "token_issued": with_token}
+    audit.record(session, actor=actor, action="user.create", object_type="user", object_id=user.id, details=details)
+    return user
 
 
 def issue_token(session: Session, name: str, *, actor: Principal | str = "system:cli") -> str:
-    """A further token for an existing, enabled user (rotation without downtime: issue, switch, revoke old)."""
+    """A token for an existing, enabled user — server CLI only, never over HTTP (see the module docstring).
+
+    A user registered over HTTP gets its first token this way; others rotate without downtime (issue, switch,
+    revoke the old one).
+    """
     user = _user_by_name(session, name)
     if user.disabled_at is not None:
         raise ValueError(f"user {name!r} is disabled")
     token = _store_token(session, user.id)
     audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.id)
+    return token
+
+
+def rotate_own_token(session: Session, principal: Principal, *, revoke: str | None = None) -> str:
+    """A new token for the caller itself; ``revoke`` (the caller's current token) is revoked in the same step.
+
+    Only the principal's own identity is ever involved, so rotation over HTTP cannot hand anyone another user's
+    token. A ``revoke`` token that is not the caller's is refused rather than silently ignored.
+    """
+    if revoke is not None:
+        found = session.scalars(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(revoke), ApiToken.revoked_at.is_(None))
+        ).one_or_none()
+        if found is None or found.user_id != principal.user_id:
+            raise ValueError("revoke: not an active token of the calling user")
+        found.revoked_at = utcnow()
+    token = _store_token(session, principal.user_id)
+    audit.record(
+        session,
+        actor=principal,
+        action="token.rotate",
+        object_type="user",
+        object_id=principal.user_id,
+        purpose="security",
+        details={"revoked_current": revoke is not None},
+    )
     return token
 
 
@@ -232,7 +281,9 @@ def revoke_user(session: Session, name: str, *, actor: Principal | str = "system
     return count
 
 
-def list_users(session: Session) -> list[UserInfo]:
+def list_users(session: Session, *, actor: Principal | str) -> list[UserInfo]:
+    """Every user with role, state and active-token count; the listing itself is audited (who looked at users)."""
+    audit.record(session, actor=actor, action="user.list", object_type="user", object_id="*", purpose="security")
     users = session.scalars(select(User).order_by(User.name)).all()
     active: dict[str, int] = {}
     for user_id in session.scalars(select(ApiToken.user_id).where(ApiToken.revoked_at.is_(None))):

@@ -5,22 +5,26 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from cryptography.fernet import Fernet
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.auth import require
 from api.deps import SessionDep, get_settings
 from api.errors import ApiError, install
 from api.routers.admin import router as admin_router
+from api.routers.me import router as me_router
 from cli.main import app as cli_app
-from kyc import access, audit
+from kyc import access, audit, crypto
 from kyc.access import ROLE_PERMISSIONS, Permission, Principal, Role, can, may_read_job
 from kyc.settings import Settings
 from kyc.settings import get_settings as get_settings_cache
 from kyc.storage.access_models import ApiToken, AuditLog, User
 from kyc.storage.db import get_engine, transaction
+from tests.test_access_matrix import endpoints
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +104,7 @@ def test_revocation(db_url: str) -> None:
         assert access.revoke_user(session, "bob") == 1
         assert access.authenticate(session, token) is None
     with transaction(db_url) as session:
-        users = {u.name: u for u in access.list_users(session)}
+        users = {u.name: u for u in access.list_users(session, actor="system:test")}
         assert users["bob"].disabled_at is not None and users["bob"].active_tokens == 0
         assert users["ann"].disabled_at is None and users["ann"].active_tokens == 1
         with pytest.raises(ValueError, match="disabled"):
@@ -108,7 +112,7 @@ def test_revocation(db_url: str) -> None:
         with pytest.raises(access.UnknownUser):
             access.revoke_user(session, "nobody")
         actions = [e.action for e in audit.entries(session)]
-        assert actions == ["user.create", "user.create", "token.issue", "token.revoke", "user.revoke"]
+        assert actions == ["user.create", "user.create", "token.issue", "token.revoke", "user.revoke", "user.list"]
 
 
 def test_bad_user_input_is_refused(db_url: str) -> None:
@@ -235,36 +239,128 @@ def _admin_client(db_url: str) -> TestClient:
     install(app)
     app.dependency_overrides[get_settings] = lambda: Settings(database_url=db_url)
     app.include_router(admin_router)
+    app.include_router(me_router)
     return TestClient(app)
 
 
-def test_admin_router_manages_users_and_tokens(db_url: str, tokens: dict[str, str]) -> None:
+def _active_tokens(db_url: str, name: str) -> int:
+    with transaction(db_url) as session:
+        user_id = session.scalars(select(User.id).where(User.name == name)).one()
+        return len(
+            session.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))).all()
+        )
+
+
+def test_admin_registers_users_without_tokens_and_audits_the_listing(db_url: str, tokens: dict[str, str]) -> None:
     client = _admin_client(db_url)
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     created = client.post("/v1/admin/users", json={"name": "officer-1", "role": "analyst"}, headers=admin)
     assert created.status_code == 201, created.text
-    new_token = created.json()["token"]
-    assert created.json()["role"] == "analyst" and new_token.startswith("kyc_")
+    body = created.json()
+    assert body["role"] == "analyst" and body["active_tokens"] == 0 and body["disabled_at"] is None
+    assert "token" not in body and "kyc_" not in created.text
+    assert _active_tokens(db_url, "officer-1") == 0
     assert client.post("/v1/admin/users", json={"name": "officer-1", "role": "dpo"}, headers=admin).status_code == 409
     invalid = client.post("/v1/admin/users", json={"name": "x y", "role": "god"}, headers=admin)
     assert invalid.status_code == 422
 
     listed = client.get("/v1/admin/users", headers=admin).json()["users"]
     officer = next(u for u in listed if u["name"] == "officer-1")
-    assert officer["active_tokens"] == 1 and "token" not in officer
-    assert new_token not in client.get("/v1/admin/users", headers=admin).text
+    assert officer["active_tokens"] == 0 and "token" not in officer
 
-    second = client.post("/v1/admin/users/officer-1/tokens", headers=admin)
-    assert second.status_code == 201 and second.json()["token"] != new_token
-    assert client.post("/v1/admin/users/nobody/tokens", headers=admin).status_code == 404
     revoked = client.post("/v1/admin/users/officer-1/revoke", headers=admin)
-    assert revoked.json() == {"name": "officer-1", "revoked_tokens": 2, "disabled": True}
+    assert revoked.json() == {"name": "officer-1", "revoked_tokens": 0, "disabled": True}
     assert client.post("/v1/admin/users/user-admin/revoke", headers=admin).status_code == 409
-    assert client.post("/v1/admin/users/officer-1/tokens", headers=admin).status_code == 409
+    assert client.post("/v1/admin/users/nobody/revoke", headers=admin).status_code == 404
     with transaction(db_url) as session:
-        assert access.authenticate(session, new_token) is None
-        actions = [e.action for e in audit.entries(session) if e.role == "admin"]
-        assert actions == ["user.create", "token.issue", "user.revoke"]
+        entries = [e for e in audit.entries(session) if e.role == "admin"]
+        assert [e.action for e in entries] == ["user.create", "user.list", "user.revoke"]
+        assert entries[0].details == {"role": "analyst", "token_issued": False}
+        assert entries[1].object_id == "*" and entries[1].purpose == "security"
+        assert entries[1].actor_name == "user-admin"
+
+
+def test_reviewer_reproduction_admin_can_no_longer_act_as_an_officer(
+    db_url: str, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H2: the admin issued itself tokens of analyst ``ana`` and approver ``appr``; no HTTP route does that now."""
+    monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    crypto.get_cipher.cache_clear()
+    with transaction(db_url) as session:
+        access.create_user(session, "ana", Role.ANALYST)
+        access.create_user(session, "appr", Role.APPROVER)
+    app = create_app(Settings(database_url=db_url))
+    client = TestClient(app)
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for name in ("ana", "appr"):
+        assert client.post(f"/v1/admin/users/{name}/tokens", headers=admin).status_code in (404, 405)
+        assert _active_tokens(db_url, name) == 1  # only the one the server CLI issued to the person
+
+    # A compliance user the admin registers has no token either, whatever the role.
+    for role in ("analyst", "approver", "auditor", "dpo", "admin", "onboarding"):
+        created = client.post("/v1/admin/users", json={"name": f"new-{role}", "role": role}, headers=admin)
+        assert created.status_code == 201 and "kyc_" not in created.text
+        assert _active_tokens(db_url, f"new-{role}") == 0
+
+    # The one route left that returns a token issues it for the caller itself.
+    assert {(m, p) for m, p in endpoints(app) if "token" in p} == {("POST", "/v1/me/tokens")}
+    rotated = client.post("/v1/me/tokens", headers=admin)
+    assert rotated.status_code == 201 and rotated.json()["name"] == "user-admin"
+    with transaction(db_url) as session:
+        principal = access.authenticate(session, rotated.json()["token"])
+        assert principal is not None and principal.name == "user-admin" and principal.role is Role.ADMIN
+    assert client.get("/v1/hits", headers={"Authorization": f"Bearer {rotated.json()['token']}"}).status_code == 403
+    crypto.get_cipher.cache_clear()
+
+
+def test_me_tokens_rotates_only_the_callers_own_token(db_url: str, tokens: dict[str, str]) -> None:
+    client = _admin_client(db_url)
+    assert client.post("/v1/me/tokens").status_code == 401
+    first = client.post("/v1/me/tokens", headers={"Authorization": f"Bearer {tokens['analyst']}"})
+    assert first.status_code == 201, first.text
+    assert first.json()["name"] == "user-analyst" and first.json()["revoked_current"] is False
+    new = first.json()["token"]
+    assert new.startswith("kyc_") and new != tokens["analyst"]
+    second = client.post("/v1/me/tokens", json={"revoke_current": True}, headers={"Authorization": f"Bearer {new}"})
+    assert second.status_code == 201 and second.json()["revoked_current"] is True
+    with transaction(db_url) as session:
+        assert access.authenticate(session, new) is None  # the token used for the call is revoked
+        newest = access.authenticate(session, second.json()["token"])
+        assert newest is not None and newest.name == "user-analyst" and newest.role is Role.ANALYST
+        assert access.authenticate(session, tokens["analyst"]) is not None  # untouched: not the calling token
+        rotations = audit.entries(session, action="token.rotate")
+        assert [e.actor_name for e in rotations] == ["user-analyst", "user-analyst"]
+        assert [e.details for e in rotations] == [{"revoked_current": False}, {"revoked_current": True}]
+
+
+def test_rotate_own_token_refuses_to_revoke_another_users_token(db_url: str) -> None:
+    with transaction(db_url) as session:
+        ann, _ = access.create_user(session, "ann", Role.ANALYST)
+        _, bobs = access.create_user(session, "bob", Role.APPROVER)
+        with pytest.raises(ValueError, match="revoke: not an active token of the calling user"):
+            access.rotate_own_token(session, ann, revoke=bobs)
+        assert access.authenticate(session, bobs) is not None
+
+
+def test_cli_issues_the_first_token_of_a_user_registered_over_http(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(cli_env) as session:
+        _, admin_token = access.create_user(session, "root", Role.ADMIN)
+    client = _admin_client(cli_env)
+    created = client.post(
+        "/v1/admin/users",
+        json={"name": "officer-2", "role": "approver"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert created.status_code == 201
+    issued = CliRunner().invoke(cli_app, ["users", "token", "officer-2"])
+    assert issued.exit_code == 0, issued.output
+    with transaction(cli_env) as session:
+        principal = access.authenticate(session, issued.stdout.strip())
+        assert principal is not None and principal.name == "officer-2" and principal.role is Role.APPROVER
+        entry = audit.entries(session, action="token.issue")[0]
+        assert entry.actor.startswith("cli:") and entry.object_id == principal.user_id
 
 
 def test_admin_router_refuses_other_roles(db_url: str, tokens: dict[str, str]) -> None:

@@ -52,8 +52,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/audit/verify"): frozenset({AUD}),
     ("GET", "/v1/admin/users"): frozenset({ADM}),
     ("POST", "/v1/admin/users"): frozenset({ADM}),
-    ("POST", "/v1/admin/users/{name}/tokens"): frozenset({ADM}),
     ("POST", "/v1/admin/users/{name}/revoke"): frozenset({ADM}),
+    ("POST", "/v1/me/tokens"): ALL,  # the caller's own token only (H2)
     ("POST", "/v1/subjects/export"): frozenset({DPO}),
     ("GET", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),
     ("POST", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),

@@ -1,6 +1,10 @@
-"""``/v1/admin``: users and bearer tokens, for the admin role only (which sees no case data).
+"""``/v1/admin``: users, for the admin role only (which sees no case data).
 
-A new token is returned once in the response body and never again; every change is audited with the admin as actor.
+An admin registers, lists and revokes users but never receives a token for anyone (review finding H2): with
+another user's token an admin could act as an analyst and an approver at once and defeat four eyes. A user
+registered here has no token; the server operator issues its first one with ``kyc users token NAME`` and hands it
+to the person out of band. Everyone rotates their own token with ``POST /v1/me/tokens`` (``api.routers.me``).
+Every call is audited with the admin as actor, the listing too.
 """
 
 from __future__ import annotations
@@ -50,13 +54,6 @@ class UsersOut(BaseModel):
     users: list[UserOut]
 
 
-class TokenOut(BaseModel):
-    user_id: str
-    name: str
-    role: Role
-    token: str = Field(description="The bearer token; shown only in this response, store it now.")
-
-
 class RevokedOut(BaseModel):
     name: str
     revoked_tokens: int
@@ -64,32 +61,22 @@ class RevokedOut(BaseModel):
 
 
 @router.get("/users", response_model=UsersOut)
-def list_users(session: SessionDep, _admin: Admin) -> UsersOut:
-    """Every user with role, state and count of active tokens (never a token)."""
-    return UsersOut(users=[UserOut.of(u) for u in access.list_users(session)])
+def list_users(session: SessionDep, admin: Admin) -> UsersOut:
+    """Every user with role, state and count of active tokens (never a token); the listing is audited."""
+    return UsersOut(users=[UserOut.of(u) for u in access.list_users(session, actor=admin)])
 
 
-@router.post("/users", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, session: SessionDep, admin: Admin) -> TokenOut:
-    """Create a user with one role and return its first bearer token."""
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, session: SessionDep, admin: Admin) -> UserOut:
+    """Register a user with one role and NO token: its first token comes from ``kyc users token NAME`` on the server.
+
+    Returning a token here would let the admin act as the new analyst or approver itself.
+    """
     try:
-        principal, token = access.create_user(session, body.name, body.role, actor=admin)
+        user = access.register_user(session, body.name, body.role, actor=admin)
     except access.UserExists as exc:
         raise ApiError(409, "user_exists", str(exc)) from exc
-    return TokenOut(user_id=principal.user_id, name=principal.name, role=principal.role, token=token)
-
-
-@router.post("/users/{name}/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
-def issue_token(name: str, session: SessionDep, admin: Admin) -> TokenOut:
-    """An additional token (rotation: issue, switch the client, revoke the old one)."""
-    try:
-        token = access.issue_token(session, name, actor=admin)
-    except access.UnknownUser as exc:
-        raise not_found(f"user {name!r}") from exc
-    except ValueError as exc:
-        raise ApiError(409, "user_disabled", str(exc)) from exc
-    user = next(u for u in access.list_users(session) if u.name == name)
-    return TokenOut(user_id=user.id, name=user.name, role=user.role, token=token)
+    return UserOut.of(user)
 
 
 @router.post("/users/{name}/revoke", response_model=RevokedOut)
