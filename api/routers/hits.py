@@ -38,6 +38,10 @@ def _decider(principal: HitReader, settings: SettingsDep) -> Principal:
 
 
 Decider = Annotated[Principal, Depends(_decider)]
+MAX_AGE_HOURS = 87_600
+"""Ten years: every age filter is bounded, because ``timedelta`` overflows (a 500) on ``1e12`` hours."""
+MAX_OFFSET = 10_000_000
+"""Beyond any real queue; an unbounded offset overflows the database's integer (a 500 on PostgreSQL)."""
 HitStatusName = Literal["open", "proposed", "escalated", "dismissed", "confirmed", "suppressed", "delisted"]
 
 
@@ -180,16 +184,20 @@ def hit_queue(
     principal: HitReader,
     session: SessionDep,
     status_: Annotated[list[HitStatusName] | None, Query(alias="status")] = None,
-    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
     older_than_hours: Annotated[
-        float | None, Query(ge=0, description="Age filter: raised at least this long ago.")
+        float | None,
+        Query(ge=0, le=MAX_AGE_HOURS, allow_inf_nan=False, description="Age filter: raised at least this long ago."),
     ] = None,
-    newer_than_hours: Annotated[float | None, Query(ge=0)] = None,
+    newer_than_hours: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_AGE_HOURS, allow_inf_nan=False, description="Age filter: raised at most this long ago."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Queue:
     """Hits to review, high priority and oldest first (what is waiting longest comes first)."""
     query = _queue_query(
