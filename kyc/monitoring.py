@@ -19,6 +19,16 @@ built over them); hits on removed entries are marked ``delisted``. Each version 
 (``settings.rescreen_days``), and for everybody when the matcher's configuration changes. A party's data change
 (PATCH) rescreens that customer. Ending the relationship stops all of it.
 
+**Decided evidence.** When the party or the entry changes under a ``proposed`` hit, the proposal lapses: the hit
+goes back to ``open`` (``reopen_reason`` starts "the proposal lapsed"), its decision rows stay as they are, and a
+second officer can no longer approve a proposal made on other evidence. A ``confirmed`` hit's evidence is never
+overwritten: the changed match is raised as a new ``open`` hit beside it, whose ``reopen_reason`` names the
+confirmed one.
+
+**Ending the relationship** (:func:`end_relationship`) is refused while the customer is blocked or has a proposed,
+escalated or confirmed hit, and cannot be dated before the customer's last activity: those cases stay monitored and
+retained until officers resolve them (see also the purge's hold in ``kyc.retention``).
+
 Nothing here makes an adverse decision: new and reopened hits are ``open`` and put the outcome to ``review``.
 """
 
@@ -202,14 +212,53 @@ def _on_match(
     reason = _change_reason(hit, fingerprint, digest)
     if reason is None:
         return  # the same party data against the same entry: a dismissal stays, an open hit stays as it is
+    reason = reason.replace("-> new", f"-> {match.version_id}")
+    if hit.status == HitStatus.CONFIRMED:
+        _raise_beside_confirmed(book, party, customer_id, hit, match, screener, fingerprint, origin, reason, stats)
+        return
+    lapsed = hit.status == HitStatus.PROPOSED
     quiet = hit.status in (HitStatus.DISMISSED, HitStatus.SUPPRESSED, HitStatus.DELISTED)
     _refresh_evidence(hit, match, screener, fingerprint, digest)
-    hit.reopen_reason = reason.replace("-> new", f"-> {match.version_id}")
-    if quiet:
+    hit.reopen_reason = f"the proposal lapsed: {reason}" if lapsed else reason
+    if quiet or lapsed:
         hit.status, hit.reopened_at = HitStatus.OPEN.value, hit.updated_at
-        lift_suppressions(book.session, customer_id, hit, hit.reopen_reason, hit.updated_at or utcnow())
         stats.reopened += 1
+    if quiet:
+        lift_suppressions(book.session, customer_id, hit, hit.reopen_reason, hit.updated_at or utcnow())
+    if lapsed:
+        audit.record(
+            book.session,
+            actor=ACTOR,
+            action="hit.proposal_lapsed",
+            object_type="screening_hit",
+            object_id=hit.id,
+            details={"status_before": HitStatus.PROPOSED.value, "status_after": HitStatus.OPEN.value},
+        )
     book.touched_jobs.add(party.job_id)
+
+
+def _raise_beside_confirmed(
+    book: _HitBook,
+    party: Party,
+    customer_id: str,
+    confirmed: Hit,
+    match: ScreeningMatch,
+    screener: Screener,
+    fingerprint: str,
+    origin: str,
+    reason: str,
+    stats: RunStats,
+) -> None:
+    """A confirmed hit keeps the evidence two officers decided on; the changed match is a new hit to review.
+
+    The new hit becomes the newest for its (party, source, entry) key, so later runs compare against it and do not
+    raise another one while nothing changes again. Its ``reopen_reason`` points to the confirmed hit.
+    """
+    hit = _new_hit(book, party, match, screener, fingerprint, origin)
+    hit.reopen_reason = f"{reason}; hit {confirmed.id} stays confirmed on its earlier evidence"
+    stats.new_hits += 1
+    book.touched_jobs.add(party.job_id)
+    log.info("monitoring.confirmed_hit_changed", hit_id=confirmed.id, new_hit_id=hit.id, customer_id=customer_id)
 
 
 def _screen(
@@ -646,9 +695,70 @@ def after_screening(session: Session, job: ScreeningJob, rescreen_days: Mapping[
     schedule(session, [job.customer_id], rescreen_days, job.completed_at or utcnow())
 
 
-def end_relationship(session: Session, customer_id: str, ended_at: datetime, retention_years: int) -> datetime:
-    """Stop monitoring the customer and start its retention clock; returns the new ``retention_until``."""
-    until = retention_end(session, customer_id, ended_at, retention_years)
+class EndRefused(ValueError):
+    """The relationship cannot end now (blocked, or hits awaiting or holding a decision): HTTP 409."""
+
+
+class EndDateInvalid(ValueError):
+    """The end date is in the future or before the customer's last activity: HTTP 422."""
+
+
+UNRESOLVED = (HitStatus.PROPOSED.value, HitStatus.ESCALATED.value, HitStatus.CONFIRMED.value)
+"""Hit statuses that keep a customer's relationship from ending until officers resolve them."""
+
+
+def last_activity(session: Session, customer: Customer) -> datetime:
+    """The latest of the customer's creation and its screenings' submission and completion."""
+    latest = session.execute(
+        select(func.max(ScreeningJob.created_at), func.max(ScreeningJob.completed_at)).where(
+            ScreeningJob.customer_id == customer.id
+        )
+    ).one()
+    moments: list[datetime] = [customer.created_at, *(moment for moment in latest if moment is not None)]
+    return max(moments)
+
+
+def end_refusal(session: Session, customer: Customer) -> str | None:
+    """Why the relationship cannot end now, or None. A backdated end would start the retention clock early and let
+    the purge delete a frozen or undecided case, so these customers stay until the case is resolved."""
+    if customer.blocked_at is not None:
+        return "the customer is blocked after a confirmed sanctions match; it stays until the block is resolved"
+    rows = session.execute(
+        select(Hit.status, func.count())
+        .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
+        .where(ScreeningJob.customer_id == customer.id, Hit.status.in_(UNRESOLVED))
+        .group_by(Hit.status)
+        .order_by(Hit.status)
+    ).all()
+    if rows:
+        counts = ", ".join(f"{count} {status}" for status, count in rows)
+        return f"the customer has hits awaiting or holding a decision ({counts}); it stays until they are resolved"
+    return None
+
+
+def end_relationship(
+    session: Session, customer_id: str, ended_at: datetime, retention_years: int, now: datetime | None = None
+) -> datetime:
+    """Stop monitoring the customer and start its retention clock; returns the new ``retention_until``.
+
+    Raises :class:`EndRefused` (see :func:`end_refusal`) or :class:`EndDateInvalid` (future, or a day before the
+    customer's last activity; on that very day the end is taken no earlier than the activity).
+    """
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} does not exist")
+    if customer.relationship_ended_at is not None:
+        raise EndRefused(f"customer {customer_id}: the relationship already ended")
+    moment = now or utcnow()
+    if ended_at > moment:
+        raise EndDateInvalid("ended_on: must not be in the future")
+    active = last_activity(session, customer)
+    if ended_at.date() < active.date():
+        raise EndDateInvalid(f"ended_on: must not be before the customer's last activity ({active.date().isoformat()})")
+    refusal = end_refusal(session, customer)
+    if refusal is not None:
+        raise EndRefused(f"customer {customer_id}: {refusal}")
+    until = retention_end(session, customer_id, max(ended_at, active), retention_years)
     session.execute(update(Customer).where(Customer.id == customer_id).values(next_rescreen_at=None))
     return until
 

@@ -4,7 +4,9 @@
 its end is unknown; the value is then the earliest possible end (the latest activity) plus N years, and every new
 screening of the customer pushes it forward. A customer who was screened but never onboarded therefore drops out
 N years after the last screening; :func:`end_relationship` fixes the date to the real end. A legal hold (a
-pending investigation, a court order) suspends deletion whatever the date says.
+pending investigation, a court order) suspends deletion whatever the date says. So does, implicitly, a confirmed
+hit or an authority notification not yet ``sent``: a frozen or reported case is never deleted by the clock, however
+the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason only.
 
 The purge deletes rows, not just personal columns: an expired record has no purpose left. It logs ids and counts
 only — the log must not re-create the personal data it is there to prove deleted.
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import CompoundSelect, Select, delete, exists, select, union, update
 from sqlalchemy.orm import Session
 
 from kyc import audit
 from kyc.storage.models import utcnow
+from kyc.storage.review_models import AuthorityNotification
 from kyc.storage.screening_models import Customer, Hit, Party, PurgeLog, ScreeningJob, WebhookDelivery
 
 log = structlog.get_logger(__name__)
@@ -76,8 +79,36 @@ class PurgeResult:
     customers: int
 
 
+CONFIRMED = "confirmed"
+NOTIFICATION_DONE = "sent"
+"""An authority notification is done once an officer records it as sent; until then the case is kept."""
+
+
+def _confirmed_customers() -> Select[str]:
+    return select(ScreeningJob.customer_id).join(Hit, Hit.job_id == ScreeningJob.id).where(Hit.status == CONFIRMED)
+
+
+def _notified_customers() -> Select[str]:
+    return select(AuthorityNotification.customer_id).where(AuthorityNotification.status != NOTIFICATION_DONE)
+
+
+def held_customers() -> CompoundSelect[str]:
+    """Customers the purge must not touch: a legal hold, a confirmed hit, or an authority notification not done."""
+    explicit = select(Customer.id).where(Customer.legal_hold.is_(True))
+    return union(explicit, _confirmed_customers(), _notified_customers())
+
+
+def _log_implicit_holds(session: Session, now: datetime) -> None:
+    """Expired customers kept because of a confirmed hit or a pending notification: ids and reasons, nothing else."""
+    expired = select(Customer.id).where(Customer.retention_until <= now, Customer.legal_hold.is_(False))
+    for reason, query in (("confirmed_hit", _confirmed_customers()), ("notification_pending", _notified_customers())):
+        ids = session.execute(query.where(query.selected_columns[0].in_(expired)).distinct()).scalars()
+        for customer_id in sorted(ids):
+            log.warning("retention.held", object_type="customer", object_id=customer_id, reason=reason)
+
+
 def _expired_jobs(session: Session, now: datetime, limit: int) -> list[ScreeningJob]:
-    held = select(Customer.id).where(Customer.legal_hold.is_(True))
+    held = held_customers()
     return list(
         session.execute(
             select(ScreeningJob)
@@ -120,7 +151,7 @@ def _expired_customers(session: Session, now: datetime) -> list[Customer]:
     has_jobs = exists().where(ScreeningJob.customer_id == Customer.id)
     return list(
         session.execute(
-            select(Customer).where(Customer.retention_until <= now, Customer.legal_hold.is_(False), ~has_jobs)
+            select(Customer).where(Customer.retention_until <= now, Customer.id.not_in(held_customers()), ~has_jobs)
         ).scalars()
     )
 
@@ -128,6 +159,7 @@ def _expired_customers(session: Session, now: datetime) -> list[Customer]:
 def purge_expired(session: Session, now: datetime | None = None, limit: int = 1000) -> PurgeResult:
     """Delete expired, unheld screening jobs (with their parties, hits and deliveries), then emptied customers."""
     moment = now or utcnow()
+    _log_implicit_holds(session, moment)
     jobs = _expired_jobs(session, moment, limit)
     for job in jobs:
         _delete_job(session, job, moment)

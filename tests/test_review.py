@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select, update
+from structlog.testing import capture_logs
 
-from kyc import review
+from kyc import monitoring, retention, review
 from kyc.access import Principal, Role
 from kyc.matching import matcher_cache
+from kyc.retention import PurgeResult, purge_expired
 from kyc.review import DecisionRefused, HitStatus, ReviewError, Verdict
 from kyc.settings import Settings
 from kyc.storage.access_models import AuditLog, User
 from kyc.storage.db import transaction
+from kyc.storage.models import utcnow
 from kyc.storage.review_models import AuthorityNotification, HitDecision, Suppression
 from kyc.storage.screening_models import Customer, Hit, ScreeningJob
 from lists.ingest import ingest_files
@@ -145,26 +151,79 @@ def test_four_eyes_rule_by_list_and_score() -> None:
     assert review.job_outcome([HitStatus.ESCALATED, HitStatus.CONFIRMED], False) == "match"
 
 
-def test_retention_purge_takes_decisions_suppressions_and_notifications_along(screened: tuple[Settings, str]) -> None:
-    from datetime import timedelta
+def _dismiss(settings: Settings, hit_id: str, analyst: Principal, approver: Principal) -> None:
+    decide(settings, hit_id, "false_positive", analyst)
+    decide(settings, hit_id, "approve", approver)
 
-    from kyc import monitoring
-    from kyc.retention import purge_expired
-    from kyc.storage.models import utcnow
 
+def test_retention_purge_after_a_legitimate_end_takes_decisions_and_suppressions_along(
+    screened: tuple[Settings, str],
+) -> None:
     settings, job_id = screened
     analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
-    decide(settings, hit_on(settings, job_id, "IQi.074").id, "true_match", analyst)
-    decide(settings, hit_on(settings, job_id, "IQi.074").id, "approve", approver)
-    decide(settings, hit_on(settings, job_id, "HTi.006").id, "false_positive", analyst)
-    decide(settings, hit_on(settings, job_id, "HTi.006").id, "approve", approver)
+    for ref in ("IQi.074", "HTi.006"):
+        _dismiss(settings, hit_on(settings, job_id, ref).id, analyst, approver)
     customer_id = customer_of(settings, job_id).id
     with transaction(settings.database_url) as session:
-        monitoring.end_relationship(session, customer_id, utcnow() - timedelta(days=6 * 366), settings.retention_years)
+        until = monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
     with transaction(settings.database_url) as session:
-        purged = purge_expired(session)
-        assert (purged.jobs, purged.customers) == (1, 1)
+        assert purge_expired(session, now=until - timedelta(days=1)) == PurgeResult(0, 0)
     with transaction(settings.database_url) as session:
-        for table in (HitDecision, Suppression, AuthorityNotification, Hit):
+        assert purge_expired(session, now=until + timedelta(days=1)) == PurgeResult(1, 1)
+    with transaction(settings.database_url) as session:
+        for table in (HitDecision, Suppression, Hit):
             assert session.execute(select(table)).first() is None, table.__tablename__
         assert session.get(Customer, customer_id) is None
+
+
+def test_a_confirmed_case_cannot_be_ended_or_backdated_and_the_purge_keeps_it(screened: tuple[Settings, str]) -> None:
+    """The reviewer's reproduction (H1): confirmed true_match, end dated 2000-01-01, purge. Nothing is deleted."""
+    settings, job_id = screened
+    analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
+    confirmed = hit_on(settings, job_id, "IQi.074").id
+    decide(settings, confirmed, "true_match", analyst)
+    note_id = decide(settings, confirmed, "approve", approver).notification_id
+    customer_id = customer_of(settings, job_id).id
+    backdated = datetime(2000, 1, 1, tzinfo=UTC)
+    with pytest.raises(monitoring.EndRefused, match="blocked"), transaction(settings.database_url) as session:
+        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+    with pytest.raises(monitoring.EndDateInvalid, match="last activity"), transaction(settings.database_url) as session:
+        monitoring.end_relationship(session, customer_id, backdated, settings.retention_years)
+    with transaction(settings.database_url) as session:  # even if the date got into the row some other way
+        retention.end_relationship(session, customer_id, backdated, settings.retention_years)
+    with capture_logs() as logged, transaction(settings.database_url) as session:
+        assert purge_expired(session) == PurgeResult(0, 0)
+    assert {(e["object_id"], e["reason"]) for e in logged if e["event"] == "retention.held"} == {
+        (customer_id, "confirmed_hit"),
+        (customer_id, "notification_pending"),
+    }
+    assert REMOVED.name not in json.dumps(logged) and "Esimerkki" not in json.dumps(logged)
+
+    with transaction(settings.database_url) as session:  # delisted: the unsent notification alone still holds it
+        session.execute(update(Hit).where(Hit.id == confirmed).values(status="delisted"))
+        assert purge_expired(session) == PurgeResult(0, 0)
+    with transaction(settings.database_url) as session:
+        session.execute(update(AuthorityNotification).where(AuthorityNotification.id == note_id).values(status="sent"))
+    with transaction(settings.database_url) as session:
+        assert purge_expired(session) == PurgeResult(1, 1)
+        assert session.get(Customer, customer_id) is None
+
+
+def test_undecided_hits_keep_the_relationship_from_ending(screened: tuple[Settings, str]) -> None:
+    settings, job_id = screened
+    analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
+    customer_id = customer_of(settings, job_id).id
+    decide(settings, hit_on(settings, job_id, "IQi.074").id, "true_match", analyst)
+    decide(settings, hit_on(settings, job_id, "HTi.006").id, "escalate", analyst)
+    with (
+        pytest.raises(monitoring.EndRefused, match=r"1 escalated, 1 proposed"),
+        transaction(settings.database_url) as session,
+    ):
+        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+    decide(settings, hit_on(settings, job_id, "IQi.074").id, "reject", approver)  # back to open
+    _dismiss(settings, hit_on(settings, job_id, "HTi.006").id, analyst, approver)
+    with transaction(settings.database_url) as session:  # an open hit alone does not hold the end
+        until = monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+        assert until > utcnow() + timedelta(days=365 * settings.retention_years - 2)
+    with pytest.raises(monitoring.EndRefused, match="already ended"), transaction(settings.database_url) as session:
+        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)

@@ -3,7 +3,10 @@
 A party correction rescreens the customer at once, in the request, against every active list (one customer takes
 milliseconds once the matcher is built): the officer sees the resulting hits — and reopened dismissals, whose
 ``reopen_reason`` says the party's data changed — in the response. Ending the relationship stops monitoring and
-starts the retention clock (``kyc.retention``).
+starts the retention clock (``kyc.retention``), and is refused while the case is undecided or frozen.
+
+A correction keeps the values it replaces (``subject_corrections``: old and new value, who and why), so that an
+earlier screening of the party can still be explained.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from kyc.countries import to_country
 from kyc.entry import PartialDate
 from kyc.matching import matcher_cache
 from kyc.screening import MatcherScreener
+from kyc.settings import Settings
+from kyc.storage.db import transaction
 from kyc.storage.models import utcnow
 from kyc.storage.review_models import AuthorityNotification
 from kyc.storage.screening_models import Customer, Hit, Party
+from kyc.storage.subject_models import SubjectCorrection
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -71,6 +77,11 @@ class PartyPatch(BaseModel):
     birth_date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
     nationality: str | None = Field(None, max_length=2)
     country: str | None = Field(None, max_length=2)
+    reason: str = Field(
+        min_length=1,
+        max_length=review.MAX_REASON,
+        description="Why the data is corrected: kept with the old and new values (``subject_corrections``).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -179,6 +190,25 @@ def _current_party(session: Session, customer: Customer, party_id: str) -> Party
     return party
 
 
+def _correct(session: Session, party: Party, changes: dict[str, str | None], reason: str, who: Principal) -> list[int]:
+    """Apply the changes, keeping each replaced value in a ``SubjectCorrection`` (who, when, why, old and new), so
+    the earlier screening stays explainable for the retention period; returns the correction ids (for the audit)."""
+    rows = []
+    for name, value in sorted(changes.items()):
+        old = getattr(party, name)
+        if old == value:
+            continue
+        rows.append(
+            SubjectCorrection(
+                party_id=party.id, field=name, old_value=old, new_value=value, reason=reason, corrected_by=who.user_id
+            )
+        )
+        setattr(party, name, value)
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
 @router.patch("/{customer_id}/parties/{party_id}", response_model=RescreenOut)
 def patch_party(
     customer_id: str, party_id: str, body: PartyPatch, principal: Updater, session: SessionDep, settings: SettingsDep
@@ -188,18 +218,23 @@ def patch_party(
     if customer.relationship_ended_at is not None:
         raise ApiError(409, "conflict", f"customer {customer_id}: the relationship has ended; it is not monitored")
     party = _current_party(session, customer, party_id)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ApiError(422, "validation_error", "body: no field to correct")
+    if "name" in changes and changes["name"] is None:
+        raise ApiError(422, "validation_error", "name: a party cannot be left without a name")
     if party.schema != "Person" and {"birth_date", "nationality"} & set(changes):
         raise ApiError(422, "validation_error", "birth_date, nationality: only persons have them")
-    for name, value in changes.items():
-        setattr(party, name, value)
+    if not body.reason.strip():
+        raise ApiError(422, "validation_error", "reason: say why the data is corrected")
+    corrections = _correct(session, party, changes, body.reason.strip(), principal)
     audit.record(
         session,
         actor=principal,
         action="party.update",
         object_type="screening_party",
         object_id=party.id,
-        details={"fields": sorted(changes)},
+        details={"fields": sorted(changes), "corrections": corrections},
     )
     screener = MatcherScreener(matcher_cache.get(settings.database_url))
     stats = monitoring.rescreen_customers(
@@ -238,19 +273,44 @@ def put_risk(
     return _out(session, customer)
 
 
-@router.post("/{customer_id}/end-relationship", response_model=CustomerOut)
+def _audit_refused_end(settings: Settings, principal: Principal, customer_id: str, message: str) -> None:
+    """In its own transaction: the request's is rolled back with the 409, the attempt must stay on record."""
+    with transaction(settings.database_url) as session:
+        audit.record(
+            session,
+            actor=principal,
+            action="customer.end_relationship.refused",
+            object_type="customer",
+            object_id=customer_id,
+            details={"reason": message[:300]},
+        )
+
+
+@router.post(
+    "/{customer_id}/end-relationship",
+    response_model=CustomerOut,
+    responses={409: {"description": "Already ended, blocked, or hits awaiting a decision"}},
+)
 def end_relationship(
     customer_id: str, body: EndIn, principal: Ender, session: SessionDep, settings: SettingsDep
 ) -> CustomerOut:
-    """Stop monitoring the customer and start its retention period (``retention_years`` from the end)."""
+    """Stop monitoring the customer and start its retention period (``retention_years`` from the end).
+
+    Refused (409, with the reason) while the customer is blocked or has proposed, escalated or confirmed hits: such
+    a case stays monitored and retained until officers resolve it. ``ended_on`` may not precede the customer's last
+    activity (422), so the retention clock cannot be wound back to make the purge delete a live case.
+    """
     customer = _customer(session, customer_id)
-    if customer.relationship_ended_at is not None:
-        raise ApiError(409, "conflict", f"customer {customer_id}: the relationship already ended")
     moment = utcnow()
     ended = moment if body.ended_on is None else datetime.combine(body.ended_on, moment.timetz())
-    if ended > moment:
-        raise ApiError(422, "validation_error", "ended_on: must not be in the future")
-    until = monitoring.end_relationship(session, customer.id, ended, settings.retention_years)
+    try:
+        until = monitoring.end_relationship(session, customer.id, ended, settings.retention_years, now=moment)
+    except monitoring.EndDateInvalid as exc:
+        raise ApiError(422, "validation_error", str(exc)) from exc
+    except monitoring.EndRefused as exc:
+        session.rollback()
+        _audit_refused_end(settings, principal, customer.id, str(exc))
+        raise ApiError(409, "conflict", str(exc)) from exc
     audit.record(
         session,
         actor=principal,
