@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from kyc import monitoring, review
 from kyc.access import Role
+from kyc.screening import MatcherScreener
 from kyc.settings import Settings
 from kyc.storage.access_models import AuditLog
 from kyc.storage.db import transaction
@@ -273,3 +274,75 @@ def test_delta_fans_out_in_customer_chunks_and_completes_when_every_chunk_is_cou
     assert (run.details or {})["chunks"] == 3 and sorted((run.details or {})["done"]) == [0, 1, 2]
     for job_id, ref in zip(jobs, ("SDi.007", "SDi.008", "SDi.010"), strict=True):
         assert hit_on(service, job_id, ref).origin == "delta"
+
+
+def test_changed_evidence_lapses_a_proposal_and_never_overwrites_a_confirmed_hit(settings: Settings) -> None:
+    """HTi.006 changes between the two UN lists: a pending proposal on it lapses, a confirmed verdict stays put."""
+    from kyc.matching import matcher_cache
+    from kyc.review import ReviewError
+    from kyc.storage.review_models import HitDecision
+    from workers.tasks import run_screening
+
+    matcher_cache.clear()
+    ingest_files("un_sc", [list_file(UN_2025)], settings)
+    proposed_job = submit(settings, "Port-au-Prince Oy", "1572860-0", (CHANGED,))
+    confirmed_job = submit(settings, "Cap-Haitien Oy", "0112038-9", (CHANGED,))
+    for job_id in (proposed_job, confirmed_job):
+        assert run_screening(settings, job_id)["status"] == "completed"
+    analyst, approver = user(settings, Role.ANALYST), user(settings, Role.APPROVER)
+    proposed_id = hit_on(settings, proposed_job, "HTi.006").id
+    confirmed = hit_on(settings, confirmed_job, "HTi.006")
+    with transaction(settings.database_url) as session:
+        review.decide(session, proposed_id, "false_positive", "namesake", analyst, high_score=0.9)
+        review.decide(session, confirmed.id, "true_match", "same person", analyst, high_score=0.9)
+    with transaction(settings.database_url) as session:
+        review.decide(session, confirmed.id, "approve", "verified", approver, high_score=0.9)
+
+    new = ingest_files("un_sc", [list_file(UN_2026)], settings)
+    with transaction(settings.database_url) as session:
+        stats = monitoring.delta_screen(session, new.version_id)
+        assert stats is not None and (stats.reopened, stats.new_hits) == (1, 1)
+
+    lapsed = hit_on(settings, proposed_job, "HTi.006")
+    assert lapsed.status == "open" and lapsed.version_id == new.version_id
+    assert (lapsed.reopen_reason or "").startswith("the proposal lapsed: the list entry un_sc HTi.006 changed")
+    with transaction(settings.database_url) as session:
+        history = review.history(session, proposed_id)
+        assert [(d.decision, d.status_after) for d in history] == [("false_positive", "proposed")]  # kept as it was
+        lapse_audit = session.execute(
+            select(AuditLog.actor).where(AuditLog.action == "hit.proposal_lapsed", AuditLog.object_id == proposed_id)
+        ).scalars()
+        assert list(lapse_audit) == [monitoring.ACTOR]
+    # Nobody can approve a proposal made on other evidence.
+    with pytest.raises(ReviewError, match="no proposal"), transaction(settings.database_url) as session:
+        review.decide(session, proposed_id, "approve", "late", approver, high_score=0.9)
+    assert outcome_of(settings, proposed_job) == "review"
+
+    with transaction(settings.database_url) as session:
+        hits = session.execute(
+            select(Hit).where(Hit.job_id == confirmed_job, Hit.source_ref == "HTi.006").order_by(Hit.created_at)
+        ).scalars()
+        kept, raised = list(hits)
+        decisions = session.execute(select(func.count()).where(HitDecision.hit_id == confirmed.id)).scalar_one()
+    assert (kept.id, kept.status, kept.version_id, kept.entry_hash, kept.score, kept.explanation) == (
+        confirmed.id,
+        "confirmed",
+        confirmed.version_id,
+        confirmed.entry_hash,
+        confirmed.score,
+        confirmed.explanation,
+    )
+    assert decisions == 2
+    assert (raised.status, raised.origin, raised.version_id) == ("open", "delta", new.version_id)
+    assert raised.entry_hash != confirmed.entry_hash and confirmed.id in (raised.reopen_reason or "")
+    assert outcome_of(settings, confirmed_job) == "match"  # still blocked
+
+    customer_id = customer_of(settings, confirmed_job).id
+    with transaction(settings.database_url) as session:  # the same evidence again raises nothing more
+        again = monitoring.rescreen_customers(
+            session,
+            [customer_id],
+            MatcherScreener(matcher_cache.get(settings.database_url)),
+            rescreen_days=settings.rescreen_days,
+        )
+    assert (again.new_hits, again.reopened) == (0, 0)

@@ -19,6 +19,8 @@ from kyc.matching import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.access_models import AuditLog, User
 from kyc.storage.db import transaction
+from kyc.storage.models import utcnow
+from kyc.storage.subject_models import SubjectCorrection
 from lists.fi_national import COLUMNS
 from lists.ingest import ingest_files
 from tests.conftest import list_file
@@ -128,17 +130,31 @@ def test_party_correction_reopens_a_dismissal_and_ending_the_relationship_stops_
 
     assert (
         client.patch(
-            party, json={"birth_date": "1970"}, headers=auth(make_token(settings.database_url, Role.ONBOARDING))
+            party,
+            json={"birth_date": "1970", "reason": "x"},
+            headers=auth(make_token(settings.database_url, Role.ONBOARDING)),
         ).status_code
         == 403
     )
-    assert client.patch(party, json={"personal_id": "x"}, headers=auth(analyst)).status_code == 422
-    assert client.patch(party, json={"birth_date": "1970-02-30"}, headers=auth(analyst)).status_code == 422
-    patched = client.patch(party, json={"birth_date": "1970"}, headers=auth(analyst))
+    why = "customer's passport copy"
+    assert client.patch(party, json={"personal_id": "x", "reason": why}, headers=auth(analyst)).status_code == 422
+    assert (
+        client.patch(party, json={"birth_date": "1970-02-30", "reason": why}, headers=auth(analyst)).status_code == 422
+    )
+    assert client.patch(party, json={"birth_date": "1970"}, headers=auth(analyst)).status_code == 422  # no reason
+    assert client.patch(party, json={"name": None, "reason": why}, headers=auth(analyst)).status_code == 422
+    assert client.patch(party, json={"reason": why}, headers=auth(analyst)).status_code == 422  # nothing to correct
+    patched = client.patch(party, json={"birth_date": "1970", "reason": why}, headers=auth(analyst))
     assert patched.status_code == 200, patched.text
     assert patched.json()["reopened"] == 1 and patched.json()["changed_fields"] == ["birth_date"]
     reopened = hit_on(settings, job_id, "HTi.006")
     assert reopened.status == "open" and "party's screened data changed" in (reopened.reopen_reason or "")
+    with transaction(settings.database_url) as session:  # the earlier screening stays explainable
+        kept = session.execute(select(SubjectCorrection).where(SubjectCorrection.party_id == hit.party_id)).scalars()
+        analyst_id = session.execute(select(User.id).where(User.role == Role.ANALYST.value)).scalars().all()
+        assert [(c.field, c.old_value, c.new_value, c.reason) for c in kept] == [("birth_date", None, "1970", why)]
+        (correction,) = session.execute(select(SubjectCorrection)).scalars()
+        assert correction.corrected_by in analyst_id
 
     risk = client.put(f"/v1/customers/{customer_id}/risk", json={"risk": "high"}, headers=auth(analyst)).json()
     assert risk["risk"] == "high"
@@ -147,7 +163,7 @@ def test_party_correction_reopens_a_dismissal_and_ending_the_relationship_stops_
     ended = client.post(end, json={}, headers=auth(approver))
     assert ended.status_code == 200 and ended.json()["next_rescreen_at"] is None
     assert ended.json()["relationship_ended_at"] is not None
-    assert client.patch(party, json={"birth_date": "1971"}, headers=auth(analyst)).status_code == 409
+    assert client.patch(party, json={"birth_date": "1971", "reason": why}, headers=auth(analyst)).status_code == 409
     with transaction(settings.database_url) as session:
         assert customer_id not in monitoring.all_active_customers(session)
 
@@ -236,3 +252,86 @@ def test_an_approver_gives_the_second_decision_with_the_contract_verdicts(
         "false_positive",
         "reject",
     ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"older_than_hours": "1e12"},
+        {"older_than_hours": "inf"},
+        {"newer_than_hours": "nan"},
+        {"newer_than_hours": "87601"},
+        {"min_score": "nan"},
+        {"max_score": "inf"},
+        {"offset": str(10**19)},
+    ],
+)
+def test_out_of_range_queue_filters_are_422_not_500(
+    case: tuple[TestClient, Settings, str], params: dict[str, str]
+) -> None:
+    client, settings, _job_id = case
+    response = client.get("/v1/hits", params=params, headers=auth(make_token(settings.database_url, Role.ANALYST)))
+    assert response.status_code == 422, response.text
+
+
+def test_the_largest_age_filter_still_answers(case: tuple[TestClient, Settings, str]) -> None:
+    client, settings, _job_id = case
+    analyst = auth(make_token(settings.database_url, Role.ANALYST))
+    assert client.get("/v1/hits", params={"older_than_hours": 87600}, headers=analyst).json()["total"] == 0
+    assert client.get("/v1/hits", params={"newer_than_hours": 87600}, headers=analyst).json()["total"] == 2
+
+
+def test_a_blocked_customer_cannot_be_ended_nor_backdated_over_http(case: tuple[TestClient, Settings, str]) -> None:
+    """H1 as the reviewer reproduced it: after a confirmed true_match, end dated 2000-01-01 was 200."""
+    client, settings, job_id = case
+    analyst, approver = (
+        make_token(settings.database_url, Role.ANALYST),
+        make_token(settings.database_url, Role.APPROVER),
+    )
+    url = f"/v1/hits/{hit_on(settings, job_id, 'IQi.074').id}/decisions"
+    client.post(url, json={"decision": "true_match", "reason": "same person"}, headers=auth(analyst))
+    assert client.post(url, json={"decision": "approve", "reason": "verified"}, headers=auth(approver)).json()[
+        "customer_blocked"
+    ]
+    customer_id = customer_of(settings, job_id).id
+    end = f"/v1/customers/{customer_id}/end-relationship"
+
+    backdated = client.post(end, json={"ended_on": "2000-01-01"}, headers=auth(approver))
+    assert backdated.status_code == 422 and "last activity" in backdated.json()["message"]
+    refused = client.post(end, json={}, headers=auth(approver))
+    assert refused.status_code == 409 and "blocked" in refused.json()["message"]
+    customer = client.get(f"/v1/customers/{customer_id}", headers=auth(approver)).json()
+    assert customer["relationship_ended_at"] is None and customer["next_rescreen_at"] is not None
+    with transaction(settings.database_url) as session:
+        audited = session.execute(
+            select(AuditLog.details).where(
+                AuditLog.action == "customer.end_relationship.refused", AuditLog.object_id == customer_id
+            )
+        ).scalars()
+        assert ["blocked" in (details or {}).get("reason", "") for details in audited] == [True]
+
+
+def test_a_customer_with_a_pending_proposal_is_refused_until_it_is_decided(
+    case: tuple[TestClient, Settings, str],
+) -> None:
+    client, settings, job_id = case
+    analyst, approver = (
+        make_token(settings.database_url, Role.ANALYST),
+        make_token(settings.database_url, Role.APPROVER),
+    )
+    customer_id = customer_of(settings, job_id).id
+    end = f"/v1/customers/{customer_id}/end-relationship"
+    for ref in ("IQi.074", "HTi.006"):
+        url = f"/v1/hits/{hit_on(settings, job_id, ref).id}/decisions"
+        client.post(url, json={"decision": "false_positive", "reason": "namesake"}, headers=auth(analyst))
+    refused = client.post(end, json={}, headers=auth(approver))
+    assert refused.status_code == 409 and "2 proposed" in refused.json()["message"]
+    for ref in ("IQi.074", "HTi.006"):
+        url = f"/v1/hits/{hit_on(settings, job_id, ref).id}/decisions"
+        client.post(url, json={"decision": "approve", "reason": "agreed"}, headers=auth(approver))
+    future = (utcnow() + timedelta(days=2)).date().isoformat()
+    assert client.post(end, json={"ended_on": future}, headers=auth(approver)).status_code == 422
+    ended = client.post(end, json={"ended_on": utcnow().date().isoformat()}, headers=auth(approver))
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["relationship_ended_at"] >= customer_of(settings, job_id).created_at.isoformat()[:10]
+    assert client.post(end, json={}, headers=auth(approver)).status_code == 409  # already ended
