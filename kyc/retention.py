@@ -53,7 +53,12 @@ def extend_for_activity(customer: Customer, years: int, now: datetime | None = N
 
 
 def end_relationship(session: Session, customer_id: str, ended_at: datetime, years: int) -> datetime:
-    """Record the end of the customer relationship; its records are then kept exactly N years from that day."""
+    """Record the end of the customer relationship; its records are then kept exactly N years from that day.
+
+    Records only: the checks (not blocked, no undecided hits, not before the last activity) are in
+    ``kyc.monitoring.end_relationship``, which every user-facing path calls; the purge's hold protects a frozen or
+    reported case whatever date ends up here.
+    """
     customer = session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
         raise LookupError(f"customer {customer_id} does not exist")
