@@ -9,7 +9,9 @@
   (e.g. decisions) is never exported by accident; its ``withheld`` section always lists these categories, whether
   or not such material exists, so its presence reveals nothing.
 * **Rectification.** A field of a party is corrected with who, why and the value it replaced (personal ids only
-  masked), because the screening that used the old value must stay explainable.
+  masked), because the screening that used the old value must stay explainable. The customer is then made due for
+  monitoring at once (``kyc.monitoring.request_rescreen``): the lists must be checked against the corrected data,
+  not only against what was wrong. Reading the corrections (old and new values in clear) is audited too.
 * **Erasure.** Refused while the AML retention period runs (GDPR Art. 17(3)(b): processing required by a legal
   obligation; AML Act 444/2017 ch. 3 §3: customer due diligence records are kept five years after the customer
   relationship ends) or under a legal hold; the refusal and its reason are recorded. Once retention has expired
@@ -34,6 +36,7 @@ from stdnum.fi import hetu
 from kyc import audit, crypto
 from kyc.access import Principal
 from kyc.countries import to_country
+from kyc.monitoring import request_rescreen
 from kyc.storage.models import utcnow
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
 from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
@@ -65,6 +68,9 @@ LEGAL_HOLD_REFUSED = (
     "retention period (AML Act 444/2017 ch. 3 §3) has expired."
 )
 CORRECTABLE = ("name", "birth_date", "nationality", "country", "personal_id")
+SCREENED = frozenset({"name", "birth_date", "nationality", "country", "personal_id"})
+"""Fields whose correction changes a screening: the first four are matched against the lists; the personal id
+identifies the person whose earlier PEP status and decisions a screening carries over (``kyc.screening``)."""
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _HETU_SHAPE = re.compile(r"^\d{6}[-+ABCDEFUVWXY]\d{3}[0-9A-Y]$")
 
@@ -346,6 +352,9 @@ def correct_party(
     )
     session.add(correction)
     session.flush()
+    rescreen = field in SCREENED
+    if rescreen:
+        request_rescreen(session, party.job.customer_id)
     _record_request(
         session,
         actor=actor,
@@ -353,13 +362,24 @@ def correct_party(
         outcome="fulfilled",
         parties=[party],
         reference=reference,
-        details={"field": field, "correction_id": correction.id},
+        details={"field": field, "correction_id": correction.id, "rescreen_requested": rescreen},
     )
     return correction
 
 
-def corrections_of(session: Session, party_id: str) -> list[dict[str, Any]]:
-    return [_correction_data(c) for c in _corrections(session, [party_id])]
+def corrections_of(session: Session, party_id: str, *, actor: Principal | str) -> list[dict[str, Any]]:
+    """A party's corrections, oldest first; audited because they show old and new personal data in clear."""
+    corrections = [_correction_data(c) for c in _corrections(session, [party_id])]
+    audit.record(
+        session,
+        actor=actor,
+        action="subject.corrections.read",
+        object_type="screening_party",
+        object_id=party_id,
+        purpose=PURPOSE,
+        details={"corrections": len(corrections)},
+    )
+    return corrections
 
 
 def request_erasure(

@@ -10,7 +10,8 @@ import structlog
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.deps import get_settings as api_settings
@@ -23,7 +24,7 @@ from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import get_engine, transaction
 from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Hit, Party, ScreeningJob
+from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
 from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
 
 HETU = "170580-123L"  # the example of DESIGN.md (a valid check character)
@@ -101,7 +102,9 @@ def _keys(value: object) -> set[str]:
     return set()
 
 
-def test_export_by_personal_id_finds_every_record_and_withholds_aml_material(db_url: str, world) -> None:
+def test_export_by_personal_id_finds_every_record_and_withholds_aml_material(
+    db_url: str, world: dict[str, dict[str, str]]
+) -> None:
     with transaction(db_url) as session:
         parties = subjects.find_parties(session, personal_id=" 170580-123L")
         assert sorted(p.id for p in parties) == sorted(
@@ -140,7 +143,7 @@ def test_export_by_personal_id_finds_every_record_and_withholds_aml_material(db_
         assert HETU not in dump and "123L" not in dump  # the code is stored encrypted, never in clear
 
 
-def test_export_by_party_id_includes_the_same_person_elsewhere(db_url: str, world) -> None:
+def test_export_by_party_id_includes_the_same_person_elsewhere(db_url: str, world: dict[str, dict[str, str]]) -> None:
     with transaction(db_url) as session:
         by_party = subjects.find_parties(session, party_id=world["second"]["Matti Meikäläinen"])
         assert len(by_party) == 2
@@ -170,7 +173,7 @@ def _auth(tokens: dict[str, str], role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[role]}"}
 
 
-def test_http_export_is_for_the_dpo_only(db_url: str, world, tokens: dict[str, str]) -> None:
+def test_http_export_is_for_the_dpo_only(db_url: str, world: dict[str, dict[str, str]], tokens: dict[str, str]) -> None:
     client = _client(db_url)
     body = {"personal_id": HETU, "reference": "DSR-1"}
     ok = client.post("/v1/subjects/export", json=body, headers=_auth(tokens, "dpo"))
@@ -190,7 +193,9 @@ def test_http_export_is_for_the_dpo_only(db_url: str, world, tokens: dict[str, s
         assert audit.verify(session).ok
 
 
-def test_corrections_record_who_why_and_the_old_value(db_url: str, world, tokens: dict[str, str]) -> None:
+def test_corrections_record_who_why_and_the_old_value(
+    db_url: str, world: dict[str, dict[str, str]], tokens: dict[str, str]
+) -> None:
     client = _client(db_url)
     party_id = world["first"]["Matti Meikäläinen"]
     url = f"/v1/subjects/parties/{party_id}/corrections"
@@ -247,7 +252,9 @@ def test_corrections_record_who_why_and_the_old_value(db_url: str, world, tokens
     assert len(client.post("/v1/subjects/export", json={"personal_id": VALID_HETU}, headers=dpo).json()["records"]) == 1
 
 
-def test_erasure_is_refused_during_retention_and_recorded(db_url: str, world, tokens: dict[str, str]) -> None:
+def test_erasure_is_refused_during_retention_and_recorded(
+    db_url: str, world: dict[str, dict[str, str]], tokens: dict[str, str]
+) -> None:
     client = _client(db_url)
     dpo = _auth(tokens, "dpo")
     refused = client.post("/v1/subjects/erasure", json={"personal_id": HETU, "reference": "DSR-9"}, headers=dpo)
@@ -267,7 +274,7 @@ def test_erasure_is_refused_during_retention_and_recorded(db_url: str, world, to
         assert audit.entries(session, action="subject.erasure")[0].details["outcome"] == "refused"
 
 
-def test_erasure_under_legal_hold_and_after_retention(db_url: str, world) -> None:
+def test_erasure_under_legal_hold_and_after_retention(db_url: str, world: dict[str, dict[str, str]]) -> None:
     past = utcnow() - timedelta(days=1)
     with transaction(db_url) as session:
         for job in session.scalars(select(ScreeningJob)):
@@ -299,7 +306,9 @@ def test_erasure_under_legal_hold_and_after_retention(db_url: str, world) -> Non
         assert audit.verify(session).ok
 
 
-def test_key_rotation_reencrypts_stored_personal_ids(db_url: str, world, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_rotation_reencrypts_stored_personal_ids(
+    db_url: str, world: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     old_key, new_key = os.environ["KYC_ENCRYPTION_KEY"], Fernet.generate_key().decode()
     with transaction(db_url) as session:
         before = {p.id: p.personal_id_encrypted for p in session.scalars(select(Party))}
@@ -329,7 +338,9 @@ def test_key_rotation_reencrypts_stored_personal_ids(db_url: str, world, monkeyp
     assert refused.exit_code == 2 and "no longer configured" in refused.stderr
 
 
-def test_export_with_a_lost_key_fails_clearly(db_url: str, world, tokens: dict[str, str], monkeypatch) -> None:
+def test_export_with_a_lost_key_fails_clearly(
+    db_url: str, world: dict[str, dict[str, str]], tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())  # the rows' key is gone
     get_settings.cache_clear()
     crypto.get_cipher.cache_clear()
@@ -341,3 +352,64 @@ def test_export_with_a_lost_key_fails_clearly(db_url: str, world, tokens: dict[s
     assert "no longer configured" in failed.json()["message"]
     with transaction(db_url) as session:
         assert session.scalars(select(SubjectRequest)).all() == []  # nothing recorded as fulfilled
+
+
+def test_reading_corrections_is_audited(db_url: str, world: dict[str, dict[str, str]], tokens: dict[str, str]) -> None:
+    """M3: the list shows old and new names and birth dates in clear, so who read it is recorded."""
+    client = _client(db_url)
+    party_id = world["first"]["Matti Meikäläinen"]
+    url = f"/v1/subjects/parties/{party_id}/corrections"
+    body = {"field": "birth_date", "value": "1980-05-18", "reason": "birth certificate"}
+    assert client.post(url, json=body, headers=_auth(tokens, "dpo")).status_code == 201
+    listed = client.get(url, headers=_auth(tokens, "dpo"))
+    assert listed.status_code == 200 and listed.json()["corrections"][0]["old_value"] == "1980-05-17"
+    assert client.get("/v1/subjects/parties/nope/corrections", headers=_auth(tokens, "dpo")).status_code == 404
+    with transaction(db_url) as session:
+        reads = audit.entries(session, action="subject.corrections.read")
+        assert len(reads) == 1  # the 404 read nobody's data and records nothing
+        read = reads[0]
+        assert (read.object_type, read.object_id, read.purpose) == ("screening_party", party_id, "data_subject_rights")
+        assert read.actor_name == "user-dpo" and read.role == "dpo" and read.details == {"corrections": 1}
+        assert audit.verify(session).ok
+
+
+def _due(session: Session, customer_id: str) -> bool:
+    return (
+        session.scalars(
+            select(Customer.id).where(Customer.id == customer_id, Customer.next_rescreen_at <= utcnow())
+        ).first()
+        is not None
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Matti Juhani Meikäläinen"),
+        ("birth_date", "1980-05-18"),
+        ("country", "SE"),
+        ("personal_id", VALID_HETU),
+    ],
+)
+def test_correcting_a_screened_field_makes_the_customer_due_for_rescreening(
+    db_url: str, world: dict[str, dict[str, str]], field: str, value: str
+) -> None:
+    """M7: the lists are checked against the corrected data at the next monitoring tick, not months later."""
+    party_id = world["first"]["Matti Meikäläinen"]
+    with transaction(db_url) as session:
+        party = session.get(Party, party_id)
+        assert party is not None
+        customer_id = party.job.customer_id
+        other = session.get(ScreeningJob, world["second"]["job"])
+        assert other is not None and other.customer_id != customer_id
+        other_id = other.customer_id
+        session.execute(update(Customer).values(next_rescreen_at=utcnow() + timedelta(days=180)))
+    with transaction(db_url) as session:
+        assert not _due(session, customer_id) and not _due(session, other_id)
+        party = session.get(Party, party_id)
+        assert party is not None
+        subjects.correct_party(session, party, field=field, value=value, reason="DSR-7", actor="system:test")
+    with transaction(db_url) as session:
+        assert _due(session, customer_id) and not _due(session, other_id)
+        details = audit.entries(session, action="subject.rectification")[-1].details
+        assert details["rescreen_requested"] is True and details["field"] == field

@@ -94,18 +94,18 @@ def export_subject(lookup: SubjectLookup, session: SessionDep, settings: Setting
 
 
 @router.get("/parties/{party_id}/corrections", response_model=CorrectionsOut)
-def list_corrections(party_id: str, session: SessionDep, _dpo: Exporter) -> CorrectionsOut:
-    """The corrections made to a party, oldest first."""
+def list_corrections(party_id: str, session: SessionDep, dpo: Exporter) -> CorrectionsOut:
+    """The corrections made to a party, oldest first; the read is audited (old and new values are in clear)."""
     if session.get(Party, party_id) is None:
         raise not_found("party")
-    return CorrectionsOut(
-        corrections=[CorrectionOut.model_validate(c) for c in subjects.corrections_of(session, party_id)]
-    )
+    rows = subjects.corrections_of(session, party_id, actor=dpo)
+    return CorrectionsOut(corrections=[CorrectionOut.model_validate(c) for c in rows])
 
 
 @router.post("/parties/{party_id}/corrections", response_model=CorrectionOut, status_code=status.HTTP_201_CREATED)
 def correct_party(party_id: str, body: CorrectionIn, session: SessionDep, dpo: Corrector) -> CorrectionOut:
-    """Rectify one field of a party, recording who, why and the value replaced (personal ids masked)."""
+    """Rectify one field of a party, recording who, why and the value replaced (personal ids masked); a screened
+    field makes the customer due for rescreening at once."""
     party = session.get(Party, party_id)
     if party is None:
         raise not_found("party")
