@@ -17,6 +17,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.routers
 from api import errors
@@ -50,6 +52,73 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class RequestGuard:
+    """Cheap refusals before any body is read or parsed (ASGI middleware, so it sees the raw stream).
+
+    ``/v1/*`` without an ``Authorization: Bearer`` header gets 401 at once: an anonymous client cannot make the
+    service read, buffer or parse anything (the token itself is still checked by ``api.auth``). A body longer than
+    ``max_bytes`` gets 413, whether it announces its length or streams chunks without one; the body is read here
+    up to that limit and handed on to the application unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        path: str = scope.get("path", "")
+        if (path == "/v1" or path.startswith("/v1/")) and not _has_bearer(headers.get("authorization")):
+            error = errors.unauthorized()
+            await JSONResponse(error.body(), status_code=401, headers=error.headers)(scope, receive, send)
+            return
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        messages = await self._read_body(receive)
+        if messages is None:
+            await self._too_large(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+    async def _read_body(self, receive: Receive) -> list[Message] | None:
+        """The request's body messages, or None once they exceed the limit (nothing more is read then)."""
+        messages: list[Message] = []
+        total = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"status": 413, "code": "payload_too_large", "message": f"request body over {self.max_bytes} bytes"}
+        await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+
+def _has_bearer(authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
 def _include_routers(app: FastAPI) -> None:
     """Every module in ``api/routers`` with a ``router`` (others add theirs without editing this file)."""
     for info in sorted(pkgutil.iter_modules(api.routers.__path__), key=lambda m: m.name):
@@ -71,7 +140,8 @@ def _docs_enabled(settings: Settings) -> bool:
 
 
 def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] | None = None) -> FastAPI:
-    docs = _docs_enabled(settings or default_settings())
+    current = settings or default_settings()
+    docs = _docs_enabled(current)
     app = FastAPI(
         title="KYC/AML screening",
         version="0.1.0",
@@ -81,6 +151,7 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
+    app.add_middleware(RequestGuard, max_bytes=current.max_request_bytes)
     errors.install(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     if settings is not None:

@@ -18,7 +18,8 @@ from stdnum.fi import hetu, ytunnus
 from kyc.countries import to_country
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec
 
-MAX_PERSONS = 50
+MAX_PERSONS = 1000
+"""A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""
 Role = Literal["representative", "responsible_person", "beneficial_owner"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Status = Literal["queued", "running", "completed", "failed"]
@@ -31,7 +32,7 @@ _HETU_CENTURY.update(dict.fromkeys("ABCDEF", 2000))
 def _country(value: str) -> str:
     code = to_country(value) if len(value.strip()) == 2 else None
     if code is None or code != value.strip().upper():
-        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")  # no echo: error bodies end up in logs
     return code
 
 

@@ -65,11 +65,18 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     """HMAC-SHA256 key for callback signatures (``KYC_WEBHOOK_SECRET``); without it no callback is sent."""
     webhook_timeout_seconds: float = 10.0
+    """Wall-clock limit of one delivery attempt: connect, TLS, send and reading the (at most 4 KB) answer."""
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 2.0
     webhook_allow_http: bool = False
     """Only HTTPS callbacks unless this is set (local development and tests)."""
+    webhook_allow_private_networks: bool = False
+    """Allow callbacks to loopback, private, link-local and other non-public addresses (local development and
+    tests only: otherwise a callback URL could reach the service's own network, e.g. a cloud metadata endpoint)."""
     max_persons: int = 50
+    """Persons per screening request (422 above it)."""
+    max_request_bytes: int = 256 * 1024
+    """Largest request body the API reads (413 above it)."""
 
     # Review and monitoring (issue 5)
     four_eyes_score: float = 0.90

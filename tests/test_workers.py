@@ -41,6 +41,16 @@ celery_worker = service_support.celery_worker
 service = service_support.service
 
 
+@pytest.fixture
+def hooks(service: Settings) -> Settings:
+    """The service, allowed to call back to receivers on 127.0.0.1 (refused by default: SSRF)."""
+    from workers.app import use_settings
+
+    settings = service.model_copy(update={"webhook_allow_private_networks": True})
+    use_settings(settings)
+    return settings
+
+
 @dataclass
 class Receiver:
     """A callback endpoint that verifies the HMAC like a real receiver would; fails the first ``fail`` calls."""
@@ -114,7 +124,8 @@ def deliveries(settings: Settings, job_id: str) -> list[WebhookDelivery]:
         )
 
 
-def test_completion_webhook_is_signed_retried_with_backoff_and_every_attempt_recorded(service: Settings) -> None:
+def test_completion_webhook_is_signed_retried_with_backoff_and_every_attempt_recorded(hooks: Settings) -> None:
+    service = hooks
     ingest_files("un_sc", [list_file(UN_2026)], service)
     with receiver(fail=2) as hook:
         job_id = submit(service, "hook", hook.url)
@@ -133,27 +144,28 @@ def test_completion_webhook_is_signed_retried_with_backoff_and_every_attempt_rec
     }
     rows = deliveries(service, job_id)
     assert [(r.attempt, r.status, r.response_status) for r in rows] == [
+        (0, "queued", None),  # the marker written when the notification is scheduled
         (1, "failed", 503),
         (2, "failed", 503),
         (3, "delivered", 204),
     ]
     assert len({r.delivery_id for r in rows}) == 1 and hook.received[0]["delivery"] == rows[0].delivery_id
-    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in itertools.pairwise(rows)]
+    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in itertools.pairwise(rows[1:])]
     assert gaps[0] >= 0.15 and gaps[1] >= 0.35  # 0.2 s, then 0.4 s: exponential backoff
 
 
-def test_webhook_to_a_dead_endpoint_is_abandoned_after_the_configured_attempts(service: Settings) -> None:
+def test_webhook_to_a_dead_endpoint_is_abandoned_after_the_configured_attempts(hooks: Settings) -> None:
     from workers.app import use_settings
 
-    settings = service.model_copy(update={"webhook_max_attempts": 2, "webhook_backoff_seconds": 0.05})
+    settings = hooks.model_copy(update={"webhook_max_attempts": 2, "webhook_backoff_seconds": 0.05})
     use_settings(settings)
     ingest_files("un_sc", [list_file(UN_2026)], settings)
     job_id = submit(settings, "dead", "http://127.0.0.1:9/unreachable")
     screen_job_task.delay(job_id)
     wait_for(settings.database_url, job_id)
-    wait_until(lambda: len(deliveries(settings, job_id)) == 2, what="two attempts")
+    wait_until(lambda: len(deliveries(settings, job_id)) == 3, what="two attempts")
     rows = deliveries(settings, job_id)
-    assert [r.status for r in rows] == ["failed", "abandoned"] and rows[0].error == "ConnectError"
+    assert [r.status for r in rows] == ["queued", "failed", "abandoned"] and rows[1].error == "ConnectError"
 
 
 def test_purge_task_deletes_expired_records(service: Settings) -> None:
@@ -216,9 +228,10 @@ def test_beat_check_covers_every_source_with_a_url(service: Settings) -> None:
         wait_until(lambda: _outcome(settings, "un_sc") == "stored", what="UN list stored by the beat check")
 
 
-def test_sweeper_sends_a_callback_whose_message_was_lost(service: Settings) -> None:
+def test_sweeper_sends_a_callback_whose_message_was_lost(hooks: Settings) -> None:
     from workers.tasks import resend_lost_webhooks, sweep_task
 
+    service = hooks
     with receiver() as hook:
         job_id = submit(service, "lost-hook", hook.url)
         with transaction(service.database_url) as session:  # completed, but the webhook message never got out
@@ -232,3 +245,46 @@ def test_sweeper_sends_a_callback_whose_message_was_lost(service: Settings) -> N
     assert hook.received[0]["body"]["id"] == job_id and hook.received[0]["body"]["outcome"] == "clear"
     assert len(hook.received) == 1
     assert [(r.attempt, r.status) for r in deliveries(service, job_id)] == [(0, "queued"), (1, "delivered")]
+
+
+def test_an_outcome_changed_after_the_first_callback_is_announced_again(hooks: Settings) -> None:
+    """Officers' decisions (kyc.review.refresh_outcome) run in the API, where no worker is called: the sweeper
+    notices that the current outcome was never announced and sends it, once, under a new delivery id."""
+    from kyc.review import HitStatus, refresh_outcome
+    from kyc.storage.screening_models import Hit
+    from workers.tasks import resend_lost_webhooks, sweep_task
+
+    service = hooks
+    ingest_files("un_sc", [list_file(UN_2026)], service)
+    with receiver() as hook:
+        job_id = submit(service, "changed", hook.url)
+        screen_job_task.delay(job_id)
+        wait_until(lambda: len(hook.received) == 1, what="completion webhook")
+        assert resend_lost_webhooks(service) == 0  # announced: nothing owed
+        with transaction(service.database_url) as session:
+            job = session.get(ScreeningJob, job_id)
+            assert job is not None
+            for hit in session.execute(select(Hit).where(Hit.job_id == job_id)).scalars():
+                hit.status = HitStatus.CONFIRMED  # as the second officer's decision leaves it
+            assert refresh_outcome(session, job) == "match"
+            job.updated_at -= timedelta(minutes=5)  # past the sweeper's grace period
+        sweep_task.delay()
+        wait_until(lambda: len(hook.received) == 2, what="webhook for the changed outcome")
+        assert resend_lost_webhooks(service) == 0  # sent once
+    first, second = hook.received
+    assert (first["body"]["outcome"], second["body"]["outcome"]) == ("review", "match")
+    assert first["delivery"] != second["delivery"]
+
+
+def test_a_failed_job_gets_a_callback(hooks: Settings) -> None:
+    with receiver() as hook:
+        job_id = submit(hooks, "fails", hook.url)
+        with transaction(hooks.database_url) as session:  # every earlier attempt crashed a worker
+            job = session.get(ScreeningJob, job_id)
+            assert job is not None
+            job.attempts = hooks.max_job_attempts
+        screen_job_task.delay(job_id)
+        assert wait_for(hooks.database_url, job_id) == "failed"
+        wait_until(lambda: len(hook.received) == 1, what="failure webhook")
+    body = hook.received[0]["body"]
+    assert (body["event"], body["id"], body["status"], body["outcome"]) == ("screening.failed", job_id, "failed", None)

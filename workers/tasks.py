@@ -40,12 +40,15 @@ from kyc.storage.screening_models import ScreeningJob, WebhookDelivery
 from kyc.versions import ListRejected
 from lists.ingest import IngestFailed, ingest_url, source_url
 from lists.registry import SOURCES
+from workers import delivery
 from workers.app import app, current_settings
 
 log = structlog.get_logger(__name__)
 
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError, NoActiveLists)
 SCREEN_RETRIES = 5
+FINAL = ("completed", "failed")
+NOTIFICATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kyc-screening:webhook-notification")
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -70,10 +73,19 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
             reason = str(exc) if isinstance(exc, NoActiveLists) else f"{type(exc).__name__} during screening"
             fail_job(session, job_id, reason)
         log.error("screening.failed", job_id=job_id, error=type(exc).__name__)
+        _schedule_quietly(settings, job_id)  # a failed job is an answer too: the client must not wait forever
         raise
-    if result.get("callback_url") and not result.get("skipped"):
+    if result.get("status") in FINAL:
         schedule_webhook(settings, job_id)
     return result
+
+
+def _schedule_quietly(settings: Settings, job_id: str) -> None:
+    """Schedule the failure callback without hiding the screening error; the sweeper sends it if this fails."""
+    try:
+        schedule_webhook(settings, job_id)
+    except Exception as exc:
+        log.warning("webhook.not_scheduled", job_id=job_id, error=type(exc).__name__)
 
 
 def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
@@ -107,17 +119,73 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
 # --- webhooks ----------------------------------------------------------------------------------------------------
 
 
-def schedule_webhook(settings: Settings, job_id: str) -> None:
+def notification_id(job: ScreeningJob, sequence: int) -> str:
+    """The delivery id of the ``sequence``-th notification of a job, derived from the state it announces.
+
+    Deterministic, so the job's delivery rows alone tell whether its current status and outcome were announced:
+    the latest notification's id equals ``notification_id(job, count - 1)`` exactly when nothing changed since.
+    The sequence number keeps a flip back to an earlier outcome (review -> match -> review) a new notification.
+    """
+    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{job.id}:{sequence}:{job.status}:{job.outcome}"))
+
+
+def _notified(session: Session, job_ids: list[str]) -> dict[str, list[str]]:
+    """Per job, its notifications' delivery ids, oldest first."""
+    rows = session.execute(
+        select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.min(WebhookDelivery.id).label("first"))
+        .where(WebhookDelivery.job_id.in_(job_ids))
+        .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
+        .order_by("first")
+    ).all()
+    notified: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
+    for job_id, delivery_id, _first in rows:
+        notified[job_id].append(delivery_id)
+    return notified
+
+
+def pending_notification(job: ScreeningJob, notified: list[str]) -> str | None:
+    """The delivery id of the notification a job owes its callback, or None when its state was announced."""
+    if not job.callback_url or job.status not in FINAL:
+        return None
+    if notified and notified[-1] == notification_id(job, len(notified) - 1):
+        return None
+    return notification_id(job, len(notified))
+
+
+def _queue_notification(session: Session, job: ScreeningJob, delivery_id: str, now: datetime) -> None:
+    """The ``queued`` marker (attempt 0): counts as sent for the next check, and the sweeper re-sends it if the
+    message is lost."""
+    session.add(
+        WebhookDelivery(
+            delivery_id=delivery_id, job_id=job.id, attempt=0, url=job.callback_url, status="queued", attempted_at=now
+        )
+    )
+
+
+def schedule_webhook(settings: Settings, job_id: str) -> str | None:
+    """Announce a job's current status and outcome unless that was done already (first completion, failure, or an
+    outcome changed by officers or monitoring). The job row is locked while reading it, so a concurrent outcome
+    change either waits for this or is seen by it. Returns the delivery id when a notification was queued."""
     if settings.webhook_secret is None:
         log.warning("webhook.not_sent", job_id=job_id, reason="KYC_WEBHOOK_SECRET is not set")
-        return
-    deliver_webhook_task.delay(job_id, str(uuid.uuid4()), 1)
+        return None
+    with transaction(settings.database_url) as session:
+        job = session.get(ScreeningJob, job_id, with_for_update=True)
+        if job is None:
+            return None
+        delivery_id = pending_notification(job, _notified(session, [job_id])[job_id])
+        if delivery_id is not None:
+            _queue_notification(session, job, delivery_id, utcnow())
+    if delivery_id is not None:
+        deliver_webhook_task.delay(job_id, delivery_id, 1)
+    return delivery_id
 
 
 def webhook_payload(job: ScreeningJob) -> dict[str, Any]:
-    """What the onboarding system learns: status and outcome only (no hit details: tipping-off risk)."""
+    """What the onboarding system learns: status and outcome only (no hit details: tipping-off risk). Built when
+    sent, so a retry of an older notification carries the current outcome, never a stale one."""
     return {
-        "event": "screening.completed",
+        "event": "screening.failed" if job.status == "failed" else "screening.completed",
         "id": job.id,
         "status": job.status,
         "outcome": job.outcome,
@@ -126,17 +194,20 @@ def webhook_payload(job: ScreeningJob) -> dict[str, Any]:
     }
 
 
-def _post(settings: Settings, url: str, body: bytes, delivery_id: str) -> httpx.Response:
+def _post(settings: Settings, url: str, body: bytes, event: str, delivery_id: str) -> int:
+    """Check the URL again now (DNS may have changed since submission) and POST to the addresses just checked."""
+    target = webhooks.check_callback_url(
+        url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private_networks
+    )
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     headers = {
         "Content-Type": "application/json",
         webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body),
-        webhooks.EVENT_HEADER: "screening.completed",
+        webhooks.EVENT_HEADER: event,
         webhooks.DELIVERY_HEADER: delivery_id,
         "User-Agent": "kyc-screening-webhooks/1",
     }
-    with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-        return client.post(url, content=body, headers=headers)
+    return delivery.post(target, body, headers, settings.webhook_timeout_seconds)
 
 
 def deliver_once(settings: Settings, job_id: str, delivery_id: str, attempt: int) -> WebhookDelivery | None:
@@ -145,18 +216,24 @@ def deliver_once(settings: Settings, job_id: str, delivery_id: str, attempt: int
         job = session.get(ScreeningJob, job_id)
         if job is None or not job.callback_url:
             return None
-        url, body = job.callback_url, webhooks.body_bytes(webhook_payload(job))
+        payload = webhook_payload(job)
+        url, body = job.callback_url, webhooks.body_bytes(payload)
     started = time.perf_counter()
     status_code: int | None = None
     error: str | None = None
+    refused = False
     try:
-        response = _post(settings, url, body, delivery_id)
-        status_code = response.status_code
+        status_code = _post(settings, url, body, payload["event"], delivery_id)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
+    except webhooks.CallbackUnresolvable:
+        error = "CallbackUnresolvable"  # DNS may be back by the next attempt
+    except webhooks.CallbackRefused as exc:  # policy, not a fault: retrying cannot help
+        error, refused = f"refused: {exc}", True
+        log.warning("webhook.refused", job_id=job_id, delivery_id=delivery_id, reason=str(exc))
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}"
-    final = error is not None and attempt >= settings.webhook_max_attempts
+    final = error is not None and (refused or attempt >= settings.webhook_max_attempts)
     row = WebhookDelivery(
         delivery_id=delivery_id,
         job_id=job_id,
@@ -216,35 +293,51 @@ def sweep(settings: Settings) -> list[str]:
     return job_ids
 
 
-def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7)) -> int:
-    """Callbacks whose message went missing: a completed job with no attempt at all, or an attempt whose retry is
-    long overdue. A ``queued`` row (attempt 0) marks a re-sent callback so that the next sweep does not send it
-    again, yet finds it if that message is lost too. Receivers de-duplicate on the delivery id."""
+def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7), chunk: int = 500) -> int:
+    """Callbacks owed but not on their way: a finished job (completed or failed) changed in the last ``window``
+    whose current status and outcome no notification announced — its message was lost, or officers' decisions,
+    monitoring or a party correction changed the outcome after the first callback (those run where no worker can
+    be called) — plus attempts whose retry is long overdue. A ``queued`` row (attempt 0) marks each new
+    notification so that the next sweep does not send it again, yet finds it if that message is lost too.
+    Receivers de-duplicate on the delivery id."""
     now = utcnow()
     grace = timedelta(seconds=max(60, settings.stale_job_seconds))
+    fresh: list[tuple[str, str, int]] = []
     with transaction(settings.database_url) as session:
-        never = session.execute(
-            select(ScreeningJob.id, ScreeningJob.callback_url).where(
-                ScreeningJob.status == "completed",
-                ScreeningJob.callback_url.is_not(None),
-                ScreeningJob.completed_at <= now - grace,
-                ScreeningJob.completed_at >= now - window,
-                ~select(WebhookDelivery.id).where(WebhookDelivery.job_id == ScreeningJob.id).exists(),
+        job_ids = (
+            session.execute(
+                select(ScreeningJob.id).where(
+                    ScreeningJob.status.in_(FINAL),
+                    ScreeningJob.callback_url.is_not(None),
+                    ScreeningJob.updated_at <= now - grace,
+                    ScreeningJob.updated_at >= now - window,
+                )
             )
-        ).all()
-        fresh = [(job_id, str(uuid.uuid4()), 1) for job_id, _url in never]
-        session.add_all(
-            WebhookDelivery(
-                delivery_id=delivery_id, job_id=job_id, attempt=0, url=url, status="queued", attempted_at=now
-            )
-            for (job_id, url), (_, delivery_id, _attempt) in zip(never, fresh, strict=True)
+            .scalars()
+            .all()
         )
+        for start in range(0, len(job_ids), chunk):
+            fresh.extend(_owed(session, list(job_ids[start : start + chunk]), now))
         overdue = _overdue_deliveries(session, now, window, grace, settings.webhook_backoff_seconds)
     for job_id, delivery_id, attempt in [*fresh, *overdue]:
         deliver_webhook_task.delay(job_id, delivery_id, attempt)
     if fresh or overdue:
         log.warning("sweeper.webhooks", new=len(fresh), overdue=len(overdue))
     return len(fresh) + len(overdue)
+
+
+def _owed(session: Session, job_ids: list[str], now: datetime) -> list[tuple[str, str, int]]:
+    notified = _notified(session, job_ids)
+    owed = []
+    for job in session.execute(select(ScreeningJob).where(ScreeningJob.id.in_(job_ids))).scalars().all():
+        if pending_notification(job, notified[job.id]) is None:
+            continue
+        session.refresh(job, with_for_update=True)  # lock only the few that owe one; re-read under the lock
+        delivery_id = pending_notification(job, notified[job.id])
+        if delivery_id is not None:
+            _queue_notification(session, job, delivery_id, now)
+            owed.append((job.id, delivery_id, 1))
+    return owed
 
 
 def _overdue_deliveries(

@@ -30,7 +30,7 @@ from api.schemas import (
     ScreeningRequest,
     ScreeningStatus,
 )
-from kyc import audit
+from kyc import audit, webhooks
 from kyc.access import Permission, Principal, may_read_job
 from kyc.screening import IdempotencyConflict, JobSpec, create_job, find_idempotent, request_hash
 from kyc.settings import Settings
@@ -55,12 +55,28 @@ Reader = Annotated[Principal, Depends(require(Permission.READ_SCREENING))]
 HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
 
 
+def _invalid(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
+
+
 def _check_callback(body: ScreeningRequest, settings: Settings) -> None:
-    """Only HTTPS callbacks leave the service (unless configured for local development)."""
-    if body.callback_url is not None and body.callback_url.scheme != "https" and not settings.webhook_allow_http:
-        raise RequestValidationError(
-            [{"loc": ("body", "callback_url"), "msg": "callback_url must be an https URL", "type": "value_error"}]
+    """Refuse a callback the worker would refuse to send (https only, no credentials, public addresses only), so
+    the client learns it now; the worker checks again at send time, as DNS may have changed since."""
+    if body.callback_url is None:
+        return
+    try:
+        webhooks.check_callback_url(
+            str(body.callback_url),
+            allow_http=settings.webhook_allow_http,
+            allow_private=settings.webhook_allow_private_networks,
         )
+    except webhooks.CallbackRefused as exc:
+        raise _invalid("callback_url", str(exc)) from exc
+
+
+def _check_size(body: ScreeningRequest, settings: Settings) -> None:
+    if len(body.persons) > settings.max_persons:
+        raise _invalid("persons", f"at most {settings.max_persons} persons per request")
 
 
 def _create(
@@ -110,6 +126,7 @@ def submit_screening(
     idempotency_key: IdempotencyKey,
 ) -> ScreeningAccepted:
     """Accept a screening job; the database row is committed before the worker is told, so it cannot be lost."""
+    _check_size(body, settings)
     _check_callback(body, settings)
     spec = body.to_spec()
     try:
