@@ -169,12 +169,35 @@ def redact(text: str) -> str:
     return _HETU_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
 
 
-def redact_processor(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A structlog processor masking henkilötunnus codes in every string value of a log event.
+def redact_value(value: Any) -> Any:
+    """``redact`` applied to every string inside dicts, lists, tuples and sets, at any depth.
 
-    Put it last before the renderer in ``kyc.logs.configure`` so no log line carries a full personal id.
+    Log events carry structured values (``persons=[{"personal_id": ...}]``); masking only top-level strings let
+    nested codes through (review finding M9). Any other object whose ``repr`` — what the renderers print — holds a
+    code (an exception, a model) is replaced by its masked ``repr``; numbers and clean objects stay as they are.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [redact_value(v) for v in value]
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple takes positional fields
+            return type(value)(*items)
+        return type(value)(items)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    shown = repr(value)
+    masked = redact(shown)
+    return value if masked == shown else masked
+
+
+def redact_processor(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor masking henkilötunnus codes in every string of a log event, nested ones included.
+
+    Put it after ``format_exc_info`` (so tracebacks are text by then) and last before the renderer in
+    ``kyc.logs.configure``, so no log line carries a full personal id.
     """
     for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
+        event_dict[key] = redact_value(value)
     return event_dict

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import stat
+from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_redact_masks_codes_inside_text() -> None:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     for name in ("KYC_ENCRYPTION_KEY", "KYC_BLIND_INDEX_KEY", "KYC_ENV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KYC_ENCRYPTION_KEY_FILE", str(tmp_path / "var" / "encryption.key"))
@@ -168,4 +169,33 @@ def test_redact_processor_masks_log_events() -> None:
         "event": "screening failed for 170580-****",
         "party": "010101A****",
         "count": 3,
+    }
+
+
+def test_redact_value_masks_nested_structures_and_keeps_their_types() -> None:
+    Pair = namedtuple("Pair", "code count")
+    value = {
+        "persons": [{"personal_id": "170580-123L", "n": 2}],
+        "ids": ("131052-308T", None, 1.5),
+        "set": {"010594Y9032"},
+        "170580-123L": True,
+        "pair": Pair("131052-308T", 3),
+        "error": ValueError("bad 131052-308T"),
+        "clean": ValueError("nothing personal"),
+    }
+    masked = crypto.redact_value(value)
+    assert masked["persons"] == [{"personal_id": "170580-****", "n": 2}]
+    assert masked["ids"] == ("131052-****", None, 1.5) and masked["set"] == {"010594Y****"}
+    assert masked["170580-****"] is True and "170580-123L" not in masked
+    assert isinstance(masked["pair"], Pair) and masked["pair"] == Pair("131052-****", 3)
+    assert masked["error"] == "ValueError('bad 131052-****')"
+    assert masked["clean"] is value["clean"]  # nothing to mask: the object itself is kept for the renderer
+
+
+def test_redact_processor_masks_nested_values() -> None:
+    event = {"event": "submitted", "persons": [{"personal_id": "170580-123L"}], "ids": ("010101A123B",)}
+    assert crypto.redact_processor(None, "info", event) == {
+        "event": "submitted",
+        "persons": [{"personal_id": "170580-****"}],
+        "ids": ("010101A****",),
     }
