@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kyc import audit
@@ -703,8 +703,10 @@ class EndDateInvalid(ValueError):
     """The end date is in the future or before the customer's last activity: HTTP 422."""
 
 
-UNRESOLVED = (HitStatus.PROPOSED.value, HitStatus.ESCALATED.value, HitStatus.CONFIRMED.value)
-"""Hit statuses that keep a customer's relationship from ending until officers resolve them."""
+UNRESOLVED = (HitStatus.PROPOSED.value, HitStatus.ESCALATED.value)
+"""Hit statuses that keep a customer's relationship from ending until officers resolve them. A confirmed
+*sanctions* hit does too (it freezes the case); a confirmed PEP hit does not: PEP status calls for enhanced due
+diligence, not for keeping the data beyond retention."""
 
 
 def last_activity(session: Session, customer: Customer) -> datetime:
@@ -726,7 +728,13 @@ def end_refusal(session: Session, customer: Customer) -> str | None:
     rows = session.execute(
         select(Hit.status, func.count())
         .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
-        .where(ScreeningJob.customer_id == customer.id, Hit.status.in_(UNRESOLVED))
+        .where(
+            ScreeningJob.customer_id == customer.id,
+            or_(
+                Hit.status.in_(UNRESOLVED),
+                and_(Hit.status == HitStatus.CONFIRMED.value, Hit.kind == "sanction"),
+            ),
+        )
         .group_by(Hit.status)
         .order_by(Hit.status)
     ).all()

@@ -90,7 +90,12 @@ NOTIFICATION_DONE = "sent"
 
 
 def _confirmed_customers() -> Select[str]:
-    return select(ScreeningJob.customer_id).join(Hit, Hit.job_id == ScreeningJob.id).where(Hit.status == CONFIRMED)
+    """Customers with a confirmed *sanctions* match: a frozen case is kept; a confirmed PEP match is not a reason."""
+    return (
+        select(ScreeningJob.customer_id)
+        .join(Hit, Hit.job_id == ScreeningJob.id)
+        .where(Hit.status == CONFIRMED, Hit.kind == "sanction")
+    )
 
 
 def _notified_customers() -> Select[str]:

@@ -179,6 +179,47 @@ def test_expired_records_are_purged_held_and_active_ones_kept(settings: Settings
     assert "Vanha" not in json.dumps([row.details for row in logged])  # no personal data in the deletion log
 
 
+@pytest.mark.parametrize(("kind", "kept"), [("pep", False), ("sanction", True)])
+def test_a_confirmed_sanctions_match_holds_the_case_but_a_confirmed_pep_does_not(
+    settings: Settings, kind: str, kept: bool
+) -> None:
+    """A frozen sanctions case outlives retention; a confirmed PEP (enhanced due diligence, not a freeze) does not."""
+    from kyc.monitoring import end_refusal
+
+    job_id = submit(settings, spec(PersonSpec("representative", "Vanha Asiakas")), key=kind)
+    with transaction(settings.database_url) as session:
+        job = session.get(ScreeningJob, job_id)
+        assert job is not None
+        job.status = "completed"
+        party = job.parties[1]
+        session.add(
+            Hit(
+                job_id=job.id,
+                party_id=party.id,
+                position=0,
+                source="opensanctions",
+                source_ref="Q1",
+                schema="Person",
+                score=0.95,
+                matched_name="Vanha Asiakas",
+                query_name="Vanha Asiakas",
+                explanation={},
+                kind=kind,
+                status="confirmed",
+                engine_version="test",
+                config_hash="test",
+            )
+        )
+        session.flush()
+        customer = session.get(Customer, job.customer_id)
+        assert customer is not None
+        assert (end_refusal(session, customer) is not None) is kept
+        end_relationship(session, customer.id, datetime.now(UTC) - timedelta(days=365 * 6), settings.retention_years)
+    with transaction(settings.database_url) as session:
+        result = purge_expired(session)
+    assert result.jobs == (0 if kept else 1)
+
+
 def test_retention_is_extended_by_new_screenings_of_an_active_customer(settings: Settings) -> None:
     first = submit(settings, spec(), key="x")
     with transaction(settings.database_url) as session:
