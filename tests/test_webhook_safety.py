@@ -4,14 +4,23 @@ anonymous or oversized requests before reading them. Real sockets on 127.0.0.1 t
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -23,8 +32,9 @@ from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.screening_models import ScreeningJob
+from kyc.webhooks import CallbackTarget
 from tests.service_support import WEBHOOK_SECRET, make_token
-from workers.delivery import MAX_RESPONSE_BYTES
+from workers.delivery import MAX_RESPONSE_BYTES, post
 from workers.tasks import deliver_once, notification_id, pending_notification
 
 METADATA = "https://169.254.169.254/latest/meta-data"
@@ -293,3 +303,64 @@ def test_a_changed_outcome_or_a_failure_owes_a_new_notification(settings: Settin
         assert pending_notification(job, [first, second, third]) is not None
         job.status = "running"
         assert pending_notification(job, []) is None  # nothing to announce before it finishes
+
+
+def _self_signed(tmp_path: Path, host: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_certificate_for_the_url_host(tmp_path: Path) -> None:
+    """Pinned to 127.0.0.1 whatever the name resolves to now, yet TLS and Host are for the name in the URL."""
+    cert_file, key_file = _self_signed(tmp_path, "hooks.kyc.test")
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            hosts.append(self.headers.get("Host", ""))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+    try:
+        good = CallbackTarget(f"https://hooks.kyc.test:{port}/x", "hooks.kyc.test", port, ("127.0.0.1",))
+        assert post(good, b"{}", {}, 3.0, trusting) == 204
+        assert hosts == [f"hooks.kyc.test:{port}"]
+        other = CallbackTarget(f"https://other.kyc.test:{port}/x", "other.kyc.test", port, ("127.0.0.1",))
+        with pytest.raises(httpx.ConnectError, match="Hostname mismatch"):
+            post(other, b"{}", {}, 3.0, trusting)
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            post(good, b"{}", {}, 3.0)  # the default context trusts only real CAs
+    finally:
+        server.shutdown()
+        server.server_close()

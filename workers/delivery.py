@@ -100,20 +100,27 @@ class _PinnedBackend(httpcore.NetworkBackend):
 class _PinnedTransport(httpx.HTTPTransport):
     """httpx's transport (exception mapping, streaming) over a connection pool with the pinned backend."""
 
-    def __init__(self, addresses: tuple[str, ...], deadline: float) -> None:
+    def __init__(self, addresses: tuple[str, ...], deadline: float, ssl_context: ssl.SSLContext | None) -> None:
         super().__init__(trust_env=False)
         # httpx offers no public hook for the network backend; the pool is replaced with one that has it.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=1,
             network_backend=_PinnedBackend(addresses, deadline),
         )
 
 
-def post(target: CallbackTarget, body: bytes, headers: Mapping[str, str], deadline_seconds: float) -> int:
-    """POST ``body`` to ``target``; the response status. Raises ``httpx.HTTPError`` (a timeout past the deadline)."""
+def post(
+    target: CallbackTarget,
+    body: bytes,
+    headers: Mapping[str, str],
+    deadline_seconds: float,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
+    """POST ``body`` to ``target``; the response status. Raises ``httpx.HTTPError`` (a timeout past the deadline).
+    ``ssl_context`` defaults to certificate verification against the certifi CAs."""
     deadline = time.monotonic() + deadline_seconds
-    transport = _PinnedTransport(target.addresses, deadline)
+    transport = _PinnedTransport(target.addresses, deadline, ssl_context)
     with (
         httpx.Client(transport=transport, timeout=deadline_seconds, follow_redirects=False, trust_env=False) as client,
         client.stream("POST", target.url, content=body, headers=dict(headers)) as response,
