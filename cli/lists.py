@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
+from sqlalchemy.orm import Session
 
 from cli.common import fail, settings
+from cli.users import cli_actor
+from kyc import audit
+from kyc.access import Principal, Role
 from kyc.storage.db import transaction
 from kyc.versions import IngestResult, ListRejected, active_version, approve_version, changes, status
 from lists.ingest import IngestFailed, ingest_files, ingest_url
@@ -67,14 +71,37 @@ def approve_command(
     version_id: Annotated[int, typer.Argument(help="The pending version to activate.")],
     user: Annotated[str, typer.Option(help="The approving user; must differ from the importer.")],
 ) -> None:
-    """Activate a pending manual import (four eyes)."""
+    """Activate a pending manual import (four eyes); the approval is audited under the --user name."""
+    user = user.strip()
+    if not user or len(user) > 128:
+        fail("--user: give the approving user's name (1-128 characters)")
     config = settings()
     try:
         with transaction(config.database_url) as session:
             version = approve_version(session, version_id, user)
+            _audit_approval(session, version.id, version.source, user)
             typer.echo(f"{version.source}: version {version.id} approved by {user} and active")
     except (LookupError, ValueError, PermissionError) as exc:
         fail(str(exc))
+
+
+def _audit_approval(session: Session, version_id: int, source: str, user: str) -> None:
+    """Record a console approval like the API's ``list_version.approve`` (review finding LOW 7).
+
+    ``--user`` is a name typed at the server console, not an API identity, so the row's role is ``cli`` — a role
+    that deliberately does not exist in ``kyc.access.Role`` and so can never be granted over HTTP — and the
+    operating-system account that ran the command is kept next to it, since the name itself is not verified.
+    """
+    console = Principal(user_id=user, name=user, role=cast(Role, "cli"))
+    audit.record(
+        session,
+        actor=console,
+        action="list_version.approve",
+        object_type="list_version",
+        object_id=str(version_id),
+        purpose="list_management",
+        details={"source": source, "os_account": cli_actor()},
+    )
 
 
 @app.command("status")

@@ -24,6 +24,9 @@ from kyc.settings import Settings
 from kyc.settings import get_settings as get_settings_cache
 from kyc.storage.access_models import ApiToken, AuditLog, User
 from kyc.storage.db import get_engine, transaction
+from kyc.versions import RawFile, store_version
+from lists.un_sc import UnScAdapter
+from tests.conftest import list_file
 from tests.test_access_matrix import endpoints
 
 
@@ -371,3 +374,39 @@ def test_admin_router_refuses_other_roles(db_url: str, tokens: dict[str, str]) -
         assert client.get("/v1/admin/users", headers=headers).status_code == 403, role
         body = {"name": f"sneaky-{role}", "role": "admin"}
         assert client.post("/v1/admin/users", json=body, headers=headers).status_code == 403, role
+
+
+def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
+    """LOW 7: ``kyc lists approve --user NAME`` leaves an audit row (actor NAME, role ``cli``) like the API's."""
+    path = list_file("un_sc/2026-02-27_watchman/UN_consolidated.xml")
+    files = [RawFile(path.name, path.read_bytes())]
+    parsed = UnScAdapter().parse(files)
+    with transaction(cli_env) as session:
+        pending = store_version(
+            session,
+            source="un_sc",
+            files=files,
+            parsed=parsed,
+            parser_version="test",
+            origin=str(path),
+            require_approval=True,
+            created_by="alice",
+        )
+    runner = CliRunner()
+    own = runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "alice"])
+    assert own.exit_code == 2 and "cannot also approve" in own.stderr
+    assert runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "  "]).exit_code == 2
+    approved = runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "bob"])
+    assert approved.exit_code == 0, approved.output
+    with transaction(cli_env) as session:
+        rows = audit.entries(session, action="list_version.approve")
+        assert len(rows) == 1  # the refused attempt by the importer left none
+        row = rows[0]
+        assert (row.actor, row.actor_name, row.role) == ("bob", "bob", "cli")
+        assert (row.object_type, row.object_id, row.purpose) == (
+            "list_version",
+            str(pending.version_id),
+            "list_management",
+        )
+        assert row.details["source"] == "un_sc" and row.details["os_account"].startswith("cli:")
+        assert audit.verify(session).ok
