@@ -42,6 +42,7 @@ def service_settings(db_url: str, **overrides: Any) -> Settings:
         "broker_url": redis_broker_url(),
         "webhook_secret": WEBHOOK_SECRET,
         "webhook_allow_http": True,
+        "webhook_allow_private_networks": True,  # test receivers listen on 127.0.0.1
         "webhook_backoff_seconds": 0.2,
         "webhook_timeout_seconds": 5,
         "stale_job_seconds": 0,

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
+from kyc.logs import configure as configure_logging
 from kyc.settings import VAR_DIR, Settings, get_settings
 
 app = Celery("kyc", include=["workers.tasks", "workers.monitoring"])
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redacting_logs(*_args: Any, **_kwargs: Any) -> None:
+    """Worker and beat processes mask personal identity codes in every log line, like the API (kyc.logs)."""
+    configure_logging()
 
 _settings: Settings | None = None
 
