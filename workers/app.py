@@ -25,11 +25,13 @@ from kyc.settings import VAR_DIR, Settings, get_settings
 app = Celery("kyc", include=["workers.tasks", "workers.monitoring"])
 
 
-@after_setup_logger.connect
-@after_setup_task_logger.connect
 def _redacting_logs(*_args: Any, **_kwargs: Any) -> None:
     """Worker and beat processes mask personal identity codes in every log line, like the API (kyc.logs)."""
     configure_logging()
+
+
+after_setup_logger.connect(_redacting_logs, weak=False)
+after_setup_task_logger.connect(_redacting_logs, weak=False)
 
 _settings: Settings | None = None
 
