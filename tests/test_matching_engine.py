@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import csv
 from functools import cache
+from pathlib import Path
 
 import pytest
 
-from kyc.entry import Entry, NameKind, Schema
+from kyc.entry import Entry, Name, NameKind, Schema
 from kyc.logs import configure
 from kyc.matching import ENGINE_VERSION, MatchConfig, Matcher, MatcherCache, Query, load_matcher
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import RawFile, active_version_ids
 from lists.ingest import ingest_files
+from lists.registry import get_adapter
 from lists.un_sc import UnScAdapter
-from tests.conftest import list_file
+from tests.conftest import eval_file, list_file
 
 UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+LISTED_TOGETHER = {
+    "un_sc": UN_2026,
+    "ofac_sdn": "ofac_sdn/2024-05-03_jackdwyer/sdn.csv",
+    "uk_ofsi": "uk/ofsi_2025-04-14/ConList.xlsx",
+    "us_csl": "us_csl/consolidated.csv.gz",
+    "au_dfat": "au_dfat/regulation8_consolidated.xlsx",
+    "eu_fsf": "eu_fsf/legacy_1_0_sample_2016-02-11/data.xml",
+}
+"""Lists that all carry SAIF-AL-DIN AL-MASHHADANI (UN IQi.046) under the same names, in bench.matching's order."""
 
 
 @cache
@@ -186,3 +198,39 @@ def test_person_query_also_screens_entries_of_unknown_kind() -> None:
     assert [m.source_ref for m in matcher.screen(person("Emraan Ali"))] == ["X-1"]
     vessel = emraan.model_copy(update={"schema_": Schema.VESSEL, "source_ref": "V-1"})
     assert Matcher.build([(1, vessel)]).screen(person("Emraan Ali"), threshold=0.0) == []
+
+
+def _parsed(source: str, relative: str) -> list[Entry]:
+    path: Path = list_file(relative)
+    return get_adapter(source).parse([RawFile(path.name, path.read_bytes())]).entries
+
+
+def _treated_query(name: str) -> Query:
+    with eval_file("yente_screening_fixtures/positives_un_treated.csv").open(encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["full_name"] == name)
+    fields = {"birth_date": row["date_of_birth"] or None, "nationality": row["nationality"] or None}
+    return Query.model_validate({"name": row["full_name"], "schema": "Person", **fields})
+
+
+@pytest.mark.slow
+def test_identical_names_on_other_lists_do_not_crowd_out_the_un_entry() -> None:
+    # Six lists spell this person's names identically (once normalised); more copies than candidate slots (12).
+    entries = [(n, e) for n, (source, file) in enumerate(LISTED_TOGETHER.items()) for e in _parsed(source, file)]
+    matcher = Matcher.build(entries)
+    query = _treated_query("SAIF-AL-DIN AL-MASHADANI")
+    hits = {(m.source, m.source_ref) for m in matcher.screen(query, limit=100)}
+    assert ("un_sc", "IQi.046") in hits
+    # Every listing of the person is its own hit (before shared slots, one of them was always crowded out).
+    assert {source for source, _ref in hits} == set(LISTED_TOGETHER)
+
+
+def test_more_identical_copies_than_candidate_slots_are_all_hits() -> None:
+    saif = next(e for e in un_entries() if e.source_ref == "IQi.046")
+    copies = [(2, saif.model_copy(update={"source": f"copy_{i:02d}"})) for i in range(2 * MatchConfig().candidates)]
+    # A name holding the query's exact spelling keeps the copies (found by sound only) below full coverage, so
+    # they compete for the ranked candidate slots.
+    decoy = saif.model_copy(update={"source": "decoy", "source_ref": "D-1", "names": (Name(value="Omar Mashadani"),)})
+    matcher = Matcher.build([*copies, (3, decoy), *((1, e) for e in un_entries())])
+    hits = matcher.screen(person("SAIF-AL-DIN AL-MASHADANI"), limit=100)
+    assert {m.source for m in hits} >= {"un_sc"} | {e.source for _v, e in copies}
+    assert len({m.score for m in hits if m.source != "decoy"}) == 1  # one form, compared once, scored alike

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kyc.entry import Entry, NameKind
 from kyc.matching.compare import FEATURES, NameScore, compare_names, normalise_identifier, schema_compatible
@@ -55,6 +56,7 @@ class Matcher:
         name_entry: IntArray,
         name_kind: list[NameKind],
         index: TokenIndex,
+        slot_offsets: npt.NDArray[np.int64],
         identifiers: dict[str, list[int]],
         config: MatchConfig,
     ) -> None:
@@ -66,6 +68,7 @@ class Matcher:
         self._entry_schema: list[str] = [entry.schema_.value for _v, entry in entries]
         self._name_kind = name_kind
         self._index = index
+        self._slot_offsets = slot_offsets
         self._identifiers = identifiers
         self._config_hash = config.config_hash()
         w = config.weights
@@ -78,11 +81,18 @@ class Matcher:
 
     @classmethod
     def build(cls, entries: Iterable[tuple[int, Entry]], config: MatchConfig | None = None) -> Matcher:
-        """Index every name of every entry. Cheap for a handful of entries (delta screening)."""
+        """Index every name of every entry. Cheap for a handful of entries (delta screening).
+
+        Names that normalise identically (the same person on five lists) share one index slot: retrieval ranks
+        distinct name forms, so copies of a name on other lists cannot crowd out this list's entry, and every
+        entry carrying a retrieved form is scored.
+        """
         kept = list(entries)
         forms: list[NameForm] = []
         name_entry: list[int] = []
         name_kind: list[NameKind] = []
+        name_slot: list[int] = []
+        slots: dict[tuple[object, ...], int] = {}
         index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
         for entry_id, (_version, entry) in enumerate(kept):
@@ -94,21 +104,33 @@ class Matcher:
                 if signature in seen:  # the same name in two scripts or cases: index once
                     continue
                 seen.add(signature)
-                name_id = len(forms)
+                key = (form.tokens, form.parts, form.compact, form.is_person)  # all that comparison reads
+                slot = slots.get(key)
+                if slot is None:
+                    slot = slots[key] = len(slots)
+                    index.add(slot, form.index_keys(), form.compact)
+                name_slot.append(slot)
                 forms.append(form)
                 name_entry.append(entry_id)
                 name_kind.append(name.kind)
-                index.add(name_id, form.index_keys(), form.compact)
             for ident in entry.identifiers:
                 number = normalise_identifier(ident.number)
                 if len(number) >= MIN_IDENTIFIER_LENGTH:
                     identifiers[number].append(entry_id)
+        del slots
+        # Names renumbered slot by slot, so that slot s holds the name ids offsets[s] .. offsets[s + 1] - 1.
+        slot_array = np.asarray(name_slot, dtype=np.int32)
+        order = np.argsort(slot_array, kind="stable")
+        offsets = np.zeros(index.slot_count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(slot_array, minlength=index.slot_count), out=offsets[1:])
+        positions = order.tolist()
         return cls(
             kept,
-            forms,
-            np.asarray(name_entry, dtype=np.int32),
-            name_kind,
+            [forms[i] for i in positions],
+            np.asarray(name_entry, dtype=np.int32)[order],
+            [name_kind[i] for i in positions],
             index.freeze(),
+            offsets,
             dict(identifiers),
             config or MatchConfig(),
         )
@@ -142,11 +164,12 @@ class Matcher:
         """The entries the index retrieves for a query, before scoring (for benchmarks and diagnostics)."""
         forms = [f for group in self._query_forms(query).values() for f in group]
         seen: dict[int, Entry] = {}
-        for name_id in self._candidate_ids(forms, limit * 2).tolist():
-            entry_id = int(self._name_entry[name_id])
-            entry = self._entries[entry_id][1]
-            if schema_compatible(query.schema_, entry.schema_.value):
-                seen.setdefault(entry_id, entry)
+        for first, end in self._slot_ranges(self._candidate_ids(forms, limit * 2)):
+            for name_id in range(first, end):
+                entry_id = self._name_entry_list[name_id]
+                entry = self._entries[entry_id][1]
+                if schema_compatible(query.schema_, entry.schema_.value):
+                    seen.setdefault(entry_id, entry)
         return list(seen.items())[:limit]
 
     def _query_forms(self, query: Query) -> dict[str, list[NameForm]]:
@@ -164,6 +187,11 @@ class Matcher:
             compacts.add(form.compact)
         return self._index.candidates(groups, compacts, limit or self.config.candidates)
 
+    def _slot_ranges(self, slots: IntArray) -> zip[tuple[int, int]]:
+        """The name ids of each retrieved slot, as (first, end) ranges: names are numbered slot by slot."""
+        offsets = self._slot_offsets
+        return zip(offsets[slots].tolist(), offsets[slots + 1].tolist(), strict=True)
+
     def _best_names(self, query: Query) -> dict[int, _Candidate | None]:
         """For each candidate entry, its best (query name, list name) pair."""
         names = [query.name, *query.aliases]
@@ -176,23 +204,38 @@ class Matcher:
         best: dict[int, _Candidate | None] = {}
         weak = self.config.weights.weak_alias
         entry_of, entry_schema, kinds = self._name_entry_list, self._entry_schema, self._name_kind
-        for name_id in self._candidate_ids(retrieval).tolist():
-            entry_id = entry_of[name_id]
-            schema = entry_schema[entry_id]
-            if schema not in compatible:
-                continue
-            which = form_schema(schema)
-            forms = forms_by_schema.get(which)
-            if forms is None:  # e.g. a person query meeting an entry of unknown kind: organisation rules
-                forms = forms_by_schema[which] = [name_form(n, which) for n in names]
-            listed = self._forms[name_id]
-            factor = weak if kinds[name_id] is NameKind.WEAK_ALIAS else 1.0
-            for form in forms:
-                result = compare_names(form, listed)
-                score = result.score * factor
+        for first, end in self._slot_ranges(self._candidate_ids(retrieval)):
+            # Every name of a slot has the same normalised form: compared once, credited to each entry.
+            scored: tuple[NameForm, NameScore] | None = None
+            for name_id in range(first, end):
+                entry_id = entry_of[name_id]
+                if entry_schema[entry_id] not in compatible:
+                    continue
+                if scored is None:
+                    scored = self._compare(forms_by_schema, names, self._forms[name_id])
+                form, result = scored
+                score = result.score * (weak if kinds[name_id] is NameKind.WEAK_ALIAS else 1.0)
                 current = best.get(entry_id)
                 if current is None or score > current.score:
                     best[entry_id] = _Candidate(name_id, form.original, result, score)
+        return best
+
+    @staticmethod
+    def _compare(
+        forms_by_schema: dict[str, list[NameForm]], names: list[str], listed: NameForm
+    ) -> tuple[NameForm, NameScore]:
+        """The query name that compares best with a listed form (the first of equals), normalised by the rules
+        the listed name was indexed with."""
+        which = "Person" if listed.is_person else "Organization"
+        forms = forms_by_schema.get(which)
+        if forms is None:  # e.g. a person query meeting an entry of unknown kind: organisation rules
+            forms = forms_by_schema[which] = [name_form(n, which) for n in names]
+        best: tuple[NameForm, NameScore] | None = None
+        for form in forms:
+            result = compare_names(form, listed)
+            if best is None or result.score > best[1].score:
+                best = form, result
+        assert best is not None  # a query always has its name
         return best
 
     def _identifier_hits(self, query: Query) -> set[int]:

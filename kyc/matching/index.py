@@ -1,4 +1,7 @@
-"""The candidate index: name keys (tokens, romanisation skeletons, phonetic and anagram codes) to name ids.
+"""The candidate index: name keys (tokens, romanisation skeletons, phonetic and anagram codes) to ids.
+
+The ids are whatever the caller adds; the matcher adds one per distinct normalised name form (a slot shared by
+every list name with that form), so that the ranking compares different names, not copies of one name.
 
 Stored compactly because it must hold a million names in well under a gigabyte: one ``int32`` array of all
 postings with per-key offsets (CSR), and the spaceless whole-name forms as a sorted array of 64-bit hashes
@@ -45,6 +48,11 @@ class IndexBuilder:
             self._compact_ids.append(name_id)
         self._count = max(self._count, name_id + 1)
 
+    @property
+    def slot_count(self) -> int:
+        """Ids added so far (the matcher adds one per distinct name form)."""
+        return self._count
+
     def freeze(self) -> TokenIndex:
         keys = np.frombuffer(self._pair_keys, dtype=np.int32) if len(self._pair_keys) else np.empty(0, np.int32)
         names = np.frombuffer(self._pair_names, dtype=np.int32) if len(self._pair_names) else np.empty(0, np.int32)
@@ -84,7 +92,7 @@ class TokenIndex:
         self._compact_ids = compact_ids
 
     def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
-        """The ``limit`` names with the most inverse-frequency weight shared with the query, plus every name whose
+        """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
         spaceless form equals one of ``compacts``.
 
         Each group holds the alternative keys of one query part; a name scores the rarest key it shares per group,

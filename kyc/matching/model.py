@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kyc.countries import to_country
 from kyc.entry import Entry, PartialDate, PartialDateStr
 
-ENGINE_VERSION = "kyc-match/1.0"
-"""Bumped whenever normalisation or scoring changes the scores: stored with every result."""
+ENGINE_VERSION = "kyc-match/1.1"
+"""Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
+1.1: identical normalised names share one candidate slot (more listings of one person are hits)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 
