@@ -81,6 +81,10 @@ NOTES = """### Notes
   target is not claimed as met until a run on a quiet machine shows it.
 - kyc-match/1.1 costs a little at build time: 8.7 s and 118 MB for all lists against 7.2 s and 101 MB (the
   distinct-form table and the slot-ordered renumbering of names); the 1,000,000-name build was not rerun.
+- Batch alerts with all lists: 526 of 100,000 lines with kyc-match/1.1 against 506 with 1.0 (same lines, same
+  machine: 24 lines newly alerting, 4 no longer). Wider retrieval now reaches names the copies used to crowd out,
+  and the scorer passes some weak ones: Chinese names against OFAC/CSL "Cheng YUN", one-word PEP names
+  ("Elizabeth", "Sarah") against two-part queries, Charles Carter / Charles Carper. A scoring matter, not retrieval.
 - The machine was shared with other engineers' benchmarks during the run: wall-clock p99 is inflated by CPU
   contention; the CPU-time column is the engine's own cost.
 - UN recall counts the positives whose entry is on the 2026-02-27 list version; three were delisted since the
