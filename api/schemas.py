@@ -17,6 +17,7 @@ from stdnum.fi import hetu, ytunnus
 
 from kyc.countries import to_country
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec
+from kyc.storage.screening_models import Party
 
 MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""
@@ -226,12 +227,35 @@ class PartyOut(BaseModel):
     nationality: str | None = None
     country: str | None = None
     business_id: str | None = None
+    registration: str | None = None
     personal_id: str | None = Field(None, description="Masked: the birth-date part only.")
     ownership: float | None = None
     declared_pep: bool = False
     pep_status: str | None = None
     pep_basis: dict[str, Any] | None = None
     edd_required: bool = False
+
+    @classmethod
+    def from_party(cls, party: Party) -> PartyOut:
+        """The one view of a screened party for compliance roles; the identity code only ever masked."""
+        return cls(
+            id=party.id,
+            position=party.position,
+            role=party.role,
+            schema_=party.schema,
+            name=party.name,
+            birth_date=party.birth_date,
+            nationality=party.nationality,
+            country=party.country,
+            business_id=party.business_id,
+            registration=party.registration,
+            personal_id=party.personal_id_masked,
+            ownership=party.ownership,
+            declared_pep=party.declared_pep,
+            pep_status=party.pep_status,
+            pep_basis=party.pep_basis,
+            edd_required=party.edd_required,
+        )
 
 
 class ScreeningStatus(BaseModel):

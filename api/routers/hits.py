@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden, not_found
+from api.schemas import PartyOut
 from kyc import audit, review
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
@@ -74,20 +75,6 @@ class Queue(BaseModel):
     total: int = Field(description="Hits matching the filters (the page holds at most ``limit``).")
 
 
-class PartyData(BaseModel):
-    id: str
-    role: str
-    schema_: str = Field(serialization_alias="schema")
-    name: str
-    birth_date: str | None
-    nationality: str | None
-    country: str | None
-    business_id: str | None
-    registration: str | None
-    personal_id: str | None = Field(description="Masked.")
-    pep_status: str | None
-
-
 class DecisionOut(BaseModel):
     id: int
     decision: str
@@ -116,7 +103,7 @@ class HitDetail(BaseModel):
     reopen_reason: str | None
     reopened_at: datetime | None
     delisted_at: datetime | None
-    party: PartyData
+    party: PartyOut
     entry: dict[str, Any] | None = Field(description="The list entry as stored in the hit's list version.")
     list_version: dict[str, Any]
     explanation: dict[str, Any]
@@ -269,22 +256,6 @@ def _decision_out(row: HitDecision) -> DecisionOut:
     )
 
 
-def _party_data(party: Party) -> PartyData:
-    return PartyData(
-        id=party.id,
-        role=party.role,
-        schema_=party.schema,
-        name=party.name,
-        birth_date=party.birth_date,
-        nationality=party.nationality,
-        country=party.country,
-        business_id=party.business_id,
-        registration=party.registration,
-        personal_id=party.personal_id_masked,
-        pep_status=party.pep_status,
-    )
-
-
 @router.get("/{hit_id}", response_model=HitDetail, response_model_by_alias=True)
 def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings: SettingsDep) -> HitDetail:
     """The party's data and the list entry side by side, the match explanation and the full decision history."""
@@ -309,7 +280,7 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
         reopen_reason=hit.reopen_reason,
         reopened_at=hit.reopened_at,
         delisted_at=hit.delisted_at,
-        party=_party_data(party),
+        party=PartyOut.from_party(party),
         entry=entry,
         list_version={"source": hit.source, "version_id": hit.version_id, "entry_hash": hit.entry_hash},
         explanation=hit.explanation,

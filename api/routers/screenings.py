@@ -34,7 +34,7 @@ from kyc import audit, webhooks
 from kyc.access import Permission, Principal, may_read_job
 from kyc.screening import IdempotencyConflict, JobSpec, create_job, find_idempotent, request_hash
 from kyc.settings import Settings
-from kyc.storage.screening_models import Hit, Party, ScreeningJob
+from kyc.storage.screening_models import Hit, ScreeningJob
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
@@ -158,26 +158,6 @@ def _job_for(session: Session, job_id: str, principal: Principal) -> ScreeningJo
     return job
 
 
-def _party_out(party: Party) -> PartyOut:
-    return PartyOut(
-        id=party.id,
-        position=party.position,
-        role=party.role,
-        schema_=party.schema,
-        name=party.name,
-        birth_date=party.birth_date,
-        nationality=party.nationality,
-        country=party.country,
-        business_id=party.business_id,
-        personal_id=party.personal_id_masked,
-        ownership=party.ownership,
-        declared_pep=party.declared_pep,
-        pep_status=party.pep_status,
-        pep_basis=party.pep_basis,
-        edd_required=party.edd_required,
-    )
-
-
 def _detail(session: Session, job: ScreeningJob) -> ScreeningDetail:
     rows = session.execute(select(Hit.priority, func.count()).where(Hit.job_id == job.id).group_by(Hit.priority))
     counts: dict[str, int] = {priority: int(count) for priority, count in rows}
@@ -198,7 +178,7 @@ def _detail(session: Session, job: ScreeningJob) -> ScreeningDetail:
         legal_basis=job.legal_basis,
         retention_until=job.retention_until,
         legal_hold=job.legal_hold,
-        parties=[_party_out(p) for p in job.parties],
+        parties=[PartyOut.from_party(p) for p in job.parties],
     )
 
 
