@@ -1,0 +1,37 @@
+"""The dependency direction DESIGN.md fixes: api -> kyc, workers -> kyc + lists, lists -> kyc; kyc imports none."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+FORBIDDEN = {
+    "kyc": {"api", "workers", "lists", "cli"},
+    "lists": {"api", "workers", "cli"},
+    "api": {"workers", "lists", "cli"},
+    "workers": {"api", "cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_only_what_the_layering_allows(package: str) -> None:
+    violations = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / package).rglob("*.py"))
+        for name in sorted(_imports(path) & FORBIDDEN[package])
+    ]
+    assert violations == []
