@@ -54,7 +54,9 @@ class VerificationOut(BaseModel):
 def list_entries(
     session: SessionDep,
     auditor: Auditor,
-    after_id: Annotated[int, Query(ge=0, description="Return entries with a larger id (keyset pagination).")] = 0,
+    after_id: Annotated[
+        int, Query(ge=0, le=2**62, description="Return entries with a larger id (keyset pagination).")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=128, description="A user id or system:<component>.")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
