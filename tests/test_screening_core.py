@@ -125,6 +125,18 @@ def test_no_active_list_never_screens_clear(settings: Settings) -> None:
     assert run_screening(settings, job_id)["outcome"] == "review"
 
 
+def test_the_operators_match_threshold_applies_to_the_service(lists: Settings) -> None:
+    """KYC_MATCH_THRESHOLD reaches the worker's matcher, not only the CLI."""
+    person = PersonSpec("representative", "Emran Aly")  # a spelling variant, no birth date to lift the score
+    default = run_screening(lists, submit(lists, spec(person), key="default"))
+    assert default["hits"] >= 1
+    strict = lists.model_copy(update={"match_threshold": 0.999})
+    assert run_screening(strict, submit(strict, spec(person), key="strict"))["hits"] == 0
+    with transaction(lists.database_url) as session:
+        jobs = {job.idempotency_key: job.config_hash for job in session.execute(select(ScreeningJob)).scalars()}
+    assert jobs["default"] != jobs["strict"]  # the configuration used is recorded with each result
+
+
 def test_clear_and_sanction_outcomes(lists: Settings) -> None:
     clear = submit(lists, spec(PersonSpec("representative", "Aino Mäkinen", birth_date="1990-01-31")), key="c")
     assert run_screening(lists, clear)["outcome"] == "clear"

@@ -16,7 +16,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from kyc import monitoring
-from kyc.matching import matcher_cache
+from kyc.matching import config_from_settings, matcher_cache
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -40,11 +40,13 @@ def _notify(settings: Settings, job_ids: list[str]) -> None:
 def run_delta(settings: Settings, version_id: int) -> dict[str, Any]:
     """Plan the version's delta; run its chunks here (SQLite, or one chunk) or fan them out to the worker pool.
 
-    The delta matcher is built from the default ``MatchConfig`` — the one the shared matcher cache uses — so that a
-    delta never waits for a full index build it does not need.
+    The delta matcher is built from the operator's configuration (``config_from_settings``) — the one the shared
+    matcher cache uses too — so that a delta never waits for a full index build it does not need.
     """
     with transaction(settings.database_url) as session:
-        plan = monitoring.plan_delta(session, version_id, chunk_size=settings.monitoring_chunk_size)
+        plan = monitoring.plan_delta(
+            session, version_id, config_from_settings(settings), chunk_size=settings.monitoring_chunk_size
+        )
     if plan is None:
         return {"version_id": version_id, "skipped": True}
     _notify(settings, plan.stats.notify_jobs)
@@ -66,14 +68,14 @@ def run_delta(settings: Settings, version_id: int) -> dict[str, Any]:
 
 def run_delta_chunk(settings: Settings, run_id: int, index: int, customer_ids: list[str]) -> monitoring.RunStats | None:
     with transaction(settings.database_url) as session:
-        stats = monitoring.delta_chunk(session, run_id, index, customer_ids)
+        stats = monitoring.delta_chunk(session, run_id, index, customer_ids, config_from_settings(settings))
     if stats is not None:
         _notify(settings, stats.notify_jobs)
     return stats
 
 
 def run_rescreen(settings: Settings, customer_ids: list[str], origin: str = "full") -> dict[str, Any]:
-    screener = MatcherScreener(matcher_cache.get(settings.database_url))
+    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
     with transaction(settings.database_url) as session:
         stats = monitoring.rescreen_customers(
             session, customer_ids, screener, rescreen_days=settings.rescreen_days, origin=origin
@@ -119,7 +121,7 @@ def enqueue_rescreen(customer_ids: list[str], origin: str, chunk_size: int) -> i
 
 def tick(settings: Settings) -> dict[str, Any]:
     """Find the monitoring work due now and enqueue it (see the module docstring)."""
-    config_hash = matcher_cache.get(settings.database_url).config.config_hash()
+    config_hash = config_from_settings(settings).config_hash()
     with transaction(settings.database_url) as session:
         versions = monitoring.unscreened_versions(session)
         changed = monitoring.config_changed(session, config_hash)

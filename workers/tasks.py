@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from kyc import webhooks
-from kyc.matching import matcher_cache
+from kyc.matching import config_from_settings, matcher_cache
 from kyc.monitoring import after_screening
 from kyc.retention import purge_expired
 from kyc.screening import (
@@ -99,7 +99,7 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         with transaction(settings.database_url) as session:
             fail_job(session, job_id, f"gave up after {attempts - 1} attempts")
         return {"job_id": job_id, "skipped": True, "status": "failed"}
-    screener = MatcherScreener(matcher_cache.get(settings.database_url))
+    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
     with transaction(settings.database_url) as session:
         job = session.get(ScreeningJob, job_id, with_for_update=True)
         if job is None or job.status != "running":  # another delivery finished it meanwhile

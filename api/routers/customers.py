@@ -26,7 +26,7 @@ from kyc import audit, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
 from kyc.entry import PartialDate
-from kyc.matching import matcher_cache
+from kyc.matching import config_from_settings, matcher_cache
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -236,7 +236,7 @@ def patch_party(
         object_id=party.id,
         details={"fields": sorted(changes), "corrections": corrections},
     )
-    screener = MatcherScreener(matcher_cache.get(settings.database_url))
+    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
     stats = monitoring.rescreen_customers(
         session, [customer.id], screener, rescreen_days=settings.rescreen_days, origin="party"
     )
