@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from kyc.settings import Settings
 from kyc.storage.db import dispose_engines, get_engine, migrate
@@ -64,15 +66,28 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _truncate(url: str) -> None:
-    """Empty every table the migrations created (not only those whose models this test imported)."""
-    with get_engine(url).begin() as conn:
-        names = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-        ).scalars()
-        tables = ", ".join(f'"{name}"' for name in names)
-        if tables:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+def _truncate(url: str, attempts: int = 5) -> None:
+    """Empty every table the migrations created (not only those whose models this test imported).
+
+    A Celery task of the previous test may still be finishing against this database; when PostgreSQL resolves the
+    resulting lock conflict by picking the TRUNCATE as the deadlock victim, the TRUNCATE is simply tried again.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with get_engine(url).begin() as conn:
+                names = conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
+                ).scalars()
+                tables = ", ".join(f'"{name}"' for name in names)
+                if tables:
+                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
