@@ -112,3 +112,20 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, fetch_retries=2, fetch_backoff_seconds=0.01, fetch_timeout_seconds=10)
+
+
+@pytest.fixture
+def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh Fernet key from the environment, as production reads it; caches cleared before and after."""
+    from cryptography.fernet import Fernet
+
+    from kyc import crypto
+    from kyc.settings import get_settings
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("KYC_ENCRYPTION_KEY", key)
+    get_settings.cache_clear()
+    crypto.get_cipher.cache_clear()
+    yield key
+    get_settings.cache_clear()
+    crypto.get_cipher.cache_clear()

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-import structlog
-from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -20,11 +18,13 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from api.app import create_app
-from kyc import access, crypto
+from kyc import access
 from kyc.access import Role
-from kyc.settings import Settings, get_settings
+from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.screening_models import Hit, Party, ScreeningJob
+
+pytestmark = pytest.mark.usefixtures("encryption_key")
 
 OPEN = "open"
 ALL = frozenset(Role)
@@ -128,18 +128,6 @@ def _walk(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
 
 def endpoints(app: FastAPI) -> set[tuple[str, str]]:
     return set(_walk(app.routes))
-
-
-@pytest.fixture(autouse=True)
-def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh key from the environment; structlog reset because a CLI test may have bound it to a closed stream."""
-    monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    get_settings.cache_clear()
-    crypto.get_cipher.cache_clear()
-    structlog.reset_defaults()
-    yield
-    get_settings.cache_clear()
-    crypto.get_cipher.cache_clear()
 
 
 def test_every_endpoint_has_a_matrix_row() -> None:

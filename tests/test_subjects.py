@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import structlog
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -27,21 +25,11 @@ from kyc.storage.models import utcnow
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
 from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
 
+pytestmark = pytest.mark.usefixtures("encryption_key")
+
 HETU = "170580-123L"  # the example of DESIGN.md (a valid check character)
 VALID_HETU = "131052-308T"
 OTHER = "010101A123N"
-
-
-@pytest.fixture(autouse=True)
-def encryption_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh key from the environment; structlog reset because a CLI test may have bound it to a closed stream."""
-    monkeypatch.setenv("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    get_settings.cache_clear()
-    crypto.get_cipher.cache_clear()
-    structlog.reset_defaults()
-    yield
-    get_settings.cache_clear()
-    crypto.get_cipher.cache_clear()
 
 
 def _job(db_url: str, customer: str, business_id: str, persons: list[PersonSpec], key: str) -> dict[str, str]:
