@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,23 @@ class Served:
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
+
+
+@contextmanager
+def running_server(
+    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+) -> Iterator[ThreadingHTTPServer]:
+    """A real server on an ephemeral 127.0.0.1 port in a daemon thread, shut down on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
@@ -64,12 +82,6 @@ def serve_files(files: dict[str, Path]) -> Iterator[Served]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    served.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_server(Handler) as server:
+        served.base_url = f"http://127.0.0.1:{server.server_address[1]}"
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.screening_models import ScreeningJob
 from kyc.webhooks import CallbackTarget
+from tests.httpserver import running_server
 from tests.service_support import WEBHOOK_SECRET, make_token
 from workers.delivery import MAX_RESPONSE_BYTES, post
 from workers.tasks import deliver_once, notification_id, pending_notification
@@ -345,14 +346,11 @@ def test_https_goes_to_the_checked_address_and_verifies_the_certificate_for_the_
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert_file, key_file)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    trusting = ssl.create_default_context(cafile=str(cert_file))
-    try:
+    with running_server(Handler, tls=server_context) as server:
+        port = server.server_address[1]
+        trusting = ssl.create_default_context(cafile=str(cert_file))
         good = CallbackTarget(f"https://hooks.kyc.test:{port}/x", "hooks.kyc.test", port, ("127.0.0.1",))
         assert post(good, b"{}", {}, 3.0, trusting) == 204
         assert hosts == [f"hooks.kyc.test:{port}"]
@@ -361,6 +359,3 @@ def test_https_goes_to_the_checked_address_and_verifies_the_certificate_for_the_
             post(other, b"{}", {}, 3.0, trusting)
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             post(good, b"{}", {}, 3.0)  # the default context trusts only real CAs
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from kyc.storage.screening_models import ScreeningJob, WebhookDelivery
 from lists.ingest import ingest_files
 from tests import service_support
 from tests.conftest import list_file
-from tests.httpserver import serve_files
+from tests.httpserver import running_server, serve_files
 from tests.service_support import UN_2026, WEBHOOK_SECRET, wait_for, wait_until
 from workers.tasks import (
     check_sources_task,
@@ -90,15 +89,9 @@ def receiver(fail: int = 0) -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/kyc"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_server(Handler) as server:
+        state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/kyc"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def submit(settings: Settings, key: str, callback_url: str | None = None, name: str = "Emraan Ali") -> str:
