@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.worker import state as worker_state
 from sqlalchemy import select
 
 from kyc.access import Role, create_user
@@ -136,4 +137,17 @@ def service(db_url: str, celery_worker: Any) -> Iterator[Settings]:
     use_settings(settings)
     matcher_cache.clear()
     yield settings
+    _wait_idle()
     matcher_cache.clear()
+
+
+def _wait_idle(timeout: float = 30) -> None:
+    """Let the worker finish what this test started before the next test empties the database under it.
+
+    A task still running against this test's database would otherwise race the next test's TRUNCATE (PostgreSQL
+    then picks one of them as a deadlock victim) or write into a database being reset. Best effort: a test that
+    leaves a task stuck longer than ``timeout`` fails on its own assertions, not here.
+    """
+    deadline = time.monotonic() + timeout
+    while worker_state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
