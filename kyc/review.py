@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kyc import audit, crypto
 from kyc.access import Permission, Principal
@@ -307,6 +308,7 @@ def decide(
     else:
         after, proposal_id = _second_decision(session, hit, verdict, principal)
         four_eyes = True
+    _claim(session, hit, before, after, moment)
     row = HitDecision(
         hit_id=hit.id,
         decision=verdict.value,
@@ -321,9 +323,25 @@ def decide(
         created_at=moment,
     )
     session.add(row)
-    hit.status, hit.updated_at = after.value, moment
     session.flush()
     return _apply(session, hit, row, principal, moment)
+
+
+def _claim(session: Session, hit: Hit, before: HitStatus, after: HitStatus, moment: datetime) -> None:
+    """Move the hit from the status this decision was made on, or refuse: the compare-and-set that makes a decision
+    atomic on every database. ``SELECT … FOR UPDATE`` serialises deciders on PostgreSQL, but SQLite ignores it, so
+    two approvers could both read ``proposed`` and both record a second decision. The conditional UPDATE runs under
+    the database's write lock and re-reads the row there: the second one to get the lock matches no row."""
+    result = session.execute(
+        update(Hit)
+        .where(Hit.id == hit.id, Hit.status == before.value)
+        .values(status=after.value, updated_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        raise ReviewError(f"hit {hit.id} was decided by someone else meanwhile (it is no longer {before.value})")
+    set_committed_value(hit, "status", after.value)
+    set_committed_value(hit, "updated_at", moment)
 
 
 def _apply(session: Session, hit: Hit, row: HitDecision, principal: Principal, moment: datetime) -> DecisionResult:
