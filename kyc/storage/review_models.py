@@ -78,7 +78,11 @@ class AuthorityNotification(Base):
     """The approver whose decision completed the four eyes."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    """When it was sent, as the officer recording it says (migration 0006 added who recorded it and when)."""
     reference: Mapped[str | None] = mapped_column(String(200))
+    sent_by: Mapped[str | None] = mapped_column(String(64))
+    sent_by_name: Mapped[str | None] = mapped_column(String(128))
+    sent_recorded_at: Mapped[datetime | None]
 
 
 class MonitoringRun(Base):
