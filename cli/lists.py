@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
@@ -12,9 +12,17 @@ from sqlalchemy.orm import Session
 from cli.common import fail, settings
 from cli.users import cli_actor
 from kyc import audit
-from kyc.access import Principal, Role
+from kyc.access import Principal
 from kyc.storage.db import transaction
-from kyc.versions import IngestResult, ListRejected, active_version, approve_version, changes, status
+from kyc.versions import (
+    IngestResult,
+    ListRejected,
+    active_version,
+    approve_version,
+    approving_user,
+    changes,
+    status,
+)
 from lists.ingest import IngestFailed, ingest_files, ingest_url
 from lists.registry import SOURCES, UnknownSource, get_adapter
 
@@ -69,38 +77,37 @@ def ingest_command(
 @app.command("approve")
 def approve_command(
     version_id: Annotated[int, typer.Argument(help="The pending version to activate.")],
-    user: Annotated[str, typer.Option(help="The approving user; must differ from the importer.")],
+    user: Annotated[
+        str, typer.Option(help="The approving user: an existing, active user allowed to approve lists (admin).")
+    ],
 ) -> None:
-    """Activate a pending manual import (four eyes); the approval is audited under the --user name."""
+    """Activate a pending manual import (four eyes); the approval is audited under the verified user."""
     user = user.strip()
     if not user or len(user) > 128:
         fail("--user: give the approving user's name (1-128 characters)")
     config = settings()
     try:
         with transaction(config.database_url) as session:
-            version = approve_version(session, version_id, user)
-            _audit_approval(session, version.id, version.source, user)
-            typer.echo(f"{version.source}: version {version.id} approved by {user} and active")
+            approver = approving_user(session, user)
+            version = approve_version(session, version_id, approver.name, approver_id=approver.user_id)
+            _audit_approval(session, version.id, version.source, approver)
+            typer.echo(f"{version.source}: version {version.id} approved by {approver.name} and active")
     except (LookupError, ValueError, PermissionError) as exc:
         fail(str(exc))
 
 
-def _audit_approval(session: Session, version_id: int, source: str, user: str) -> None:
-    """Record a console approval like the API's ``list_version.approve`` (review finding LOW 7).
-
-    ``--user`` is a name typed at the server console, not an API identity, so the row's role is ``cli`` — a role
-    that deliberately does not exist in ``kyc.access.Role`` and so can never be granted over HTTP — and the
-    operating-system account that ran the command is kept next to it, since the name itself is not verified.
-    """
-    console = Principal(user_id=user, name=user, role=cast(Role, "cli"))
+def _audit_approval(session: Session, version_id: int, source: str, approver: Principal) -> None:
+    """Record a console approval like the API's ``list_version.approve``: under the verified user (id, name and
+    role, checked by ``kyc.versions.approving_user``), with the channel and the operating-system account that ran
+    the command next to it."""
     audit.record(
         session,
-        actor=console,
+        actor=approver,
         action="list_version.approve",
         object_type="list_version",
         object_id=str(version_id),
         purpose="list_management",
-        details={"source": source, "os_account": cli_actor()},
+        details={"source": source, "channel": "cli", "os_account": cli_actor()},
     )
 
 

@@ -17,7 +17,9 @@ from typing import Literal
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
+from kyc.storage.access_models import User
 from kyc.storage.models import (
     FetchLog,
     ListChange,
@@ -289,14 +291,37 @@ def _insert_changes(session: Session, version_id: int, diff: Diff, old: dict[str
         session.execute(insert(ListChange), rows)
 
 
-def approve_version(session: Session, version_id: int, approver: str) -> ListVersion:
-    """Activate a pending version; the approver must not be the user who imported it (four eyes)."""
+def approving_user(session: Session, name: str) -> Principal:
+    """The user behind an approver's name given at the console (``kyc lists approve --user NAME``).
+
+    A typed name proves nothing, so four eyes only hold when it names a real user: one that exists, is not
+    disabled, and whose role may manage lists (the same permission the API's approval endpoint requires). Raises
+    ``LookupError`` for an unknown name and ``PermissionError`` for a disabled user or a role that may not approve.
+    """
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None:
+        raise LookupError(f"--user {name!r}: no such user (create it with kyc users create)")
+    if user.disabled_at is not None:
+        raise PermissionError(f"--user {name!r}: the user is disabled")
+    role = Role(user.role)
+    if not can(role, Permission.MANAGE_LISTS):
+        raise PermissionError(
+            f"--user {name!r}: role {role.value} may not approve list versions ({Permission.MANAGE_LISTS.value})"
+        )
+    return Principal(user.id, user.name, role)
+
+
+def approve_version(session: Session, version_id: int, approver: str, *, approver_id: str | None = None) -> ListVersion:
+    """Activate a pending version; the approver must not be the user who imported it (four eyes).
+
+    ``approver`` is the name recorded as ``approved_by``; the importer is compared with it and with ``approver_id``
+    (the user id, when the caller verified one), since an import may record either."""
     version = session.get(ListVersion, version_id, with_for_update=True)
     if version is None:
         raise LookupError(f"list version {version_id} does not exist")
     if version.status != "pending":
         raise ValueError(f"list version {version_id} is {version.status}, not pending")
-    if version.created_by is not None and version.created_by == approver:
+    if version.created_by is not None and version.created_by in {approver, approver_id}:
         raise PermissionError("the user who imported a list version cannot also approve it")
     state = _lock_source(session, version.source)
     current = session.get(ListVersion, state.active_version_id) if state.active_version_id else None

@@ -377,7 +377,11 @@ def test_admin_router_refuses_other_roles(db_url: str, tokens: dict[str, str]) -
 
 
 def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
-    """LOW 7: ``kyc lists approve --user NAME`` leaves an audit row (actor NAME, role ``cli``) like the API's."""
+    """LOW 7: ``kyc lists approve --user NAME`` leaves an audit row like the API's, under the verified user (issue 4:
+    NAME must be an existing, active user allowed to approve; see ``tests/test_cli_approve.py``)."""
+    with transaction(cli_env) as session:
+        access.create_user(session, "alice", Role.ADMIN)
+        bob, _ = access.create_user(session, "bob", Role.ADMIN)
     path = list_file("un_sc/2026-02-27_watchman/UN_consolidated.xml")
     files = [RawFile(path.name, path.read_bytes())]
     parsed = UnScAdapter().parse(files)
@@ -402,11 +406,12 @@ def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
         rows = audit.entries(session, action="list_version.approve")
         assert len(rows) == 1  # the refused attempt by the importer left none
         row = rows[0]
-        assert (row.actor, row.actor_name, row.role) == ("bob", "bob", "cli")
+        assert (row.actor, row.actor_name, row.role) == (bob.user_id, "bob", "admin")
         assert (row.object_type, row.object_id, row.purpose) == (
             "list_version",
             str(pending.version_id),
             "list_management",
         )
         assert row.details["source"] == "un_sc" and row.details["os_account"].startswith("cli:")
+        assert row.details["channel"] == "cli"
         assert audit.verify(session).ok

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cli.main import app
+from kyc.access import Role, create_user
 from kyc.entry import Entry, NameKind, Schema
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
@@ -338,6 +339,9 @@ def test_cli_four_eyes_flow(
     get_settings.cache_clear()
     try:
         runner = CliRunner()
+        with transaction(db_url) as session:  # the approver must be a real user allowed to approve (admin)
+            for name in ("alice", "bob"):
+                create_user(session, name, Role.ADMIN)
         path = write(tmp_path, good_rows)
         ingested = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", "alice"])
         assert ingested.exit_code == 0, ingested.output
