@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from cli import audit, keys, lists, screen, serve, users
+from cli import audit, keys, lists, screen, serve, users, webhooks
 from cli.common import settings
 from kyc.logs import configure
 
@@ -19,6 +19,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("screen")(screen.screen_command)
 app.command("match")(screen.match_command)
 app.command("serve")(serve.serve_command)

@@ -1,32 +1,69 @@
-"""Callback signatures: HMAC-SHA256 over a timestamp and the exact body bytes.
+"""Callback signatures: HMAC-SHA256 over the timestamp, the delivery id and the exact body bytes, with a secret per
+client.
 
-The timestamp is part of the signed text so that a captured delivery cannot be replayed later; the receiver
-checks both the MAC (in constant time) and the age. The scheme is the one Stripe and GitHub users know:
-``X-KYC-Signature: t=<unix seconds>,v1=<hex digest>``. The worker does the sending; this module also decides
-where a callback may go at all (``check_callback_url``), for the API at submission and the worker at send time.
+**What is signed.** ``f"{timestamp}.{delivery_id}.".encode() + body`` — the Standard Webhooks / Stripe scheme. The
+timestamp is in the signed content so that a captured delivery cannot be replayed outside the tolerance (the
+receiver refuses an old ``t``), and the delivery id is in it so that a captured body cannot be passed off under
+another id (receivers de-duplicate on it, which also stops replays inside the tolerance). The event name needs no
+header of its own in the MAC: it is the body's ``event`` field, which is signed. Headers::
+
+    X-KYC-Signature: t=<unix seconds>,v1=<hex digest>[,v1=<hex digest>]
+    X-KYC-Delivery: <delivery id>
+    X-KYC-Event: screening.completed | screening.failed
+
+**How a receiver verifies** (:func:`verify` does exactly this): take ``t`` and every ``v1`` from the signature
+header; refuse when ``|now - t|`` exceeds the tolerance (300 s); compute
+``hex(HMAC-SHA256(secret, t + "." + delivery_id + "." + raw body))`` over the raw bytes as received (before any JSON
+parsing); accept when it equals any ``v1`` (compared in constant time); then drop a delivery id seen before.
+
+**One secret per client.** Each onboarding client (the user that submitted the job) gets its own secret, derived with
+HKDF-SHA256 from the master secret in the environment (``KYC_WEBHOOK_SECRET``), the client's user id and a
+generation number kept in ``webhook_keys`` (no secret is ever stored). Chosen over secrets stored encrypted per user
+because it gives the operator both rotations without a secret in the database: rotating one client
+(``kyc webhooks rotate NAME``) bumps its generation, and the previous secret keeps signing next to the new one (two
+``v1`` values) for a grace period so that the client can switch without losing callbacks; rotating the master
+secret changes every client's secret at once (after a leak of the environment), and each client then fetches its
+new one with ``kyc webhooks secret NAME``. One client's secret verifies nothing sent to another client.
+
+The worker does the sending; this module also decides where a callback may go at all (``check_callback_url``), for
+the API at submission and the worker at send time.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import json
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
+
+from kyc import audit
+from kyc.access import Principal
+from kyc.storage.models import utcnow
+from kyc.storage.security_models import WebhookKey
 
 SIGNATURE_HEADER = "X-KYC-Signature"
 EVENT_HEADER = "X-KYC-Event"
 DELIVERY_HEADER = "X-KYC-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a public marker, not a secret)
+_HKDF_SALT = b"kyc-screening/webhook-secret/v1"
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
 class SignatureError(ValueError):
-    """The signature header is missing, malformed, expired or does not match the body."""
+    """The signature header is missing, malformed, expired or does not match the delivery."""
 
 
 def body_bytes(payload: Mapping[str, Any]) -> bytes:
@@ -34,35 +71,140 @@ def body_bytes(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _mac(secret: str, timestamp: int, body: bytes) -> str:
-    message = str(timestamp).encode("ascii") + b"." + body
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+def signed_content(timestamp: int, delivery_id: str, body: bytes) -> bytes:
+    """``timestamp.delivery_id.body``: what the MAC covers (see the module docstring)."""
+    if not delivery_id or "." in delivery_id:
+        raise ValueError("delivery id must be non-empty and contain no '.'")
+    return f"{timestamp}.{delivery_id}.".encode("ascii") + body
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value for ``body``; ``timestamp`` defaults to now."""
-    if not secret:
+def _mac(secret: str, timestamp: int, delivery_id: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), signed_content(timestamp, delivery_id, body), hashlib.sha256).hexdigest()
+
+
+def sign(secrets: str | Sequence[str], body: bytes, delivery_id: str, timestamp: int | None = None) -> str:
+    """The header value for one delivery: one ``v1`` per secret (two while a rotation's grace period runs);
+    ``timestamp`` defaults to now."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    if not keys or not all(keys):
         raise ValueError("webhook secret is empty")
     stamp = int(time.time()) if timestamp is None else timestamp
-    return f"t={stamp},v1={_mac(secret, stamp, body)}"
+    return ",".join([f"t={stamp}", *(f"v1={_mac(key, stamp, delivery_id, body)}" for key in keys)])
 
 
 def verify(
-    secret: str, body: bytes, header: str | None, *, tolerance: int = DEFAULT_TOLERANCE_SECONDS, now: int | None = None
+    secret: str,
+    body: bytes,
+    header: str | None,
+    *,
+    delivery_id: str | None,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+    now: int | None = None,
 ) -> int:
-    """Check a received signature; returns its timestamp or raises :class:`SignatureError` saying why."""
+    """Check a received delivery (what a receiver runs); returns its timestamp or raises :class:`SignatureError`
+    saying why. ``delivery_id`` is the ``X-KYC-Delivery`` header as received."""
     if not header:
         raise SignatureError(f"{SIGNATURE_HEADER} header is missing")
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    if "t" not in parts or "v1" not in parts or not parts["t"].isdigit():
+    if not delivery_id or "." in delivery_id:
+        raise SignatureError(f"{DELIVERY_HEADER} header is missing or malformed")
+    items = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    stamps = [value for key, value in items if key.strip() == "t"]
+    macs = [value.strip() for key, value in items if key.strip() == "v1"]
+    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not macs:
         raise SignatureError(f"{SIGNATURE_HEADER} header is malformed")
-    stamp = int(parts["t"])
+    stamp = int(stamps[0])
     current = int(time.time()) if now is None else now
     if abs(current - stamp) > tolerance:
         raise SignatureError(f"signature timestamp is {current - stamp} s off (tolerance {tolerance} s)")
-    if not hmac.compare_digest(_mac(secret, stamp, body), parts["v1"]):
-        raise SignatureError("signature does not match the body")
+    expected = _mac(secret, stamp, delivery_id, body)
+    if not any(hmac.compare_digest(expected, mac) for mac in macs):
+        raise SignatureError("signature does not match the delivery")
     return stamp
+
+
+# --- per-client secrets --------------------------------------------------------------------------------------------
+
+
+def client_secret(master: str, client_id: str, generation: int) -> str:
+    """The secret of one client's ``generation``, derived with HKDF-SHA256 from the master secret (nothing stored)."""
+    if not master:
+        raise ValueError("webhook master secret is empty")
+    if generation < 1:
+        raise ValueError("generation starts at 1")
+    key = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=_HKDF_SALT,
+        info=f"client:{client_id}\x00generation:{generation}".encode(),
+    ).derive(master.encode("utf-8"))
+    return SECRET_PREFIX + base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def _key_row(session: Session, client_id: str, *, lock: bool = False) -> WebhookKey | None:
+    return session.get(WebhookKey, client_id, with_for_update=lock)
+
+
+def signing_secrets(session: Session, master: str, client_id: str, now: datetime | None = None) -> list[str]:
+    """The secrets that sign a delivery to ``client_id`` now: the current generation's, and the previous one's while
+    a rotation's grace period lasts."""
+    row = _key_row(session, client_id)
+    if row is None:
+        return [client_secret(master, client_id, 1)]
+    secrets = [client_secret(master, client_id, row.generation)]
+    moment = now or utcnow()
+    if row.previous_generation is not None and row.previous_until is not None and moment < row.previous_until:
+        secrets.append(client_secret(master, client_id, row.previous_generation))
+    return secrets
+
+
+def current_secret(session: Session, master: str, client_id: str, *, actor: Principal | str) -> tuple[int, str]:
+    """The client's current generation and secret, to hand to the client out of band (audited, never logged)."""
+    row = _key_row(session, client_id)
+    generation = row.generation if row is not None else 1
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook_secret.issue",
+        object_type="user",
+        object_id=client_id,
+        purpose="security",
+        details={"generation": generation},
+    )
+    return generation, client_secret(master, client_id, generation)
+
+
+def rotate_secret(
+    session: Session,
+    master: str,
+    client_id: str,
+    *,
+    actor: Principal | str,
+    grace: timedelta = DEFAULT_ROTATION_GRACE,
+    now: datetime | None = None,
+) -> tuple[int, str]:
+    """Move the client to a new generation; the old secret keeps signing alongside for ``grace`` (0: stops now,
+    e.g. after a leak). Returns the new generation and its secret."""
+    moment = now or utcnow()
+    row = _key_row(session, client_id, lock=True)
+    if row is None:
+        row = WebhookKey(client_id=client_id, generation=1, rotated_at=moment, rotated_by="")
+        session.add(row)
+    previous = row.generation
+    row.generation, row.previous_generation = previous + 1, previous
+    row.previous_until = moment + grace if grace > timedelta(0) else None
+    row.rotated_at = moment
+    row.rotated_by = actor.user_id if isinstance(actor, Principal) else actor
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook_secret.rotate",
+        object_type="user",
+        object_id=client_id,
+        purpose="security",
+        details={"generation": row.generation, "grace_seconds": int(grace.total_seconds())},
+    )
+    return row.generation, client_secret(master, client_id, row.generation)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float = 3600.0) -> float:

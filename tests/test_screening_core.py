@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from kyc import webhooks
 from kyc.entry import Entry, Name, Position, Schema
 from kyc.matching import matcher_cache
 from kyc.pep import PepKind, PepStatus, classify, earliest_end
@@ -267,19 +266,6 @@ def test_former_pep_status_does_not_lapse_and_only_a_decision_ends_it() -> None:
     assert PepStatus.from_data(former.to_data()) == former
     assert compute_outcome([], [PepStatus(None)]) == "clear"
     assert compute_outcome([], [former]) == "review"
-
-
-def test_webhook_signature_round_trip_and_tampering() -> None:
-    body = webhooks.body_bytes({"id": "j1", "outcome": "clear"})
-    header = webhooks.sign("s3cret", body, timestamp=1_700_000_000)
-    assert webhooks.verify("s3cret", body, header, now=1_700_000_010) == 1_700_000_000
-    with pytest.raises(webhooks.SignatureError, match="does not match"):
-        webhooks.verify("s3cret", body.replace(b"clear", b"match"), header, now=1_700_000_010)
-    with pytest.raises(webhooks.SignatureError, match="off"):
-        webhooks.verify("s3cret", body, header, now=1_700_001_000)
-    with pytest.raises(webhooks.SignatureError, match="missing"):
-        webhooks.verify("s3cret", body, None)
-    assert [webhooks.backoff_seconds(n, 2) for n in (1, 2, 3)] == [2, 4, 8]
 
 
 def test_purge_is_audited_without_personal_data(settings: Settings) -> None:

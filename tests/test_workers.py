@@ -70,7 +70,12 @@ def receiver(fail: int = 0) -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.calls += 1
             try:
-                webhooks.verify(WEBHOOK_SECRET, body, self.headers.get(webhooks.SIGNATURE_HEADER))
+                webhooks.verify(
+                    webhooks.client_secret(WEBHOOK_SECRET, "u1", 1),  # the submitting client's own secret
+                    body,
+                    self.headers.get(webhooks.SIGNATURE_HEADER),
+                    delivery_id=self.headers.get(webhooks.DELIVERY_HEADER),
+                )
             except webhooks.SignatureError as exc:
                 state.rejected.append(str(exc))
                 self._reply(401)

@@ -194,15 +194,15 @@ def webhook_payload(job: ScreeningJob) -> dict[str, Any]:
     }
 
 
-def _post(settings: Settings, url: str, body: bytes, event: str, delivery_id: str) -> int:
-    """Check the URL again now (DNS may have changed since submission) and POST to the addresses just checked."""
+def _post(settings: Settings, url: str, body: bytes, event: str, delivery_id: str, secrets: list[str]) -> int:
+    """Check the URL again now (DNS may have changed since submission) and POST to the addresses just checked,
+    signed with the submitting client's own secret(s) over timestamp, delivery id and body (``kyc.webhooks``)."""
     target = webhooks.check_callback_url(
         url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private_networks
     )
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     headers = {
         "Content-Type": "application/json",
-        webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body),
+        webhooks.SIGNATURE_HEADER: webhooks.sign(secrets, body, delivery_id),
         webhooks.EVENT_HEADER: event,
         webhooks.DELIVERY_HEADER: delivery_id,
         "User-Agent": "kyc-screening-webhooks/1",
@@ -218,12 +218,14 @@ def deliver_once(settings: Settings, job_id: str, delivery_id: str, attempt: int
             return None
         payload = webhook_payload(job)
         url, body = job.callback_url, webhooks.body_bytes(payload)
+        master = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        secrets = webhooks.signing_secrets(session, master, job.submitted_by)
     started = time.perf_counter()
     status_code: int | None = None
     error: str | None = None
     refused = False
     try:
-        status_code = _post(settings, url, body, payload["event"], delivery_id)
+        status_code = _post(settings, url, body, payload["event"], delivery_id, secrets)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except webhooks.CallbackUnresolvable:
