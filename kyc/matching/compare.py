@@ -8,14 +8,17 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
+from rigour._core import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
-from kyc.matching.normalize import NameForm, Part
+from kyc.matching.normalize import NameForm, Part, skeleton
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -26,6 +29,10 @@ REORDER_FACTOR = 0.9
 JOINED_SIMILARITY = 0.97
 """How much an unmatched part counts when the shorter name is fully matched (a missing middle name)."""
 INITIAL_SIMILARITY = 0.75
+MIN_SPLIT_SIMILARITY = 0.85
+"""A split part must match its joined partner closely (at most a typo in a long part)."""
+KINSHIP_SWAP_FACTOR = 0.75
+"""Father and son swapped around bin/ibn (``OMAR BIN ABDULLAH`` / ``ABDULLAH BIN OMAR``): another person."""
 MIN_PART_SIMILARITY = 0.5
 SKELETON_SIMILARITY = 0.95
 TYPO_COST = 1.0
@@ -34,10 +41,11 @@ NUMBER_MISSING = 0.9
 
 
 def edit_budget(length: int) -> int:
-    """Typos tolerated in a name part of this length: none in short parts (Ali / Ari are different names)."""
+    """Typos tolerated in a name part of this length: none in short parts (Ali / Ari are different names), one in
+    four letters, two from five (Merkur / Merkel, Schulze / Scholz: names misheard or misspelt by a customer)."""
     if length < 4:
         return 0
-    if length < 8:
+    if length < 5:
         return 1
     if length < 13:
         return 2
@@ -129,6 +137,23 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         pairs.append((q.tokens[i], c.tokens[j], round(sim, 3)))
     q_left = _unmatched(q, used_q.keys())
     c_left = _unmatched(c, used_c)
+    if q_left and c_left:
+        for form, left, other, other_left, is_q in ((q, q_left, c, c_left, True), (c, c_left, q, q_left, False)):
+            for k, j, sim in _split_parts(form, left, other, other_left):
+                left.remove(k)
+                left.remove(k + 1)
+                other_left.remove(j)
+                w = form.weights[k] + form.weights[k + 1] + other.weights[j]
+                matched += sim * w
+                total += w
+                if is_q:
+                    used_q[k] = j
+                else:
+                    used_q[j] = k
+                joined = form.tokens[k] + " " + form.tokens[k + 1]
+                pairs.append(
+                    (joined, other.tokens[j], round(sim, 3)) if is_q else (other.tokens[j], joined, round(sim, 3))
+                )
     # Both sides keep a real part: a different name, not a missing one (an unmatched "al" or "LLC" is neither).
     conflict = _has_real_part(q, q_left) and _has_real_part(c, c_left)
     named = sum(1 for i in used_q if q.parts[i] in (Part.NAME, Part.INITIAL))
@@ -136,9 +161,72 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     total += _unmatched_weight(q, q_left, conflict, named, missing)
     total += _unmatched_weight(c, c_left, conflict, named, missing)
     score = matched / total if total else 0.0
+    method = "parts"
+    if q.is_person and score > ONE_PART_CAP and _one_part_against_more(q, q_left, c, c_left):
+        score = ONE_PART_CAP
+        method = "parts+one-part"
     if not _in_order(q, used_q):
         score *= REORDER_FACTOR
-    return NameScore(score, "parts", tuple(pairs))
+    if _kinship_swapped(q, c, used_q):
+        score *= KINSHIP_SWAP_FACTOR
+    return NameScore(score, method, tuple(pairs))
+
+
+def _split_parts(
+    form: NameForm, left: list[int], other: NameForm, other_left: list[int]
+) -> list[tuple[int, int, float]]:
+    """A name part split in two on one side (``Patr ushev`` / ``Patrushev``, ``MOHAMMAD HASNI`` /
+    ``MOHAMMADHASNI``): two adjacent unmatched parts, joined, are compared with one unmatched part of the other
+    name, with the usual typo budget of the joined length."""
+    found: list[tuple[int, int, float]] = []
+    taken: set[int] = set()
+    partners: set[int] = set()
+    for k in left:
+        if k + 1 not in left or k in taken or form.parts[k] is not Part.NAME or form.parts[k + 1] is not Part.NAME:
+            continue
+        joined = form.tokens[k] + form.tokens[k + 1]
+        for j in other_left:
+            if j in partners or other.parts[j] is not Part.NAME or abs(len(other.tokens[j]) - len(joined)) > 2:
+                continue
+            sim = token_similarity(joined, other.tokens[j], skeleton(joined), other.skeletons[j])
+            if sim >= MIN_SPLIT_SIMILARITY:
+                found.append((k, j, sim * JOINED_SIMILARITY))
+                taken.update((k, k + 1))
+                partners.add(j)
+                break
+    return found
+
+
+KINSHIP = frozenset({"bin", "ibn", "ben", "bint", "binti", "bte", "ould", "uld"})
+"""Arabic and Maghrebi kinship particles: ``OMAR BIN ABDULLAH`` is Omar, son of Abdullah."""
+
+
+def _kinship_swapped(q: NameForm, c: NameForm, mapping: dict[int, int]) -> bool:
+    """``ABDULLAH BIN OMAR`` against ``OMAR BIN ABDULLAH``: the names on both sides of a kinship particle
+    swapped places, so the query names the father of the listed person (or his son), not him."""
+    if not any(t in KINSHIP for t in c.tokens):
+        return False
+    for i, token in enumerate(q.tokens):
+        if token not in KINSHIP:
+            continue
+        before = _named_neighbour(q, i, -1)
+        after = _named_neighbour(q, i, 1)
+        if before is None or after is None or before not in mapping or after not in mapping:
+            continue
+        if mapping[before] > mapping[after]:
+            return True
+    return False
+
+
+def _named_neighbour(form: NameForm, i: int, step: int) -> int | None:
+    k = i + step
+    while 0 <= k < len(form.tokens):
+        if form.parts[k] is Part.NAME:
+            return k
+        if form.tokens[k] in KINSHIP:
+            return None
+        k += step
+    return None
 
 
 def _has_real_part(form: NameForm, indexes: list[int]) -> bool:
@@ -189,6 +277,10 @@ def _in_order(q: NameForm, mapping: dict[int, int]) -> bool:
 
 def compare_names(q: NameForm, c: NameForm) -> NameScore:
     """The name score of a pair: part alignment, or the spaceless form for joined/split parts."""
+    if not q.original.isascii() and not c.original.isascii():
+        syllables = _same_syllabic_script(q.original, c.original)
+        if syllables is not None:
+            return syllables
     aligned = align(q, c)
     if q.numbers != c.numbers:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
@@ -199,6 +291,52 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
     return aligned
+
+
+SYLLABIC_SCRIPTS = frozenset({"Han", "Hangul"})
+"""Scripts whose characters are whole syllables of a name: 习近平, 이재명."""
+
+
+@lru_cache(maxsize=65536)
+def _syllables(text: str) -> tuple[str, frozenset[str]]:
+    """The name's letters (punctuation and spaces dropped) and its scripts."""
+    letters = "".join(ch for ch in text if ch.isalpha())
+    return letters, frozenset(text_scripts(letters))
+
+
+def _same_syllabic_script(a: str, b: str) -> NameScore | None:
+    """Two names both written in Chinese characters, or both in Hangul, are compared character by character.
+
+    Romanisation merges different characters (石 and 市 are both *shi*; 명 and 형 differ by one letter), so
+    the transliterated forms would match names that differ by a whole syllable: 高石早苗 is not 高市早苗.
+    Each character is one syllable of the name; the score is the share of syllables both names have.
+    """
+    letters_a, scripts_a = _syllables(a)
+    letters_b, scripts_b = _syllables(b)
+    if scripts_a != scripts_b or len(scripts_a) != 1 or not scripts_a <= SYLLABIC_SCRIPTS:
+        return None
+    common = sum((Counter(letters_a) & Counter(letters_b)).values())
+    score = 2 * common / (len(letters_a) + len(letters_b))
+    return NameScore(score, "syllables", ((letters_a, letters_b, round(score, 3)),))
+
+
+ONE_PART_CAP = 0.75
+"""The most a one-part person name (``Elizabeth``, ``Sarah``) scores against a name of two or more parts."""
+
+
+def _one_part_against_more(q: NameForm, q_left: list[int], c: NameForm, c_left: list[int]) -> bool:
+    """A single given name or surname on one side only confirms one part of a fuller name on the other: it cannot
+    tell ``Elizabeth`` the PEP from every customer called Elizabeth, so it never alerts on its own. (A fuller
+    name whose parts all found a partner, ``RamiMakhlouf`` / ``Rami Makhlouf``, is not capped.)"""
+    if _real_name_parts(q) == 1:
+        return _has_real_part(c, c_left)
+    if _real_name_parts(c) == 1:
+        return _has_real_part(q, q_left)
+    return False
+
+
+def _real_name_parts(form: NameForm) -> int:
+    return sum(1 for p in form.parts if p is Part.NAME or p is Part.INITIAL)
 
 
 def _joined(a: str, b: str) -> float:

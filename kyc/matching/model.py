@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kyc.countries import to_country
 from kyc.entry import Entry, PartialDate, PartialDateStr
 
-ENGINE_VERSION = "kyc-match/1.1"
+ENGINE_VERSION = "kyc-match/1.2"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
-1.1: identical normalised names share one candidate slot (more listings of one person are hits)."""
+1.1: identical normalised names share one candidate slot (more listings of one person are hits).
+1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
+Hangul compared syllable by syllable; father and son swapped around bin/ibn scored lower; a one-part person name
+capped below the threshold against a fuller name."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 
