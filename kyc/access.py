@@ -63,6 +63,12 @@ class Permission(StrEnum):
     """Correct a party's screened data or a customer's risk (triggers a rescreen) — compliance officers (issue 5)."""
     END_RELATIONSHIP = "end_relationship"
     """End a customer relationship: stops monitoring and starts the retention clock (approvers, issue 5)."""
+    RECORD_NOTIFICATION = "record_notification"
+    """Record that an authority notification was sent, with the authority's reference (compliance officers)."""
+    REQUEST_BLOCK_LIFT = "request_block_lift"
+    """Ask for a customer's asset-freeze block to be lifted, with ground and reason (the first of four eyes)."""
+    APPROVE_BLOCK_LIFT = "approve_block_lift"
+    """Approve or reject somebody else's block-lift request (the second of four eyes: approvers)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -74,6 +80,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.PROPOSE_DECISION,
             Permission.READ_LISTS,
             Permission.UPDATE_CUSTOMER,
+            Permission.RECORD_NOTIFICATION,
+            Permission.REQUEST_BLOCK_LIFT,
         }
     ),
     Role.APPROVER: frozenset(
@@ -84,6 +92,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.READ_LISTS,
             Permission.UPDATE_CUSTOMER,
             Permission.END_RELATIONSHIP,
+            Permission.RECORD_NOTIFICATION,
+            Permission.REQUEST_BLOCK_LIFT,
+            Permission.APPROVE_BLOCK_LIFT,
         }
     ),
     Role.AUDITOR: frozenset(

@@ -6,7 +6,11 @@ screening of the customer pushes it forward. A customer who was screened but nev
 N years after the last screening; :func:`end_relationship` fixes the date to the real end. A legal hold (a
 pending investigation, a court order) suspends deletion whatever the date says. So does, implicitly, a confirmed
 hit or an authority notification not yet ``sent``: a frozen or reported case is never deleted by the clock, however
-the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason only.
+the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason only. The ways
+out are explicit and audited: an officer records the notification as sent (``POST /v1/notifications/{id}/sent``,
+``kyc.review.mark_notification_sent``), and two officers lift the block (``kyc.review.decide_block_lift``) on the
+ground that the entry was delisted or that the confirmation was wrong (the hit is then overturned, so it no
+longer counts as confirmed here). A confirmed sanctions hit that still stands keeps holding the case.
 
 The purge deletes rows, not just personal columns: an expired record has no purpose left. It logs ids and counts
 only — the log must not re-create the personal data it is there to prove deleted.

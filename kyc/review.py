@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -32,6 +32,7 @@ from kyc.access import Permission, Principal
 from kyc.storage.models import ListEntry, utcnow
 from kyc.storage.review_models import AuthorityNotification, HitDecision, Suppression
 from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.security_models import BlockLift
 
 MAX_REASON = 4000
 AUTHORITY = "Ulosottolaitos (National Enforcement Authority Finland): asset freeze notification"
@@ -431,12 +432,316 @@ def _block(
 
 
 def pending_notifications(session: Session) -> Sequence[AuthorityNotification]:
-    return (
-        session.execute(
-            select(AuthorityNotification)
-            .where(AuthorityNotification.status == "pending")
-            .order_by(AuthorityNotification.id)
+    return notifications(session, "pending")
+
+
+# --- authority notifications: recorded as sent -------------------------------------------------------------------
+
+NOTIFICATION_PENDING = "pending"
+NOTIFICATION_SENT = "sent"
+MAX_REFERENCE = 200
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a reported sending time may lie (clocks differ a little, not by days)."""
+
+
+def notifications(session: Session, status: str | None = NOTIFICATION_PENDING) -> Sequence[AuthorityNotification]:
+    """Authority notifications, oldest first; ``status`` None for all of them."""
+    query = select(AuthorityNotification).order_by(AuthorityNotification.id)
+    if status is not None:
+        query = query.where(AuthorityNotification.status == status)
+    return session.execute(query).scalars().all()
+
+
+def _reference(reference: str | None, *, required: bool) -> str | None:
+    cleaned = (reference or "").strip()
+    if not cleaned:
+        if required:
+            raise ValueError("reference: give the authority's reference (case or message number)")
+        return None
+    if len(cleaned) > MAX_REFERENCE:
+        raise ValueError(f"reference: at most {MAX_REFERENCE} characters")
+    return cleaned
+
+
+def mark_notification_sent(
+    session: Session,
+    notification_id: int,
+    principal: Principal,
+    *,
+    reference: str,
+    sent_at: datetime | None = None,
+    now: datetime | None = None,
+) -> AuthorityNotification:
+    """Record that the report to the authority went out: who recorded it, when it was sent, the authority's
+    reference. Once sent, the notification no longer holds the case in retention (``kyc.retention``); a block
+    still holds it until lifted (:func:`decide_block_lift`). Raises ``LookupError``, ``ValueError`` (reference,
+    time), :class:`ReviewError` (already recorded) or :class:`DecisionRefused` (permission)."""
+    if not principal.can(Permission.RECORD_NOTIFICATION):
+        raise DecisionRefused(f"role {principal.role.value} lacks permission {Permission.RECORD_NOTIFICATION.value}")
+    text = _reference(reference, required=True)
+    moment = now or utcnow()
+    note = session.get(AuthorityNotification, notification_id, with_for_update=True)
+    if note is None:
+        raise LookupError(f"notification {notification_id} does not exist")
+    when = sent_at or moment
+    if when.tzinfo is None:
+        raise ValueError("sent_at: give a time zone")
+    if when > moment + CLOCK_SKEW:
+        raise ValueError("sent_at: lies in the future")
+    if when < note.created_at:
+        raise ValueError("sent_at: before the notification was raised")
+    result = session.execute(
+        update(AuthorityNotification)
+        .where(AuthorityNotification.id == note.id, AuthorityNotification.status == NOTIFICATION_PENDING)
+        .values(
+            status=NOTIFICATION_SENT,
+            sent_at=when,
+            reference=text,
+            sent_by=principal.user_id,
+            sent_by_name=principal.name,
+            sent_recorded_at=moment,
         )
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        raise ReviewError(f"notification {notification_id} is already recorded as {note.status}")
+    session.refresh(note)
+    audit.record(
+        session,
+        actor=principal,
+        action="notification.sent",
+        object_type="authority_notification",
+        object_id=str(note.id),
+        details={"customer_id": note.customer_id, "sent_at": when.isoformat(), "reference": text},
+    )
+    return note
+
+
+# --- lifting a block (four eyes) ---------------------------------------------------------------------------------
+
+
+class LiftGround(StrEnum):
+    """Why a block may end. Either way the sanctions hits that froze the customer must no longer stand:
+
+    * ``delisted`` — every confirmed sanctions hit of the customer was delisted (its entry left the list, as
+      monitoring records); checked when asked and again when approved;
+    * ``confirmed_in_error`` — the confirmation itself was wrong: on approval each confirmed sanctions hit of the
+      customer is overturned (a decision row ``overturn`` by the approver, status ``dismissed``, suppressed like a
+      dismissal) in the same transaction.
+
+    A licence or partial release by the authority is not a ground: the person stays designated and the customer
+    stays blocked (and so neither ended nor purged) as long as a confirmed sanctions hit stands.
+    """
+
+    DELISTED = "delisted"
+    CONFIRMED_IN_ERROR = "confirmed_in_error"
+
+
+LIFT_REQUESTED, LIFT_APPROVED, LIFT_REJECTED = "requested", "approved", "rejected"
+OVERTURN = "overturn"
+
+
+def _confirmed_sanction_hits(session: Session, customer_id: str) -> list[Hit]:
+    return list(
+        session.execute(
+            select(Hit)
+            .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
+            .where(
+                ScreeningJob.customer_id == customer_id,
+                Hit.status == HitStatus.CONFIRMED.value,
+                Hit.kind == "sanction",
+            )
+            .order_by(Hit.id)
+        ).scalars()
+    )
+
+
+def _check_ground(session: Session, customer_id: str, ground: LiftGround) -> None:
+    if ground is LiftGround.DELISTED:
+        standing = _confirmed_sanction_hits(session, customer_id)
+        if standing:
+            raise ReviewError(
+                f"ground delisted: {len(standing)} confirmed sanctions hit(s) of the customer are still listed"
+            )
+
+
+def request_block_lift(
+    session: Session,
+    customer_id: str,
+    ground: LiftGround | str,
+    reason: str,
+    principal: Principal,
+    *,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> BlockLift:
+    """Ask for the customer's block to be lifted (the first of four eyes); an approver other than the requester
+    decides with :func:`decide_block_lift`. One open request per customer at a time."""
+    if not principal.can(Permission.REQUEST_BLOCK_LIFT):
+        raise DecisionRefused(f"role {principal.role.value} lacks permission {Permission.REQUEST_BLOCK_LIFT.value}")
+    try:
+        ground = LiftGround(ground)
+    except ValueError as exc:
+        raise ValueError(f"ground: one of {', '.join(g.value for g in LiftGround)}") from exc
+    text, ref = _reason(reason), _reference(reference, required=False)
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} does not exist")
+    if customer.blocked_at is None:
+        raise ReviewError(f"customer {customer_id} is not blocked")
+    if _open_lift(session, customer_id) is not None:
+        raise ReviewError(f"customer {customer_id} already has a block-lift request awaiting a decision")
+    _check_ground(session, customer_id, ground)
+    lift = BlockLift(
+        customer_id=customer_id,
+        ground=ground.value,
+        reason=text,
+        reference=ref,
+        status=LIFT_REQUESTED,
+        requested_by=principal.user_id,
+        requested_by_name=principal.name,
+        requested_at=now or utcnow(),
+        blocked_at=customer.blocked_at,
+    )
+    session.add(lift)
+    session.flush()
+    audit.record(
+        session,
+        actor=principal,
+        action="customer.block.lift_requested",
+        object_type="customer",
+        object_id=customer_id,
+        details={"lift_id": lift.id, "ground": ground.value, "reference": ref},
+    )
+    return lift
+
+
+def _open_lift(session: Session, customer_id: str) -> BlockLift | None:
+    return session.execute(
+        select(BlockLift).where(BlockLift.customer_id == customer_id, BlockLift.status == LIFT_REQUESTED).limit(1)
+    ).scalar_one_or_none()
+
+
+def block_lifts(session: Session, customer_id: str) -> Sequence[BlockLift]:
+    return (
+        session.execute(select(BlockLift).where(BlockLift.customer_id == customer_id).order_by(BlockLift.id))
         .scalars()
         .all()
     )
+
+
+def decide_block_lift(
+    session: Session,
+    lift_id: int,
+    decision: str,
+    reason: str,
+    principal: Principal,
+    *,
+    customer_id: str | None = None,
+    now: datetime | None = None,
+) -> BlockLift:
+    """The second officer's answer to a block-lift request: ``approve`` lifts the block (and, for
+    ``confirmed_in_error``, overturns the confirmed sanctions hits), ``reject`` leaves it. Refused when the
+    approver asked for it (four eyes) or while an authority notification of the customer is still pending (the
+    freeze is reported before it ends). The status change is a conditional UPDATE, so two approvers cannot both
+    decide. Raises ``LookupError``, ``ValueError``, :class:`ReviewError` or :class:`DecisionRefused`."""
+    if not principal.can(Permission.APPROVE_BLOCK_LIFT):
+        raise DecisionRefused(f"role {principal.role.value} lacks permission {Permission.APPROVE_BLOCK_LIFT.value}")
+    if decision not in ("approve", "reject"):
+        raise ValueError("decision: approve or reject")
+    text = _reason(reason)
+    moment = now or utcnow()
+    lift = session.get(BlockLift, lift_id, with_for_update=True)
+    if lift is None or (customer_id is not None and lift.customer_id != customer_id):
+        raise LookupError(f"block-lift request {lift_id} does not exist")
+    if lift.requested_by == principal.user_id:
+        raise DecisionRefused("four eyes: the officer who asked for lifting a block cannot also decide on it")
+    customer = session.get(Customer, lift.customer_id, with_for_update=True)
+    assert customer is not None  # foreign key
+    approve = decision == "approve"
+    if approve:
+        if customer.blocked_at is None or customer.blocked_at != lift.blocked_at:
+            raise ReviewError("the customer's block changed since the request was made: ask again")
+        pending = [n.id for n in notifications(session) if n.customer_id == customer.id]
+        if pending:
+            raise ReviewError(f"authority notification(s) {pending} still pending: record them as sent first")
+        _check_ground(session, customer.id, LiftGround(lift.ground))
+    status = LIFT_APPROVED if approve else LIFT_REJECTED
+    result = session.execute(
+        update(BlockLift)
+        .where(BlockLift.id == lift.id, BlockLift.status == LIFT_REQUESTED)
+        .values(
+            status=status,
+            decided_by=principal.user_id,
+            decided_by_name=principal.name,
+            decided_at=moment,
+            decision_reason=text,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        raise ReviewError(f"block-lift request {lift_id} is already {lift.status}")
+    overturned: list[str] = []
+    if approve:
+        if lift.ground == LiftGround.CONFIRMED_IN_ERROR:
+            overturned = _overturn(session, customer, lift, principal, text, moment)
+        customer.blocked_at = None
+        job_id = current_job_id(session, customer.id)
+        job = session.get(ScreeningJob, job_id) if job_id else None
+        if job is not None:
+            refresh_outcome(session, job)
+    session.refresh(lift)
+    audit.record(
+        session,
+        actor=principal,
+        action="customer.block.lift" if approve else "customer.block.lift_rejected",
+        object_type="customer",
+        object_id=customer.id,
+        details={
+            "lift_id": lift.id,
+            "ground": lift.ground,
+            "requested_by": lift.requested_by,
+            "overturned_hits": overturned,
+        },
+    )
+    return lift
+
+
+def _overturn(
+    session: Session, customer: Customer, lift: BlockLift, principal: Principal, reason: str, moment: datetime
+) -> list[str]:
+    """Confirmed in error: each confirmed sanctions hit becomes ``dismissed`` with an ``overturn`` decision that
+    names both officers (the requester's reason and the approver's), and is suppressed like any dismissal."""
+    overturned = []
+    for hit in _confirmed_sanction_hits(session, customer.id):
+        _claim(session, hit, HitStatus.CONFIRMED, HitStatus.DISMISSED, moment)
+        row = HitDecision(
+            hit_id=hit.id,
+            decision=OVERTURN,
+            reason=f"block lift {lift.id} ({lift.ground}), asked by {lift.requested_by_name}: {lift.reason}\n"
+            f"approved: {reason}"[:MAX_REASON],
+            user_id=principal.user_id,
+            user_name=principal.name,
+            role=principal.role.value,
+            proposal_id=None,
+            status_before=HitStatus.CONFIRMED.value,
+            status_after=HitStatus.DISMISSED.value,
+            four_eyes=True,
+            created_at=moment,
+        )
+        session.add(row)
+        session.flush()
+        _suppress(session, customer.id, hit, row.id, moment)
+        job = session.get(ScreeningJob, hit.job_id)
+        if job is not None:
+            refresh_outcome(session, job)
+        audit.record(
+            session,
+            actor=principal,
+            action="hit.decision",
+            object_type="screening_hit",
+            object_id=hit.id,
+            details={"decision": OVERTURN, "status_before": "confirmed", "status_after": "dismissed", "lift": lift.id},
+        )
+        overturned.append(hit.id)
+    return overturned

@@ -66,6 +66,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("PATCH", "/v1/customers/{customer_id}/parties/{party_id}"): frozenset({ANA, APP}),
     ("PUT", "/v1/customers/{customer_id}/risk"): frozenset({ANA, APP}),
     ("POST", "/v1/customers/{customer_id}/end-relationship"): frozenset({APP}),
+    ("GET", "/v1/notifications"): COMPLIANCE,
+    ("POST", "/v1/notifications/{notification_id}/sent"): frozenset({ANA, APP}),
+    ("GET", "/v1/customers/{customer_id}/block-lifts"): COMPLIANCE,
+    ("POST", "/v1/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),  # asking: the first of four eyes
+    ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
     ("GET", "/v1/lists/versions"): frozenset({ANA, APP, AUD, ADM}),
     ("POST", "/v1/lists/versions/{version_id}/approve"): frozenset({ADM}),
 }
@@ -98,6 +103,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/customers/{customer_id}/parties/{party_id}"): {"birth_date": "1980-05-17"},
     ("PUT", "/v1/customers/{customer_id}/risk"): {"risk": "medium"},
     ("POST", "/v1/customers/{customer_id}/end-relationship"): {},
+    ("POST", "/v1/notifications/{notification_id}/sent"): {"reference": "matrix test"},
+    ("POST", "/v1/customers/{customer_id}/block-lifts"): {"ground": "delisted", "reason": "matrix test"},
+    ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): {"decision": "reject", "reason": "x"},
 }
 # Endpoints whose allowed roles depend on the body: each further (body, roles) is checked as well.
 VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
@@ -147,7 +155,14 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         headers={"Authorization": f"Bearer {tokens[ONB]}", "Idempotency-Key": "matrix-1"},
     )
     assert submitted.status_code == 202, submitted.text
-    ids = {"job_id": submitted.json()["id"], "name": "matrix-target", "version_id": "1", **_add_hit(db_url)}
+    ids = {
+        "job_id": submitted.json()["id"],
+        "name": "matrix-target",
+        "version_id": "1",
+        "notification_id": "1",
+        "lift_id": "1",
+        **_add_hit(db_url),
+    }
 
     failures: list[str] = []
     for method, template in sorted(endpoints(client.app)):  # type: ignore[arg-type]
