@@ -662,7 +662,14 @@ def decide_block_lift(
     if approve:
         if customer.blocked_at is None or customer.blocked_at != lift.blocked_at:
             raise ReviewError("the customer's block changed since the request was made: ask again")
-        pending = [n.id for n in notifications(session) if n.customer_id == customer.id]
+        pending = list(
+            session.execute(
+                select(AuthorityNotification.id).where(
+                    AuthorityNotification.customer_id == customer.id,
+                    AuthorityNotification.status == NOTIFICATION_PENDING,
+                )
+            ).scalars()
+        )
         if pending:
             raise ReviewError(f"authority notification(s) {pending} still pending: record them as sent first")
         _check_ground(session, customer.id, LiftGround(lift.ground))
