@@ -69,7 +69,7 @@ def outcome_of(settings: Settings, job_id: str) -> str | None:
 
 def test_un_update_raises_hits_only_for_the_added_designations_and_delists_the_removed_one(service: Settings) -> None:
     ingest_files("un_sc", [list_file(UN_2025)], service)
-    with receiver() as hook:
+    with receiver(client="onboarding-test") as hook:  # review_support.submit's client
         added_job = submit(
             service, "Khartoum Trading Oy", "2077474-0", (*ADDED.values(), UNRELATED[0]), callback_url=hook.url
         )

@@ -62,7 +62,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver(fail: int = 0) -> Iterator[Receiver]:
+def receiver(fail: int = 0, client: str = "u1") -> Iterator[Receiver]:
+    """A client's endpoint verifying with that client's own secret (``client``: the submitting user id)."""
     state = Receiver(fail=fail)
 
     class Handler(BaseHTTPRequestHandler):
@@ -71,7 +72,7 @@ def receiver(fail: int = 0) -> Iterator[Receiver]:
             state.calls += 1
             try:
                 webhooks.verify(
-                    webhooks.client_secret(WEBHOOK_SECRET, "u1", 1),  # the submitting client's own secret
+                    webhooks.client_secret(WEBHOOK_SECRET, client, 1),  # the submitting client's own secret
                     body,
                     self.headers.get(webhooks.SIGNATURE_HEADER),
                     delivery_id=self.headers.get(webhooks.DELIVERY_HEADER),
