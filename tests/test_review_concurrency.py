@@ -20,7 +20,8 @@ from kyc.review import ReviewError
 from kyc.settings import Settings
 from kyc.storage.db import session_factory
 from kyc.storage.review_models import HitDecision
-from kyc.storage.screening_models import Hit
+from kyc.storage.screening_models import Customer, Hit, ScreeningJob
+from kyc.storage.security_models import BlockLift
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from tests.review_support import REMOVED, UN_2025, hit_on, submit, user
@@ -91,5 +92,70 @@ def test_two_concurrent_second_decisions_cannot_both_pass(proposed: tuple[Settin
         hit = session.get(Hit, hit_id)
         assert hit is not None
         assert hit.status == ("confirmed" if passed == {"approve"} else "open")
+    finally:
+        session.close()
+
+
+def test_two_approvers_deciding_one_block_lift_at_once_cannot_both_pass(proposed: tuple[Settings, str]) -> None:
+    """The same race for lifting a block: an approval and a rejection of one request, both having read it open."""
+    settings, hit_id = proposed
+    first, second, third = (user(settings, Role.APPROVER) for _ in range(3))
+    session = session_factory(settings.database_url)()
+    try:
+        result = review.decide(session, hit_id, "approve", "confirmed", first, high_score=0.9)
+        assert result.customer_blocked and result.notification_id is not None
+        review.mark_notification_sent(session, result.notification_id, first, reference="UO-1")
+        hit = session.get(Hit, hit_id)
+        assert hit is not None
+        customer_id = session.execute(
+            select(ScreeningJob.customer_id).where(ScreeningJob.id == hit.job_id)
+        ).scalar_one()
+        lift_id = review.request_block_lift(session, customer_id, "confirmed_in_error", "wrong person", first).id
+        session.commit()
+    finally:
+        session.close()
+    sqlite = settings.database_url.startswith("sqlite")
+    both_read = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def decide_lift(principal: Principal, decision: str) -> None:
+        session = session_factory(settings.database_url)()
+        if sqlite:
+
+            @event.listens_for(session, "loaded_as_persistent")
+            def wait_for_the_other(_session: Any, instance: object) -> None:
+                if isinstance(instance, BlockLift) and not both_read.broken:
+                    both_read.wait()
+
+        try:
+            outcomes[decision] = review.decide_block_lift(session, lift_id, decision, "second look", principal)
+            session.commit()
+        except Exception as exc:  # the test inspects what each decider got
+            session.rollback()
+            outcomes[decision] = exc
+        finally:
+            session.close()
+
+    threads = [
+        threading.Thread(target=decide_lift, args=(second, "approve")),
+        threading.Thread(target=decide_lift, args=(third, "reject")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    passed = [got for got in outcomes.values() if isinstance(got, BlockLift)]
+    refused = [got for got in outcomes.values() if isinstance(got, ReviewError)]
+    assert len(passed) == 1 and len(refused) == 1, outcomes
+    session = session_factory(settings.database_url)()
+    try:
+        lift = session.get(BlockLift, lift_id)
+        customer = session.get(Customer, customer_id)
+        assert lift is not None and customer is not None
+        assert lift.status == passed[0].status and (customer.blocked_at is None) == (lift.status == "approved")
+        overturns = session.execute(
+            select(HitDecision.id).where(HitDecision.hit_id == hit_id, HitDecision.decision == "overturn")
+        ).all()
+        assert len(overturns) == (1 if lift.status == "approved" else 0)
     finally:
         session.close()
