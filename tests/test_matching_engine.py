@@ -234,3 +234,22 @@ def test_more_identical_copies_than_candidate_slots_are_all_hits() -> None:
     hits = matcher.screen(person("SAIF-AL-DIN AL-MASHADANI"), limit=100)
     assert {m.source for m in hits} >= {"un_sc"} | {e.source for _v, e in copies}
     assert len({m.score for m in hits if m.source != "decoy"}) == 1  # one form, compared once, scored alike
+
+
+def test_index_ranks_by_the_rarest_key_per_query_part() -> None:
+    # A common part found three ways (token, skeleton, sound) counts once, at its heaviest key, so a rare part
+    # found once outranks it (summing the three would rank the common part first here).
+    from kyc.matching.index import IndexBuilder
+
+    builder = IndexBuilder()
+    common = ["mohamed", "~mohamed", "#MHMT"]
+    for name_id in range(5):
+        builder.add(name_id, common, "mohamed")
+    builder.add(5, ["lakhal"], "lakhal")
+    for name_id in range(6, 22):
+        builder.add(name_id, [f"other{name_id}"], f"other{name_id}")
+    index = builder.freeze()
+    groups = [tuple(common), ("lakhal",)]
+    assert index.candidates(groups, [], limit=1).tolist() == [5]
+    # The spaceless form of a whole name is found however it ranks.
+    assert 21 in index.candidates(groups, ["other21"], limit=1).tolist()

@@ -99,26 +99,30 @@ class TokenIndex:
         so that a common part found three ways (Mohamed: token, skeleton, phonetic code) does not outweigh a rare
         part found once (LAKAHL / LAKHAL by its letters).
         """
-        slices: list[IntArray] = []
-        weights: list[float] = []
-        group_of: list[int] = []
+        keyed: list[tuple[float, int, int]] = []
+        heaviest: dict[int, float] = {}
         n_groups = 0
         for group in groups:
             for key in set(group):
                 slot = self._slots.get(key)
                 if slot is not None:
-                    slices.append(self._ids[self._offsets[slot] : self._offsets[slot + 1]])
-                    weights.append(float(self._idf[slot]))
-                    group_of.append(n_groups)
+                    weight = float(self._idf[slot])
+                    keyed.append((weight, n_groups, slot))
+                    if weight > heaviest.get(n_groups, -1.0):
+                        heaviest[n_groups] = weight
             n_groups += 1
         exact = self._compact_matches(compacts)
-        if not slices:
+        if not keyed:
             return exact
-        unique, totals = _weigh(slices, weights, group_of, n_groups)
+        # Heaviest keys first: after a stable sort by (name, part), the first key of each pair is its heaviest.
+        keyed.sort(key=lambda item: -item[0])
+        offsets, ids = self._offsets, self._ids
+        slices = [ids[offsets[slot] : offsets[slot + 1]] for _w, _g, slot in keyed]
+        unique, totals = _weigh(slices, [w for w, _g, _s in keyed], [g for _w, g, _s in keyed], n_groups)
         if len(unique) > limit:
             # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same person
             # is listed by several sources under several aliases, and each listing is its own hit.
-            best_possible = sum(max(w for w, g in zip(weights, group_of, strict=True) if g == k) for k in set(group_of))
+            best_possible = sum(heaviest[k] for k in sorted(heaviest))
             complete = np.flatnonzero(totals >= FULL_COVERAGE * best_possible)
             if len(complete) > MAX_CANDIDATES:
                 complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
@@ -150,15 +154,19 @@ class TokenIndex:
 def _weigh(
     slices: list[IntArray], weights: list[float], group_of: list[int], n_groups: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Per name: the sum over query parts of the highest key weight it shares in that part, in one sort."""
+    """Per name: the sum over query parts of the highest key weight it shares in that part, in one sort.
+
+    ``slices`` must come heaviest key first: one stable sort by (name, part) then leaves each pair's heaviest key
+    at the front of its run (cheaper than sorting by weight as a second key)."""
     lengths = np.fromiter((len(s) for s in slices), dtype=np.int64, count=len(slices))
     ids = np.concatenate(slices).astype(np.int64)
     w = np.repeat(np.asarray(weights, dtype=np.float32), lengths)
     combined = ids * n_groups + np.repeat(np.asarray(group_of, dtype=np.int64), lengths)
-    order = np.lexsort((-w, combined))  # by (name, part), the heaviest key first
+    order = np.argsort(combined, kind="stable")
     combined, w = combined[order], w[order]
     first = np.ones(len(combined), dtype=bool)
-    first[1:] = combined[1:] != combined[:-1]
+    np.not_equal(combined[1:], combined[:-1], out=first[1:])
     names, best = combined[first] // n_groups, w[first]
-    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    starts = np.flatnonzero(names[1:] != names[:-1]) + 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
     return names[starts], np.add.reduceat(best, starts)
