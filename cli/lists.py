@@ -43,7 +43,10 @@ def ingest_command(
     file: Annotated[list[Path] | None, typer.Option("--file", help="A local file; repeat for file sets.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Fetch from this URL instead of the default.")] = None,
     allow_shrink: Annotated[bool, typer.Option(help="Accept a list much smaller than the active one.")] = False,
-    user: Annotated[str | None, typer.Option(help="Who imports (recorded; needed for fi_national).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="Who imports: an existing, active user allowed to manage lists (needed for fi_national)."),
+    ] = None,
 ) -> None:
     """Ingest one source from files or a URL. Exit 0 when stored or unchanged, 2 when rejected."""
     if source not in SOURCES:
@@ -51,6 +54,8 @@ def ingest_command(
     if file and url:
         fail("give either --file or --url, not both")
     config = settings()
+    if user is not None:
+        user = _verified_importer(config.database_url, user)
     result: IngestResult | None
     try:
         if file:
@@ -72,6 +77,19 @@ def ingest_command(
         f"{source}: {verb} version {result.version_id}: {result.entry_count} entries, "
         f"+{result.added} added, -{result.removed} removed, ~{result.changed} changed"
     )
+
+
+def _verified_importer(database_url: str, name: str) -> str:
+    """The importer's name only counts for four eyes if it is a real user: the approver is compared with it, so an
+    invented name would let one person import and approve."""
+    name = name.strip()
+    if not name or len(name) > 128:
+        fail("--user: give the importing user's name (1-128 characters)")
+    try:
+        with transaction(database_url) as session:
+            return approving_user(session, name, action="import").name
+    except (LookupError, PermissionError) as exc:
+        fail(str(exc))
 
 
 @app.command("approve")

@@ -291,8 +291,9 @@ def _insert_changes(session: Session, version_id: int, diff: Diff, old: dict[str
         session.execute(insert(ListChange), rows)
 
 
-def approving_user(session: Session, name: str) -> Principal:
-    """The user behind an approver's name given at the console (``kyc lists approve --user NAME``).
+def approving_user(session: Session, name: str, action: str = "approve") -> Principal:
+    """The user behind a name given at the console (``kyc lists approve --user NAME``, and the importer of
+    ``kyc lists ingest --user NAME``, whom the approver is compared with).
 
     A typed name proves nothing, so four eyes only hold when it names a real user: one that exists, is not
     disabled, and whose role may manage lists (the same permission the API's approval endpoint requires). Raises
@@ -306,7 +307,7 @@ def approving_user(session: Session, name: str) -> Principal:
     role = Role(user.role)
     if not can(role, Permission.MANAGE_LISTS):
         raise PermissionError(
-            f"--user {name!r}: role {role.value} may not approve list versions ({Permission.MANAGE_LISTS.value})"
+            f"--user {name!r}: role {role.value} may not {action} list versions ({Permission.MANAGE_LISTS.value})"
         )
     return Principal(user.id, user.name, role)
 

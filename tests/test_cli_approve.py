@@ -70,3 +70,27 @@ def test_approve_needs_an_existing_active_user_allowed_to_approve(
         assert (row.actor, row.actor_name, row.role) == (approver.user_id, "second-admin", "admin")
         assert row.details["channel"] == "cli" and row.details["os_account"]
     assert importer.user_id != approver.user_id
+
+
+def test_ingest_importer_must_be_a_real_user_allowed_to_manage_lists(
+    cli_db: str, tmp_path: Path, good_rows: list[dict[str, str]]
+) -> None:
+    """The approver is compared with the importer, so an invented importer name would let one admin import under
+    it and approve as themself: the importer is verified like the approver, and nothing is stored when refused."""
+    with transaction(cli_db) as session:
+        create_user(session, "importer", Role.ADMIN)
+        create_user(session, "an-analyst", Role.ANALYST)
+    path = write(tmp_path, good_rows)
+    runner = CliRunner()
+    for name, message in (("nobody", "no such user"), ("an-analyst", "may not import"), (" ", "1-128 characters")):
+        refused = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", name])
+        assert refused.exit_code == 2, (name, refused.output)
+        assert message in refused.output, (name, refused.output)
+    with transaction(cli_db) as session:
+        assert session.execute(select(ListVersion)).first() is None
+
+    stored = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", " importer "])
+    assert stored.exit_code == 0, stored.output
+    with transaction(cli_db) as session:
+        version = session.execute(select(ListVersion)).scalar_one()
+        assert (version.status, version.created_by) == ("pending", "importer")

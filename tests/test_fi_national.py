@@ -354,9 +354,9 @@ def test_cli_four_eyes_flow(
         assert other_user.exit_code == 0, other_user.output
         assert f"version {version_id} approved by bob and active" in other_user.output
         good_rows[0]["birth_date"] = "1980-13-01"
-        rejected = runner.invoke(
-            app, ["lists", "ingest", "fi_national", "--file", str(write(tmp_path, good_rows, "bad.csv")), "--user", "x"]
-        )
+        bad = write(tmp_path, good_rows, "bad.csv")
+        rejected = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(bad), "--user", "alice"])
         assert rejected.exit_code == 2
+        assert "birth_date" in rejected.output, rejected.output
     finally:
         get_settings.cache_clear()
