@@ -18,7 +18,7 @@ from rigour._core import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
-from kyc.matching.normalize import NameForm, Part, skeleton
+from kyc.matching.normalize import NameForm, Part, read_as_latin, skeleton
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -40,12 +40,14 @@ NUMBER_CONFLICT = 0.6
 NUMBER_MISSING = 0.9
 
 
-def edit_budget(length: int) -> int:
+def edit_budget(length: int, same_initial: bool = True) -> int:
     """Typos tolerated in a name part of this length: none in short parts (Ali / Ari are different names), one in
-    four letters, two from five (Merkur / Merkel, Schulze / Scholz: names misheard or misspelt by a customer)."""
+    four letters, two from five when the first letter agrees (Merkur / Merkel, Schulze / Scholz: names misheard or
+    misspelt by a customer), two from eight otherwise. Misspellings rarely touch a name's first letter, so two
+    changes that include it make another name (Maria / Garcia, Tammy / Larry) rather than a typo."""
     if length < 4:
         return 0
-    if length < 5:
+    if length < 5 or (length < 8 and not same_initial):
         return 1
     if length < 13:
         return 2
@@ -63,7 +65,7 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     if skel_a == skel_b:
         return SKELETON_SIMILARITY
     longest = max(len(a), len(b))
-    budget = edit_budget(min(len(a), len(b)))
+    budget = edit_budget(min(len(a), len(b)), a[0] == b[0])
     if abs(len(a) - len(b)) > budget + 1:
         return 0.0
     distance = OSA.distance(a, b, score_cutoff=budget + 1)
@@ -277,11 +279,22 @@ def _in_order(q: NameForm, mapping: dict[int, int]) -> bool:
 
 def compare_names(q: NameForm, c: NameForm) -> NameScore:
     """The name score of a pair: part alignment, or the spaceless form for joined/split parts."""
-    if not q.original.isascii() and not c.original.isascii():
-        syllables = _same_syllabic_script(q.original, c.original)
-        if syllables is not None:
-            return syllables
+    abjad: NameForm | None = None
+    if not q.original.isascii() or not c.original.isascii():  # the common case, two Latin names, costs nothing
+        if not q.original.isascii() and not c.original.isascii():
+            syllables = _same_syllabic_script(q.original, c.original)
+            if syllables is not None:
+                return syllables
+        if q.is_person:
+            if _scripts(q.original) == _ARABIC and _scripts(c.original) <= _LATIN:
+                abjad = q
+            elif _scripts(c.original) == _ARABIC and _scripts(q.original) <= _LATIN:
+                abjad = c
     aligned = align(q, c)
+    if abjad is not None:
+        read = align(read_as_latin(q, c), c) if abjad is q else align(q, read_as_latin(c, q))
+        if read.score * ABJAD_FACTOR > aligned.score:
+            aligned = NameScore(read.score * ABJAD_FACTOR, "abjad", read.pairs)
     if q.numbers != c.numbers:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
         factor = NUMBER_CONFLICT if q.numbers and c.numbers and not q.numbers & c.numbers else NUMBER_MISSING
@@ -291,6 +304,20 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
     return aligned
+
+
+ABJAD_FACTOR = 0.9
+"""An Arabic-script name read as a Latin one (see ``normalize.arabic_reading``): short vowels unknown, less sure."""
+
+
+_ARABIC = frozenset({"Arabic"})
+"""Arabic, Persian, Urdu and Pashto names."""
+_LATIN = frozenset({"Latin"})
+
+
+@lru_cache(maxsize=65536)
+def _scripts(text: str) -> frozenset[str]:
+    return frozenset(text_scripts(text))
 
 
 SYLLABIC_SCRIPTS = frozenset({"Han", "Hangul"})

@@ -20,7 +20,8 @@ ENGINE_VERSION = "kyc-match/1.2"
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
 Hangul compared syllable by syllable; father and son swapped around bin/ibn scored lower; a one-part person name
-capped below the threshold against a fuller name."""
+capped below the threshold against a fuller name; a person name in the Arabic script read as an abjad against
+a Latin one; a second typo needs the first letter right."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -313,3 +313,80 @@ def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is
         compact=compact or "".join(interned),
         is_person=is_person,
     )
+
+
+_LETTER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"th", "t"),  # ث
+        (r"dh", "d"),  # ذ
+        (r"sh|ch", "s"),  # ش (English sh, French ch)
+        (r"zh", "j"),  # ژ
+        (r"x", "ks"),
+        (r"kh", "x"),  # خ, a letter of its own (Khudair is not Qadiri)
+        (r"gh", "g"),  # غ
+        (r"ph", "f"),
+        (r"p", "b"),  # Arabic has no p: Pérez is written بيريز
+        (r"v", "f"),
+        (r"z", "s"),  # ز ظ / s
+        (r"[qc]", "k"),  # ق ك
+        (r"g", "j"),  # Egyptian Gamal = جمال
+        (r"(.)\1+", r"\1"),  # doubled letters (shadda is not written)
+    )
+)
+
+
+@lru_cache(maxsize=65536)
+def _letters(token: str) -> str:
+    """One spelling per Arabic letter for a romanised part, vowels kept."""
+    out = token
+    for pattern, replacement in _LETTER_RULES:
+        out = pattern.sub(replacement, out)
+    return out
+
+
+_LONG_VOWELS = {"a": "[ae]", "w": "(?:[ouw]+|aw|au)", "y": "(?:[iey]+|ai|ei)"}
+"""Alif, waw and ya: written long vowels (or the consonants w, y), which the Latin spelling must show."""
+
+
+@lru_cache(maxsize=65536)
+def arabic_reading(token: str) -> re.Pattern[str]:
+    """The Latin spellings a part romanised letter by letter from the Arabic script can stand for.
+
+    The Arabic script is an abjad: short vowels are not written, long ones are (alif, waw, ya). ``فرناندو``
+    romanises to *frnandw*, far from *Fernando* as spelt; read as an abjad it is f, r, n, a, n, d, w with at most one
+    short vowel between letters, which *fernando* fits and *fernandez* does not. A written long vowel must be in
+    the Latin spelling (محمود *mhmwd* is Mahmoud, not Muhammad), a part starting with the article (*alftah* from
+    الفتاح) loses it, since the Latin side writes it as a separate particle, and an initial alif (a hamza seat)
+    and a final *t* (ta marbuta: Fatima / Fatimat) may be silent.
+    """
+    letters = _letters(token)
+    if letters.startswith("al") and len(letters) > 4:
+        letters = letters[2:]
+    parts: list[str] = []
+    for k, ch in enumerate(letters):
+        piece = _LONG_VOWELS.get(ch, re.escape(ch))
+        if (k == 0 and ch == "a") or (k == len(letters) - 1 and ch == "t"):
+            piece += "?"
+        parts.append(piece)
+    return re.compile("[aeiou]?" + "[aeiou]?".join(parts) + "[aeiou]?h?")
+
+
+def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm:
+    """``arabic`` with each part that can be read as a part of ``latin`` (see ``arabic_reading``) spelt as that
+    part, so that the usual part alignment compares the two names."""
+    targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is Part.NAME]
+    tokens = list(arabic.tokens)
+    changed = False
+    for k, (token, part) in enumerate(zip(arabic.tokens, arabic.parts, strict=True)):
+        if part is not Part.NAME:
+            continue
+        pattern = arabic_reading(token)
+        for target, spelt in targets:
+            if pattern.fullmatch(spelt):
+                tokens[k] = target
+                changed = True
+                break
+    if not changed:
+        return arabic
+    return _build(arabic.original, tokens, list(arabic.parts), "".join(tokens), arabic.is_person)
