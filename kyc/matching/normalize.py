@@ -331,7 +331,7 @@ _LETTER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"z", "s"),  # ز ظ / s
         (r"[qc]", "k"),  # ق ك
         (r"g", "j"),  # Egyptian Gamal = جمال
-        (r"(.)\1+", r"\1"),  # doubled letters (shadda is not written)
+        (r"([^aeiou])\1+", r"\1"),  # doubled consonants (shadda is not written); oo, ee mark long vowels
     )
 )
 
