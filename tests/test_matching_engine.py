@@ -253,3 +253,23 @@ def test_index_ranks_by_the_rarest_key_per_query_part() -> None:
     assert index.candidates(groups, [], limit=1).tolist() == [5]
     # The spaceless form of a whole name is found however it ranks.
     assert 21 in index.candidates(groups, ["other21"], limit=1).tolist()
+
+
+SA_PEPS = "pep/opensanctions_ftm/wikidata_sa_peps_usercrawl/entities.ftm.json"
+
+
+@cache
+def pep_matcher() -> Matcher:
+    path = list_file(SA_PEPS)
+    entries = get_adapter("opensanctions").parse([RawFile(path.name, path.read_bytes())]).entries
+    return Matcher.build((3, e) for e in entries)
+
+
+def test_one_word_pep_names_do_not_alert_on_every_namesake() -> None:
+    # OpenSanctions PEPs list "Elizabeth" (Q115275723) and "Sarah" (several) as names of their own.
+    matcher = pep_matcher()
+    assert [m.source_ref for m in matcher.screen(person("Elizabeth Burghout"))][:1] == ["Q115275723"]
+    assert matcher.screen(person("Elizabeth Bird")) == []
+    assert matcher.screen(person("Sarah Johnson")) == []
+    # The one-word name still counts when the query is that one word.
+    assert "Q115275723" in [m.source_ref for m in matcher.screen(person("Elizabeth"))]
