@@ -454,7 +454,8 @@ def speed_all_lists(
     queries = pool[:n_queries]
     single = time_queries(matcher, queries)
     # Before anything else screens them: the comparison sample must be as new to our caches as to logic-v2's.
-    versus = interleaved(engine, matcher, pool[n_queries : n_queries + ratio_queries], queries[:20]) if engine else None
+    sample = pool[n_queries : n_queries + ratio_queries]
+    versus = interleaved(engine, matcher, sample, queries[:20]) if engine and sample else None
     out(f"### Speed against all lists loaded together ({matcher.entry_count} entries, {matcher.name_count} names)")
     out("Loaded: " + "; ".join(notes))
     out()
