@@ -262,7 +262,20 @@ def _throughput(base: str, token: str, clients: int, seconds: float, api_pid: in
         script.write(_wrk_script(token))
     api, pg = _tree(api_pid), _postgres()
     api_cpu, pg_cpu = _cpu_seconds(api), _cpu_seconds(pg)
-    command = [_wrk(), "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s", "-s", script.name, base]
+    command = [
+        _wrk(),
+        "-t",
+        "1",
+        "-c",
+        str(clients),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        script.name,
+        base,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _pid, _status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(_status)
