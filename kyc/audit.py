@@ -2,9 +2,14 @@
 
 Every row carries ``prev_hash`` and ``row_hash = sha256(prev_hash + canonical JSON of its fields)``; ids are
 contiguous from 1 and the newest id and hash are kept in ``audit_head``. A modified row breaks its own hash, a
-deleted row leaves a gap or a broken link, and a deleted tail no longer matches the head. Appends are serialised
-(PostgreSQL: a transaction-level advisory lock; SQLite: the head row is written first, which takes the database
-write lock) so concurrent writers never fork the chain.
+deleted row leaves a gap or a broken link, and a deleted tail no longer matches the head. Appends are serialised so
+concurrent writers never fork the chain: the first statement of an append is an ``UPDATE`` of the head row that
+claims the next id and returns the previous hash (``RETURNING``), which takes the head's row lock on PostgreSQL and
+the database write lock on SQLite until the transaction ends; a concurrent appender waits on that row, then reads
+the committed head. A rolled-back transaction gives its claimed id back with everything else, so ids stay
+contiguous. Then one more statement writes the row and the new head hash (PostgreSQL: one ``WITH ... INSERT``
+statement; SQLite: two). Submissions are the hot path: two round trips where the advisory-lock design needed five,
+and callers append last, just before committing, so the head is held as briefly as possible.
 
 Details must not contain personal data: the log outlives case data (it is evidence of who accessed what), so it
 names records by id only. ``record`` refuses well-known personal keys to catch mistakes early.
@@ -17,9 +22,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import RowMapping, select, text, update
+from sqlalchemy import Connection, Executable, RowMapping, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kyc.storage.access_models import AuditHead, AuditLog
@@ -31,7 +37,6 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 DEFAULT_PURPOSE = "aml_cdd"
 _HEAD_ID = 1
-_ADVISORY_LOCK_KEY = 0x6B79_6361_7564_6974 & 0x7FFF_FFFF_FFFF_FFFF  # "kycaudit", a stable bigint
 _PERSONAL_KEYS = frozenset(
     {
         "name",
@@ -73,41 +78,72 @@ def record(
     purpose: str = DEFAULT_PURPOSE,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append one row to the chain inside the caller's transaction (it commits or rolls back with the action)."""
+    """Append one row to the chain inside the caller's transaction (it commits or rolls back with the action).
+
+    Core statements on the session's connection, not the ORM unit of work: the append is on every write path,
+    and the head row stays locked from here to the caller's commit.
+    """
     payload = _checked_details(dict(details or {}))
-    last_id, last_hash = _lock_head(session)
-    row = AuditLog(
-        id=last_id + 1,
-        at=utcnow(),
-        actor=actor if isinstance(actor, str) else actor.user_id,
-        actor_name=None if isinstance(actor, str) else actor.name,
-        role=None if isinstance(actor, str) else str(actor.role),
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        purpose=purpose,
-        details=payload,
-        prev_hash=last_hash,
-    )
-    row.row_hash = row_hash(row)
-    session.add(row)
-    session.flush()
-    session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_id=row.id, last_hash=row.row_hash))
+    connection = session.connection()
+    row_id, prev_hash = _claim_next(connection)
+    row: dict[str, Any] = {
+        "id": row_id,
+        "at": utcnow(),
+        "actor": actor if isinstance(actor, str) else actor.user_id,
+        "actor_name": None if isinstance(actor, str) else actor.name,
+        "role": None if isinstance(actor, str) else str(actor.role),
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "purpose": purpose,
+        "details": payload,
+        "prev_hash": prev_hash,
+    }
+    row["row_hash"] = compute_hash(prev_hash, row)
+    params = {f"log_{key}": value for key, value in row.items()}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_APPEND_AND_SET_HEAD, params)
+    else:
+        connection.execute(_APPEND, params)
+        connection.execute(_SET_HEAD, {"log_row_hash": row["row_hash"]})
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
-    """Take the append lock and return the chain's newest (id, hash)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-    # A no-op write first: on SQLite it takes the write lock before we read, so the read cannot go stale.
-    touched = session.execute(
-        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_id=AuditHead.last_id)
-    ).rowcount  # type: ignore[attr-defined]
-    if not touched:
-        session.add(AuditHead(id=_HEAD_ID, last_id=0, last_hash=GENESIS))
-        session.flush()
-    head = session.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == _HEAD_ID)).one()
+_LOG: Table = cast(Table, AuditLog.__table__)
+_HEAD: Table = cast(Table, AuditHead.__table__)
+# Built once, so an append constructs no statement. The parameters are prefixed (``log_id``...): an UPDATE given a
+# parameter named like one of its table's columns would also SET that column.
+_CLAIM = (
+    update(_HEAD)
+    .where(_HEAD.c.id == _HEAD_ID)
+    .values(last_id=_HEAD.c.last_id + 1)
+    .returning(_HEAD.c.last_id, _HEAD.c.last_hash)
+)
+_APPEND = insert(_LOG).values({column.name: bindparam(f"log_{column.name}") for column in _LOG.columns})
+_SET_HEAD = update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(last_hash=bindparam("log_row_hash"))
+_APPEND_AND_SET_HEAD = _SET_HEAD.add_cte(_APPEND.cte("appended"))
+"""PostgreSQL: ``WITH appended AS (INSERT INTO audit_log ...) UPDATE audit_head ...`` in one round trip."""
+
+
+def _claim_next(connection: Connection) -> tuple[int, str]:
+    """Lock the head row, claim the next id and return it with the chain's newest hash (one statement).
+
+    The head row is created by the first append ever (``ON CONFLICT DO NOTHING``, so two first appenders cannot
+    both create it).
+    """
+    head = connection.execute(_CLAIM).first()
+    if head is None:
+        connection.execute(_create_head(connection.dialect.name))
+        head = connection.execute(_CLAIM).one()
     return int(head.last_id), str(head.last_hash)
+
+
+def _create_head(dialect: str) -> Executable:
+    values = {"id": _HEAD_ID, "last_id": 0, "last_hash": GENESIS}
+    if dialect == "postgresql":
+        return postgresql.insert(_HEAD).values(values).on_conflict_do_nothing(index_elements=["id"])
+    if dialect == "sqlite":
+        return sqlite.insert(_HEAD).values(values).on_conflict_do_nothing(index_elements=["id"])
+    return insert(_HEAD).values(values)
 
 
 def _checked_details(details: dict[str, Any]) -> dict[str, Any]:
