@@ -151,13 +151,10 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
+    app.state.settings = settings  # None: the environment's settings, read per request (see api.deps)
     app.add_middleware(RequestGuard, max_bytes=current.max_request_bytes)
     errors.install(app)
     app.add_exception_handler(RequestValidationError, validation_error)
-    if settings is not None:
-        from api.deps import get_settings as settings_dependency
-
-        app.dependency_overrides[settings_dependency] = lambda: settings
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     def healthz(current: SettingsDep, response: Response) -> Health:

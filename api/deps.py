@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from kyc.settings import Settings
@@ -17,9 +17,16 @@ from kyc.settings import get_settings as _kyc_settings
 from kyc.storage.db import transaction
 
 
-def get_settings() -> Settings:
-    """Overridable in tests through ``app.dependency_overrides[get_settings]``."""
-    return _kyc_settings()
+async def get_settings(request: Request) -> Settings:
+    """The settings ``create_app`` was given, else the environment's; overridable in tests through
+    ``app.dependency_overrides[get_settings]``.
+
+    ``async`` so that FastAPI calls it on the event loop: a plain ``def`` dependency costs a thread-pool hop on
+    every request. ``create_app`` stores its settings on ``app.state`` instead of overriding this dependency,
+    because FastAPI re-inspects an override's signature on every request.
+    """
+    settings: Settings | None = getattr(request.app.state, "settings", None)
+    return settings if settings is not None else _kyc_settings()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

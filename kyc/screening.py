@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from kyc import audit, crypto
@@ -135,39 +135,87 @@ def find_idempotent(session: Session, submitted_by: str, key: str, digest: str) 
     return job
 
 
-def _find_customer(session: Session, spec: CustomerSpec) -> Customer | None:
+@dataclass(frozen=True)
+class AcceptedJob:
+    """What a submission returns: the job's id and status, and whether this call created it."""
+
+    id: str
+    status: str
+    created: bool
+
+
+_CUSTOMERS = cast(Table, Customer.__table__)
+_JOBS = cast(Table, ScreeningJob.__table__)
+_PARTIES = cast(Table, Party.__table__)
+
+
+def _customer_lookup(*same: ColumnElement[bool]) -> Select[tuple[str, datetime | None]]:
+    table = _CUSTOMERS
+    return (
+        select(table.c.id, table.c.relationship_ended_at)
+        .where(table.c.client_id == bindparam("client_id"), *same)
+        .order_by(table.c.created_at.desc())
+        .limit(1)
+    )
+
+
+# Built once (submissions are the hot path); both are served by an index on customers (migration 0007).
+_BY_BUSINESS_ID = _customer_lookup(_CUSTOMERS.c.business_id == bindparam("business_id"))
+_BY_REGISTRATION = _customer_lookup(
+    _CUSTOMERS.c.registration == bindparam("registration"), _CUSTOMERS.c.country == bindparam("country")
+)
+
+
+def _find_customer(session: Session, spec: CustomerSpec, client_id: str) -> tuple[str, bool] | None:
+    """``(id, relationship ended)`` of this client's newest customer record for the company, if any.
+
+    Scoped by the submitting client (``customers.client_id``): a client never finds, renames or extends the record
+    another client created for the same company — that record's jobs, outcome and retention are the other client's
+    business relationship. Compliance roles still see every record.
+    """
     if spec.business_id:
-        query = select(Customer).where(Customer.business_id == spec.business_id)
+        query, params = _BY_BUSINESS_ID, {"client_id": client_id, "business_id": spec.business_id}
     elif spec.registration:
-        query = select(Customer).where(Customer.registration == spec.registration, Customer.country == spec.country)
+        query = _BY_REGISTRATION
+        params = {"client_id": client_id, "registration": spec.registration, "country": spec.country}
     else:
         return None
-    return session.execute(query.order_by(Customer.created_at.desc()).limit(1)).scalar_one_or_none()
+    row = session.connection().execute(query, params).first()
+    return None if row is None else (str(row.id), row.relationship_ended_at is not None)
 
 
-def _customer(session: Session, spec: JobSpec, years: int, now: datetime) -> Customer:
-    customer = _find_customer(session, spec.customer)
-    if customer is None or customer.relationship_ended_at is not None:
-        customer = Customer(
-            name=spec.customer.name,
-            business_id=spec.customer.business_id,
-            registration=spec.customer.registration,
-            country=spec.customer.country,
-            client_reference=spec.client_reference,
-            created_at=now,
-            retention_until=retention_until(now, years),
+def _customer(session: Session, spec: JobSpec, client_id: str, years: int, now: datetime) -> tuple[str, datetime, bool]:
+    """``(customer id, retention_until, legal_hold)`` for the job: this client's active record, or a new one."""
+    found = _find_customer(session, spec.customer, client_id)
+    if found is None or found[1]:
+        customer_id, until = new_id(), retention_until(now, years)
+        session.connection().execute(
+            insert(_CUSTOMERS),
+            {
+                "id": customer_id,
+                "client_id": client_id,
+                "name": spec.customer.name,
+                "business_id": spec.customer.business_id,
+                "registration": spec.customer.registration,
+                "country": spec.customer.country,
+                "client_reference": spec.client_reference,
+                "created_at": now,
+                "updated_at": now,
+                "retention_until": until,
+            },
         )
-        session.add(customer)
-        session.flush()
-        return customer
-    customer.name = spec.customer.name
+        return customer_id, until, False
+    customer = session.get(Customer, found[0])
+    assert customer is not None
+    customer.name = spec.customer.name  # the client's own record: its latest name for the company
     before = customer.retention_until
     until = extend_for_activity(customer, years, now)
     if until != before:
         session.execute(
             update(ScreeningJob).where(ScreeningJob.customer_id == customer.id).values(retention_until=until)
         )
-    return customer
+    session.flush()
+    return customer.id, until, customer.legal_hold
 
 
 def _party_rows(spec: JobSpec, job_id: str) -> list[dict[str, Any]]:
@@ -211,6 +259,54 @@ def _party_rows(spec: JobSpec, job_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def accept_job(
+    session: Session,
+    spec: JobSpec,
+    *,
+    submitted_by: str,
+    idempotency_key: str,
+    retention_years: int,
+    now: datetime | None = None,
+) -> AcceptedJob:
+    """Store a new queued job with its customer and parties: the submission hot path (Core statements only).
+
+    No look-up of the key first: the unique constraint on ``(submitted_by, idempotency_key)`` decides, so the
+    INSERT raises ``IntegrityError`` when the key was used before (or by a concurrent request) — the caller rolls
+    back and calls :func:`find_idempotent`. Three statements for a new customer: customer look-up, customer,
+    job; plus one bulk INSERT of the parties. The caller commits, then enqueues: if the enqueue is lost the
+    sweeper finds the queued row.
+    """
+    digest = request_hash(spec)
+    moment = now or utcnow()
+    customer_id, until, legal_hold = _customer(session, spec, submitted_by, retention_years, moment)
+    job_id = new_id()
+    connection = session.connection()
+    connection.execute(
+        insert(_JOBS),
+        {
+            "id": job_id,
+            "customer_id": customer_id,
+            "status": "queued",
+            "client_reference": spec.client_reference,
+            "callback_url": spec.callback_url,
+            "idempotency_key": idempotency_key,
+            "request_hash": digest,
+            "submitted_by": submitted_by,
+            "trigger": spec.trigger,
+            "retention_until": until,
+            "legal_hold": legal_hold,
+            "edd_required": False,
+            "attempts": 0,
+            "created_at": moment,
+            "updated_at": moment,
+        },
+    )
+    rows = _party_rows(spec, job_id)
+    keys = {key for row in rows for key in row}
+    connection.execute(insert(_PARTIES), [{key: row.get(key) for key in keys} for row in rows])
+    return AcceptedJob(job_id, "queued", True)
+
+
 def create_job(
     session: Session,
     spec: JobSpec,
@@ -222,36 +318,22 @@ def create_job(
 ) -> tuple[ScreeningJob, bool]:
     """Store a new queued job, or return the one this key already created. ``True`` when newly created.
 
-    Raises :class:`IdempotencyConflict` for a reused key with another body. The caller commits, then enqueues:
-    if the enqueue is lost the sweeper finds the queued row.
+    Raises :class:`IdempotencyConflict` for a reused key with another body. For callers that want the ORM object
+    (tests, tools); the API uses :func:`accept_job`, which skips the look-up and relies on the unique key.
     """
-    digest = request_hash(spec)
-    existing = find_idempotent(session, submitted_by, idempotency_key, digest)
+    existing = find_idempotent(session, submitted_by, idempotency_key, request_hash(spec))
     if existing is not None:
         return existing, False
-    moment = now or utcnow()
-    customer = _customer(session, spec, retention_years, moment)
-    job = ScreeningJob(
-        customer_id=customer.id,
-        status="queued",
-        client_reference=spec.client_reference,
-        callback_url=spec.callback_url,
-        idempotency_key=idempotency_key,
-        request_hash=digest,
+    accepted = accept_job(
+        session,
+        spec,
         submitted_by=submitted_by,
-        trigger=spec.trigger,
-        retention_until=customer.retention_until,
-        legal_hold=customer.legal_hold,
-        edd_required=False,
-        attempts=0,
-        created_at=moment,
-        updated_at=moment,
+        idempotency_key=idempotency_key,
+        retention_years=retention_years,
+        now=now,
     )
-    session.add(job)
-    session.flush()
-    rows = _party_rows(spec, job.id)
-    keys = {key for row in rows for key in row}
-    session.execute(insert(cast(Table, Party.__table__)), [{key: row.get(key) for key in keys} for row in rows])
+    job = session.get(ScreeningJob, accepted.id)
+    assert job is not None
     return job, True
 
 

@@ -13,11 +13,13 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.auth import require
+from api.auth import require, require_cached
+from api.blocking import run_blocking
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
 from api.schemas import (
@@ -32,8 +34,9 @@ from api.schemas import (
 )
 from kyc import audit, webhooks
 from kyc.access import Permission, Principal, may_read_job
-from kyc.screening import IdempotencyConflict, JobSpec, create_job, find_idempotent, request_hash
+from kyc.screening import AcceptedJob, IdempotencyConflict, JobSpec, accept_job, find_idempotent, request_hash
 from kyc.settings import Settings
+from kyc.storage.db import transaction
 from kyc.storage.screening_models import Hit, ScreeningJob
 
 log = structlog.get_logger(__name__)
@@ -50,7 +53,7 @@ IdempotencyKey = Annotated[
         description="Client-chosen key: resubmitting the same body with it returns the same job.",
     ),
 ]
-Submitter = Annotated[Principal, Depends(require(Permission.SUBMIT_SCREENING))]
+Submitter = Annotated[Principal, Depends(require_cached(Permission.SUBMIT_SCREENING))]
 Reader = Annotated[Principal, Depends(require(Permission.READ_SCREENING))]
 HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
 
@@ -59,14 +62,14 @@ def _invalid(field: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
 
 
-def _check_callback(body: ScreeningRequest, settings: Settings) -> None:
+def _check_callback(callback_url: str | None, settings: Settings) -> None:
     """Refuse a callback the worker would refuse to send (https only, no credentials, public addresses only), so
     the client learns it now; the worker checks again at send time, as DNS may have changed since."""
-    if body.callback_url is None:
+    if callback_url is None:
         return
     try:
         webhooks.check_callback_url(
-            str(body.callback_url),
+            callback_url,
             allow_http=settings.webhook_allow_http,
             allow_private=settings.webhook_allow_private_networks,
         )
@@ -79,31 +82,39 @@ def _check_size(body: ScreeningRequest, settings: Settings) -> None:
         raise _invalid("persons", f"at most {settings.max_persons} persons per request")
 
 
-def _create(
-    session: Session, spec: JobSpec, principal: Principal, key: str, settings: Settings
-) -> tuple[str, str, bool]:
+def _accept(settings: Settings, spec: JobSpec, principal: Principal, key: str, enqueue: Enqueue | None) -> AcceptedJob:
+    """The blocking part of a submission, in one thread-pool hop: callback check (DNS), the transaction, the publish.
+
+    One transaction: customer, job and parties, then the audit entry last, so the audit head is locked only from
+    there to the commit. A reused key fails the job INSERT on its unique constraint; the transaction is rolled back
+    and the earlier job returned (or 409 for another body). The row is committed before the broker is told.
+    """
+    _check_callback(spec.callback_url, settings)
     try:
-        job, created = create_job(
-            session, spec, submitted_by=principal.user_id, idempotency_key=key, retention_years=settings.retention_years
-        )
-        job_id, job_status = job.id, job.status
-        if created:
+        with transaction(settings.database_url) as session:
+            accepted = accept_job(
+                session,
+                spec,
+                submitted_by=principal.user_id,
+                idempotency_key=key,
+                retention_years=settings.retention_years,
+            )
             audit.record(
                 session,
                 actor=principal,
                 action="screening.submit",
                 object_type="screening_job",
-                object_id=job_id,
+                object_id=accepted.id,
                 details={"persons": len(spec.persons)},
             )
-        session.commit()
-    except IntegrityError:  # a concurrent request with the same key won the insert
-        session.rollback()
-        existing = find_idempotent(session, principal.user_id, key, request_hash(spec))
-        if existing is None:
-            raise
-        return existing.id, existing.status, False
-    return job_id, job_status, created
+    except IntegrityError:  # the key was used before, or a concurrent request with it won the insert
+        with transaction(settings.database_url) as session:
+            existing = find_idempotent(session, principal.user_id, key, request_hash(spec))
+            if existing is None:
+                raise
+            return AcceptedJob(existing.id, existing.status, False)
+    _enqueue(enqueue, accepted.id)
+    return accepted
 
 
 @router.post(
@@ -116,32 +127,30 @@ def _create(
         422: {"description": "Invalid request: the field path and the reason."},
     },
 )
-def submit_screening(
+async def submit_screening(
     body: ScreeningRequest,
     request: Request,
-    response: Response,
     principal: Submitter,
-    session: SessionDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey,
-) -> ScreeningAccepted:
-    """Accept a screening job; the database row is committed before the worker is told, so it cannot be lost."""
+) -> Response:
+    """Accept a screening job; the database row is committed before the worker is told, so it cannot be lost.
+
+    ``async`` with every blocking step in one hop to the thread pool (``api.blocking``): this is the endpoint
+    onboarding systems call in bulk, so it avoids a thread hop per dependency and the response-model round trip.
+    """
     _check_size(body, settings)
-    _check_callback(body, settings)
     spec = body.to_spec()
+    enqueue: Enqueue | None = getattr(request.app.state, "enqueue", None)
     try:
-        job_id, job_status, created = _create(session, spec, principal, idempotency_key, settings)
+        accepted = await run_blocking(_accept, settings, spec, principal, idempotency_key, enqueue)
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from exc
-    if created:
-        _enqueue(request, job_id)
-    else:
-        response.status_code = status.HTTP_200_OK
-    return ScreeningAccepted(id=job_id, status=job_status)  # type: ignore[arg-type]
+    code = status.HTTP_202_ACCEPTED if accepted.created else status.HTTP_200_OK
+    return JSONResponse({"id": accepted.id, "status": accepted.status}, status_code=code)
 
 
-def _enqueue(request: Request, job_id: str) -> None:
-    enqueue: Enqueue | None = getattr(request.app.state, "enqueue", None)
+def _enqueue(enqueue: Enqueue | None, job_id: str) -> None:
     if enqueue is None:
         log.warning("screening.not_enqueued", job_id=job_id, reason="no broker configured; the sweeper will run it")
         return

@@ -29,8 +29,15 @@ class Customer(Base):
     """A business customer; the unit of retention (its relationship's end starts the retention period)."""
 
     __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_client_business", "client_id", "business_id"),
+        Index("ix_customers_client_registration", "client_id", "registration", "country"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    """The onboarding client (its user id) whose submission created this record, migration 0007. A submission finds
+    and updates only its own client's customers: another client's record for the same company is left alone."""
     name: Mapped[str] = mapped_column(String(500))
     business_id: Mapped[str | None] = mapped_column(String(32), index=True)
     """Finnish Y-tunnus, normalised ``1234567-1``."""
