@@ -21,7 +21,7 @@ from lists.ingest import ingest_files
 from tests import service_support
 from tests.conftest import list_file
 from tests.service_support import UN_2026, hetu, make_token, wait_for
-from workers.tasks import screen_job_task
+from workers.enqueue import publish_screening
 
 pytestmark = pytest.mark.slow
 celery_worker = service_support.celery_worker
@@ -52,7 +52,7 @@ def body(**changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def client(service: Settings) -> Iterator[TestClient]:
     ingest_files("un_sc", [list_file(UN_2026)], service)
-    app = create_app(service, enqueue=lambda job_id: screen_job_task.delay(job_id))
+    app = create_app(service, enqueue=publish_screening)  # the API's own publisher, consumed by the real worker
     with TestClient(app) as test_client:
         yield test_client
 
