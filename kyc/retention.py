@@ -4,13 +4,15 @@
 its end is unknown; the value is then the earliest possible end (the latest activity) plus N years, and every new
 screening of the customer pushes it forward. A customer who was screened but never onboarded therefore drops out
 N years after the last screening; :func:`end_relationship` fixes the date to the real end. A legal hold (a
-pending investigation, a court order) suspends deletion whatever the date says. So does, implicitly, a confirmed
-hit or an authority notification not yet ``sent``: a frozen or reported case is never deleted by the clock, however
-the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason only. The ways
-out are explicit and audited: an officer records the notification as sent (``POST /v1/notifications/{id}/sent``,
-``kyc.review.mark_notification_sent``), and two officers lift the block (``kyc.review.decide_block_lift``) on the
-ground that the entry was delisted or that the confirmation was wrong (the hit is then overturned, so it no
-longer counts as confirmed here). A confirmed sanctions hit that still stands keeps holding the case.
+pending investigation, a court order) suspends deletion whatever the date says. So does, implicitly, a block, a
+confirmed hit or an authority notification not yet ``sent``: a frozen or reported case is never deleted by the
+clock, however the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason
+only. The ways out are explicit and audited: an officer records the notification as sent
+(``POST /v1/notifications/{id}/sent``, ``kyc.review.mark_notification_sent``), and two officers lift the block
+(``kyc.review.decide_block_lift``) on the ground that the entry was delisted or that the confirmation was wrong
+(the hit is then overturned, so it no longer counts as confirmed here). A confirmed sanctions hit that still stands
+keeps holding the case, and so does the block itself until it is lifted: a delisted hit no longer counts as
+confirmed, but delisting alone does not unfreeze a customer.
 
 The purge deletes rows, not just personal columns: an expired record has no purpose left. It logs ids and counts
 only — the log must not re-create the personal data it is there to prove deleted.
@@ -106,16 +108,26 @@ def _notified_customers() -> Select[str]:
     return select(AuthorityNotification.customer_id).where(AuthorityNotification.status != NOTIFICATION_DONE)
 
 
+def _blocked_customers() -> Select[str]:
+    """Customers still blocked: only two officers end a block (``kyc.review.decide_block_lift``), not the clock."""
+    return select(Customer.id).where(Customer.blocked_at.is_not(None))
+
+
 def held_customers() -> CompoundSelect[str]:
-    """Customers the purge must not touch: a legal hold, a confirmed hit, or an authority notification not done."""
+    """Customers the purge must not touch: a legal hold, a block, a confirmed sanctions hit, or an authority
+    notification not done."""
     explicit = select(Customer.id).where(Customer.legal_hold.is_(True))
-    return union(explicit, _confirmed_customers(), _notified_customers())
+    return union(explicit, _blocked_customers(), _confirmed_customers(), _notified_customers())
 
 
 def _log_implicit_holds(session: Session, now: datetime) -> None:
-    """Expired customers kept because of a confirmed hit or a pending notification: ids and reasons, nothing else."""
+    """Expired customers kept because of a block, a confirmed hit or a pending notification: ids and reasons only."""
     expired = select(Customer.id).where(Customer.retention_until <= now, Customer.legal_hold.is_(False))
-    for reason, query in (("confirmed_hit", _confirmed_customers()), ("notification_pending", _notified_customers())):
+    for reason, query in (
+        ("blocked", _blocked_customers()),
+        ("confirmed_hit", _confirmed_customers()),
+        ("notification_pending", _notified_customers()),
+    ):
         ids = session.execute(query.where(query.selected_columns[0].in_(expired)).distinct()).scalars()
         for customer_id in sorted(ids):
             log.warning("retention.held", object_type="customer", object_id=customer_id, reason=reason)

@@ -642,9 +642,17 @@ def decide_block_lift(
 ) -> BlockLift:
     """The second officer's answer to a block-lift request: ``approve`` lifts the block (and, for
     ``confirmed_in_error``, overturns the confirmed sanctions hits), ``reject`` leaves it. Refused when the
-    approver asked for it (four eyes) or while an authority notification of the customer is still pending (the
-    freeze is reported before it ends). The status change is a conditional UPDATE, so two approvers cannot both
-    decide. Raises ``LookupError``, ``ValueError``, :class:`ReviewError` or :class:`DecisionRefused`."""
+    approver asked for it (four eyes), while an authority notification of the customer is still pending (the
+    freeze is reported before it ends), and when a sanctions match of the customer was confirmed after the request
+    was made (the request's ground and reason are about the matches known then; the approval would otherwise
+    overturn or ignore a match neither officer looked at, because an already blocked customer keeps its
+    ``blocked_at``: ask again). Raises ``LookupError``, ``ValueError``, :class:`ReviewError` or
+    :class:`DecisionRefused`; the caller rolls back on any of them.
+
+    The request's status changes first, by a conditional UPDATE, and only then are the customer, its notifications
+    and the ground read: so two approvers cannot both decide, and on SQLite (which ignores ``SELECT … FOR
+    UPDATE``) the checks run under the write lock, where no decision confirming another match can commit between
+    them and the lift."""
     if not principal.can(Permission.APPROVE_BLOCK_LIFT):
         raise DecisionRefused(f"role {principal.role.value} lacks permission {Permission.APPROVE_BLOCK_LIFT.value}")
     if decision not in ("approve", "reject"):
@@ -656,23 +664,7 @@ def decide_block_lift(
         raise LookupError(f"block-lift request {lift_id} does not exist")
     if lift.requested_by == principal.user_id:
         raise DecisionRefused("four eyes: the officer who asked for lifting a block cannot also decide on it")
-    customer = session.get(Customer, lift.customer_id, with_for_update=True)
-    assert customer is not None  # foreign key
     approve = decision == "approve"
-    if approve:
-        if customer.blocked_at is None or customer.blocked_at != lift.blocked_at:
-            raise ReviewError("the customer's block changed since the request was made: ask again")
-        pending = list(
-            session.execute(
-                select(AuthorityNotification.id).where(
-                    AuthorityNotification.customer_id == customer.id,
-                    AuthorityNotification.status == NOTIFICATION_PENDING,
-                )
-            ).scalars()
-        )
-        if pending:
-            raise ReviewError(f"authority notification(s) {pending} still pending: record them as sent first")
-        _check_ground(session, customer.id, LiftGround(lift.ground))
     status = LIFT_APPROVED if approve else LIFT_REJECTED
     result = session.execute(
         update(BlockLift)
@@ -688,6 +680,10 @@ def decide_block_lift(
     )
     if int(getattr(result, "rowcount", 0) or 0) != 1:
         raise ReviewError(f"block-lift request {lift_id} is already {lift.status}")
+    customer = session.get(Customer, lift.customer_id, with_for_update=True)
+    assert customer is not None  # foreign key
+    if approve:
+        _check_still_liftable(session, customer, lift)
     overturned: list[str] = []
     if approve:
         if lift.ground == LiftGround.CONFIRMED_IN_ERROR:
@@ -712,6 +708,27 @@ def decide_block_lift(
         },
     )
     return lift
+
+
+def _check_still_liftable(session: Session, customer: Customer, lift: BlockLift) -> None:
+    """What must still hold when a lift is approved (see :func:`decide_block_lift`); raises :class:`ReviewError`."""
+    if customer.blocked_at is None or customer.blocked_at != lift.blocked_at:
+        raise ReviewError("the customer's block changed since the request was made: reject it and ask again")
+    notes = session.execute(
+        select(AuthorityNotification.id, AuthorityNotification.status, AuthorityNotification.created_at)
+        .where(AuthorityNotification.customer_id == customer.id)
+        .order_by(AuthorityNotification.id)
+    ).all()
+    later = [note_id for note_id, _status, created in notes if created > lift.requested_at]
+    if later:
+        raise ReviewError(
+            f"a sanctions match of the customer was confirmed after the request (notification(s) {later}): "
+            "reject it and ask again"
+        )
+    pending = [note_id for note_id, status, _created in notes if status == NOTIFICATION_PENDING]
+    if pending:
+        raise ReviewError(f"authority notification(s) {pending} still pending: record them as sent first")
+    _check_ground(session, customer.id, LiftGround(lift.ground))
 
 
 def _overturn(
