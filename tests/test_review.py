@@ -194,6 +194,7 @@ def test_a_confirmed_case_cannot_be_ended_or_backdated_and_the_purge_keeps_it(sc
     with capture_logs() as logged, transaction(settings.database_url) as session:
         assert purge_expired(session) == PurgeResult(0, 0)
     assert {(e["object_id"], e["reason"]) for e in logged if e["event"] == "retention.held"} == {
+        (customer_id, "blocked"),
         (customer_id, "confirmed_hit"),
         (customer_id, "notification_pending"),
     }
@@ -204,6 +205,10 @@ def test_a_confirmed_case_cannot_be_ended_or_backdated_and_the_purge_keeps_it(sc
         assert purge_expired(session) == PurgeResult(0, 0)
     with transaction(settings.database_url) as session:
         session.execute(update(AuthorityNotification).where(AuthorityNotification.id == note_id).values(status="sent"))
+    with transaction(settings.database_url) as session:  # reported, but still blocked: only a lift ends the hold
+        assert purge_expired(session) == PurgeResult(0, 0)
+    with transaction(settings.database_url) as session:  # what an approved block lift does to the customer row
+        session.execute(update(Customer).where(Customer.id == customer_id).values(blocked_at=None))
     with transaction(settings.database_url) as session:
         assert purge_expired(session) == PurgeResult(1, 1)
         assert session.get(Customer, customer_id) is None
