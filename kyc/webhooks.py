@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,8 @@ DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a public marker, not a secret)
 _HKDF_SALT = b"kyc-screening/webhook-secret/v1"
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Unix seconds as sent (ASCII digits only; 12 digits reach far beyond any clock)."""
 
 
 class SignatureError(ValueError):
@@ -105,19 +108,21 @@ def verify(
     saying why. ``delivery_id`` is the ``X-KYC-Delivery`` header as received."""
     if not header:
         raise SignatureError(f"{SIGNATURE_HEADER} header is missing")
-    if not delivery_id or "." in delivery_id:
+    if not delivery_id or "." in delivery_id or not delivery_id.isascii():
         raise SignatureError(f"{DELIVERY_HEADER} header is missing or malformed")
     items = [item.split("=", 1) for item in header.split(",") if "=" in item]
-    stamps = [value for key, value in items if key.strip() == "t"]
+    stamps = [value.strip() for key, value in items if key.strip() == "t"]
     macs = [value.strip() for key, value in items if key.strip() == "v1"]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not macs:
+    # Strict ASCII shapes, checked before use: int() takes Unicode digits and raises past 4300 of them, and
+    # hmac.compare_digest raises TypeError on a non-ASCII str; a sender must only ever get SignatureError.
+    if len(stamps) != 1 or not _TIMESTAMP.fullmatch(stamps[0]) or not macs:
         raise SignatureError(f"{SIGNATURE_HEADER} header is malformed")
     stamp = int(stamps[0])
     current = int(time.time()) if now is None else now
     if abs(current - stamp) > tolerance:
         raise SignatureError(f"signature timestamp is {current - stamp} s off (tolerance {tolerance} s)")
-    expected = _mac(secret, stamp, delivery_id, body)
-    if not any(hmac.compare_digest(expected, mac) for mac in macs):
+    expected = _mac(secret, stamp, delivery_id, body).encode("ascii")
+    if not any(hmac.compare_digest(expected, mac.encode("utf-8", "surrogatepass")) for mac in macs):
         raise SignatureError("signature does not match the delivery")
     return stamp
 

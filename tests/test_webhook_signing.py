@@ -67,6 +67,21 @@ def test_the_signature_covers_timestamp_delivery_id_and_body() -> None:
     assert [webhooks.backoff_seconds(n, 2) for n in (1, 2, 3)] == [2, 4, 8]
 
 
+def test_a_malformed_signature_header_is_a_signature_error_not_a_crash() -> None:
+    """Headers come from whoever can reach the receiver: anything unparseable must end as :class:`SignatureError`
+    (a 401), never as another exception (a 500 that a sender can provoke at will, and a log full of tracebacks)."""
+    good = webhooks.sign("s3cret", BODY, DELIVERY, timestamp=T0).split(",", 1)[1]
+    for header, delivery in (
+        (f"t={T0},v1=\u00e9", DELIVERY),  # non-ASCII digest: hmac.compare_digest refuses str with it
+        (f"t={T0},v1=\udcff", DELIVERY),  # a lone surrogate, as undecodable bytes arrive
+        ("t=\u00b2," + good, DELIVERY),  # a Unicode digit that int() does not take
+        ("t=" + "9" * 5000 + "," + good, DELIVERY),  # beyond int()'s digit limit
+        (f"t={T0}," + good, "d\u00e9livery"),  # a delivery id the sender could not have signed
+    ):
+        with pytest.raises(webhooks.SignatureError):
+            webhooks.verify("s3cret", BODY, header, delivery_id=delivery, now=T0)
+
+
 def test_each_client_has_its_own_derived_secret() -> None:
     first = webhooks.client_secret(MASTER, "client-a", 1)
     assert first.startswith(webhooks.SECRET_PREFIX) and len(first) == len(webhooks.SECRET_PREFIX) + 43
