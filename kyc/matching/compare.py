@@ -139,7 +139,7 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         pairs.append((q.tokens[i], c.tokens[j], round(sim, 3)))
     q_left = _unmatched(q, used_q.keys())
     c_left = _unmatched(c, used_c)
-    if q_left and c_left:
+    if q_left and c_left and (len(q_left) > 1 or len(c_left) > 1):
         for form, left, other, other_left, is_q in ((q, q_left, c, c_left, True), (c, c_left, q, q_left, False)):
             for k, j, sim in _split_parts(form, left, other, other_left):
                 left.remove(k)
@@ -179,7 +179,7 @@ def _split_parts(
 ) -> list[tuple[int, int, float]]:
     """A name part split in two on one side (``Patr ushev`` / ``Patrushev``, ``MOHAMMAD HASNI`` /
     ``MOHAMMADHASNI``): two adjacent unmatched parts, joined, are compared with one unmatched part of the other
-    name, with the usual typo budget of the joined length."""
+    name, with the usual typo budget of the joined length, starting with the same letter."""
     found: list[tuple[int, int, float]] = []
     taken: set[int] = set()
     partners: set[int] = set()
@@ -188,9 +188,20 @@ def _split_parts(
             continue
         joined = form.tokens[k] + form.tokens[k + 1]
         for j in other_left:
-            if j in partners or other.parts[j] is not Part.NAME or abs(len(other.tokens[j]) - len(joined)) > 2:
+            target = other.tokens[j]
+            if (
+                target[0] != joined[0]
+                or abs(len(target) - len(joined)) > 2
+                or j in partners
+                or other.parts[j] is not Part.NAME
+            ):
                 continue
-            sim = token_similarity(joined, other.tokens[j], skeleton(joined), other.skeletons[j])
+            key = (joined, target)
+            sim = _SIMILARITY_CACHE.get(key)
+            if sim is None:
+                if len(_SIMILARITY_CACHE) >= _CACHE_LIMIT:
+                    _SIMILARITY_CACHE.clear()
+                sim = _SIMILARITY_CACHE[key] = token_similarity(joined, target, skeleton(joined), other.skeletons[j])
             if sim >= MIN_SPLIT_SIMILARITY:
                 found.append((k, j, sim * JOINED_SIMILARITY))
                 taken.update((k, k + 1))
@@ -206,7 +217,7 @@ KINSHIP = frozenset({"bin", "ibn", "ben", "bint", "binti", "bte", "ould", "uld"}
 def _kinship_swapped(q: NameForm, c: NameForm, mapping: dict[int, int]) -> bool:
     """``ABDULLAH BIN OMAR`` against ``OMAR BIN ABDULLAH``: the names on both sides of a kinship particle
     swapped places, so the query names the father of the listed person (or his son), not him."""
-    if not any(t in KINSHIP for t in c.tokens):
+    if KINSHIP.isdisjoint(q.tokens) or KINSHIP.isdisjoint(c.tokens):  # nearly every pair: no set-up at all
         return False
     for i, token in enumerate(q.tokens):
         if token not in KINSHIP:
