@@ -576,7 +576,8 @@ def request_block_lift(
     now: datetime | None = None,
 ) -> BlockLift:
     """Ask for the customer's block to be lifted (the first of four eyes); an approver other than the requester
-    decides with :func:`decide_block_lift`. One open request per customer at a time."""
+    decides with :func:`decide_block_lift`. One open request per customer at a time (checked again after the
+    insert, under the write lock; the caller rolls back on any exception)."""
     if not principal.can(Permission.REQUEST_BLOCK_LIFT):
         raise DecisionRefused(f"role {principal.role.value} lacks permission {Permission.REQUEST_BLOCK_LIFT.value}")
     try:
@@ -605,6 +606,15 @@ def request_block_lift(
     )
     session.add(lift)
     session.flush()
+    # Checked again after the insert: on SQLite the row lock above is ignored and two askers can both have seen no
+    # open request, but the insert holds the write lock, so the later one sees the earlier one's committed row here.
+    others = session.execute(
+        select(BlockLift.id).where(
+            BlockLift.customer_id == customer_id, BlockLift.status == LIFT_REQUESTED, BlockLift.id != lift.id
+        )
+    ).first()
+    if others is not None:
+        raise ReviewError(f"customer {customer_id} already has a block-lift request awaiting a decision")
     audit.record(
         session,
         actor=principal,

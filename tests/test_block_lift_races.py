@@ -24,7 +24,7 @@ from kyc.access import Principal, Role
 from kyc.matching import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.settings import Settings
-from kyc.storage.db import get_engine, transaction
+from kyc.storage.db import get_engine, session_factory, transaction
 from kyc.storage.review_models import AuthorityNotification, HitDecision
 from kyc.storage.screening_models import Customer, Hit
 from kyc.storage.security_models import BlockLift
@@ -180,3 +180,46 @@ def test_a_blocked_customer_is_not_purged_after_its_hit_is_delisted(case: Case) 
         assert purge_expired(session) == PurgeResult(0, 0)
         customer = session.get(Customer, case.customer_id)
         assert customer is not None and customer.blocked_at is not None
+
+
+def test_two_officers_asking_at_once_leave_one_open_request(case: Case) -> None:
+    """One open request per customer, on SQLite too: both askers read the customer with no open request before
+    either writes (a barrier; on PostgreSQL the customer's row lock already serialises them)."""
+    settings = case.settings
+    with transaction(settings.database_url) as session:  # the fixture's request is answered first
+        review.decide_block_lift(session, case.lift_id, "reject", "ask again", case.approvers[1])
+    sqlite = settings.database_url.startswith("sqlite")
+    both_read = threading.Barrier(2, timeout=60)
+    outcomes: list[Any] = []
+
+    def ask(principal: Principal) -> None:
+        session = session_factory(settings.database_url)()
+        if sqlite:
+
+            @event.listens_for(session, "loaded_as_persistent")
+            def wait_for_the_other(_session: Any, instance: object) -> None:
+                if isinstance(instance, Customer) and not both_read.broken:
+                    both_read.wait()
+
+        try:
+            outcomes.append(review.request_block_lift(session, case.customer_id, "confirmed_in_error", "x", principal))
+            session.commit()
+        except Exception as exc:  # inspected below
+            session.rollback()
+            outcomes.append(exc)
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=ask, args=(principal,)) for principal in case.approvers[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(type(got).__name__ for got in outcomes) == ["BlockLift", "ReviewError"], outcomes
+    with transaction(settings.database_url) as session:
+        open_requests = session.execute(
+            select(BlockLift.id).where(
+                BlockLift.customer_id == case.customer_id, BlockLift.status == review.LIFT_REQUESTED
+            )
+        ).all()
+    assert len(open_requests) == 1
