@@ -84,6 +84,7 @@ def record(
     and the head row stays locked from here to the caller's commit.
     """
     payload = _checked_details(dict(details or {}))
+    session.flush()  # pending ORM changes first (callers may rely on their ids), before the head is locked
     connection = session.connection()
     row_id, prev_hash = _claim_next(connection)
     row: dict[str, Any] = {
