@@ -256,7 +256,9 @@ def _throughput(base: str, token: str, clients: int, seconds: float, api_pid: in
     """``clients`` keep-alive connections posting back to back for ``seconds`` (closed loop), driven by wrk.
 
     Also measured: CPU seconds per accepted request of the API processes, of PostgreSQL (all its processes on this
-    machine, so other people's queries count too) and of wrk itself.
+    machine, so other people's queries count too; backends started during the run, e.g. for overflow connections,
+    are not seen) and of wrk itself. CPU per request grows with machine load (cache and scheduler contention): for
+    the cost of one request alone, run with ``--clients 1``.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_wrk_script(token))
