@@ -194,3 +194,14 @@ def test_arabic_script_is_read_as_an_abjad_against_latin_names() -> None:
     assert score("محمد اشتری", "Mahmood ASHTARI") < 0.8
     assert score("محمود اشتری", "Mahmood ASHTARI") >= 0.8
     assert score("فرناندو بيريز", "Fernando Fernandez") < 0.5
+
+
+def test_ayn_and_hamza_do_not_split_a_romanised_part() -> None:
+    # UN IQi.049's Arabic name (Rashid Taan Kathim): the transliterator writes the ʿayn of طعان as "?", which
+    # used to split it into a one-letter "t" (taken for an initial: it matched Rashida Tlaib's family name) and "an".
+    listed = "رشيد طعان كاظم"
+    assert listed in [n.value for e in un_entries().values() for n in e.names]
+    assert name_form(listed, "Person").tokens == ("rshyd", "tan", "kazm")
+    assert score("Rashida Tlaib", listed) < 0.8
+    # Punctuation between parts still separates them (katakana middle dot).
+    assert name_form("バラク・オバマ", "Person").tokens == ("baraku", "obama")

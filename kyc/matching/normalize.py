@@ -126,7 +126,10 @@ def _fold_word(word: str) -> str:
     folded = unicodedata.normalize("NFKC", word).casefold()
     if folded.isascii():
         return folded
-    return ascii_text(folded).lower()
+    # The transliterator writes letters it has no Latin for, ʿayn and hamza (ع ء), as "?": dropped, so طعان is one
+    # part (tan), not "t" and "an". Punctuation (the katakana middle dot of バラク・オバマ) still separates parts.
+    spaced = "".join(ch if ch.isalnum() or unicodedata.category(ch)[0] == "M" else " " for ch in folded)
+    return ascii_text(spaced).lower().replace("?", "")
 
 
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
