@@ -28,6 +28,8 @@ def _client_id(session: Session, name: str) -> str:
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
         fail(f"no user named {name!r}")
+    if user.disabled_at is not None:
+        fail(f"user {name!r} is disabled: it receives no callbacks, and its secret is not shown")
     if not can(Role(user.role), Permission.SUBMIT_SCREENING):
         fail(f"user {name!r} (role {user.role}) submits no screenings, so it receives no callbacks")
     return user.id

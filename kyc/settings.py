@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     """Default alert threshold of the matcher (``kyc.matching.MatchConfig.threshold``)."""
     match_schema_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per-schema overrides, e.g. ``KYC_MATCH_SCHEMA_THRESHOLDS='{"Person": 0.85}'``."""
+
+    @field_validator("encryption_key", "blind_index_key", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        """``KYC_WEBHOOK_SECRET=`` (a compose default, an empty .env line) means "not set", never an empty key:
+        an empty HMAC key would sign with nothing, and code that checks ``is None`` would half-configure itself."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli_app
 from kyc import webhooks
-from kyc.access import Role, create_user
+from kyc.access import Role, create_user, revoke_user
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
 from kyc.storage.access_models import AuditLog
@@ -214,6 +214,11 @@ def test_a_client_verifies_its_callbacks_with_its_own_secret_and_no_other(hooks:
     crm_secret, other_secret = cli_secret("secret", "crm"), cli_secret("secret", "other-crm")
     assert crm_secret == webhooks.client_secret(MASTER, crm.user_id, 1) and crm_secret != other_secret
     assert CliRunner().invoke(cli_app, ["webhooks", "secret", "an-analyst"]).exit_code == 2  # receives no callbacks
+    with transaction(hooks.database_url) as session:
+        create_user(session, "gone-crm", Role.ONBOARDING)
+        revoke_user(session, "gone-crm")
+    gone = CliRunner().invoke(cli_app, ["webhooks", "secret", "gone-crm"])
+    assert gone.exit_code == 2 and "disabled" in gone.output  # a revoked client's secret is not handed out
 
     with receiver(crm_secret) as hook:
         job_id = completed_job(hooks, crm.user_id, hook.url)

@@ -27,10 +27,11 @@ class BlockLift(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     ground: Mapped[str] = mapped_column(String(32))
-    """``delisted``, ``authority_release`` or ``confirmed_in_error`` (see ``kyc.review.LiftGround``)."""
+    """``delisted`` or ``confirmed_in_error`` (see ``kyc.review.LiftGround``; a licence is no ground: the person
+    stays listed and the customer stays blocked)."""
     reason: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(200))
-    """The authority's decision or licence number (required for ``authority_release``)."""
+    """An optional reference for the request (the delisting notice, the case file)."""
     status: Mapped[str] = mapped_column(String(16), default="requested")
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_by_name: Mapped[str | None] = mapped_column(String(128))
