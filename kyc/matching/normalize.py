@@ -353,43 +353,66 @@ _LONG_VOWELS = {"a": "[ae]", "w": "(?:[ouw]+|aw|au)", "y": "(?:[iey]+|ai|ei)"}
 
 
 @lru_cache(maxsize=65536)
-def arabic_reading(token: str) -> re.Pattern[str]:
-    """The Latin spellings a part romanised letter by letter from the Arabic script can stand for.
+def arabic_reading(word: str) -> re.Pattern[str]:
+    """The Latin spellings one word written in the Arabic script can stand for.
 
     The Arabic script is an abjad: short vowels are not written, long ones are (alif, waw, ya). ``فرناندو``
     romanises to *frnandw*, far from *Fernando* as spelt; read as an abjad it is f, r, n, a, n, d, w with at most one
-    short vowel between letters, which *fernando* fits and *fernandez* does not. A written long vowel must be in
-    the Latin spelling (محمود *mhmwd* is Mahmoud, not Muhammad), a part starting with the article (*alftah* from
-    الفتاح) loses it, since the Latin side writes it as a separate particle, and an initial alif (a hamza seat)
-    and a final *t* (ta marbuta: Fatima / Fatimat) may be silent.
+    short vowel between letters, which *fernando* fits and *fernandez* does not. Each letter is romanised on its
+    own (rigour's transliteration), so د + ح stays two letters instead of reading as the digraph *dh*. A written
+    long vowel must be in the Latin spelling (محمود is Mahmoud, محمد is not), no vowel follows the last letter
+    unless written (رشيد is Rashid, not Rashida; a silent e as in Thérèse is allowed), a word starting with the
+    article (الفتاح) loses it, since the Latin side writes it as a separate particle, an initial alif (a hamza
+    seat) may be silent, a final ta marbuta (ة) reads as -a, -ah or -at and an alif maqsura (ى) as a long a.
     """
-    letters = _letters(token)
-    if letters.startswith("al") and len(letters) > 4:
-        letters = letters[2:]
+    units = [(ch, _letter_unit(ch)) for ch in word]
+    units = [(ch, unit) for ch, unit in units if unit]  # ʿayn and hamza have no Latin letter
+    if len(units) > 4 and units[0][1] == "a" and units[1][1] == "l":
+        units = units[2:]
     parts: list[str] = []
-    for k, ch in enumerate(letters):
-        piece = _LONG_VOWELS.get(ch, re.escape(ch))
-        if (k == 0 and ch == "a") or (k == len(letters) - 1 and ch == "t"):
-            piece += "?"
+    previous = ""
+    for k, (ch, unit) in enumerate(units):
+        if ch == "\u0629":
+            piece = "(?:[ae]?t|[ae]h?)"
+        elif ch == "\u0649":  # alif maqsura, a long a: Yahya, Musa, Mustafa
+            piece = "(?:y?a|[aei])"
+        else:
+            piece = _LONG_VOWELS.get(unit, re.escape(unit))
+            if k == 0 and unit == "a":
+                piece += "?"
+        if piece == previous:  # two equal letters in a row read as one
+            continue
+        previous = piece
         parts.append(piece)
-    return re.compile("[aeiou]?" + "[aeiou]?".join(parts) + "[aeiou]?h?")
+    return re.compile("[aeiou]?" + "[aeiou]?".join(parts) + "(?:h|e)?")
+
+
+@lru_cache(maxsize=1024)
+def _letter_unit(ch: str) -> str:
+    """One Arabic-script letter as one Latin letter class (see ``_LETTER_RULES``); "" for ʿayn and hamza."""
+    romanised = _NON_ALNUM.sub("", ascii_text(ch).lower())
+    return _letters(romanised)[:1] if romanised else ""
+
+
+_SCRIPT_WORDS = re.compile(r"[^\W\d_]+")
 
 
 def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm:
-    """``arabic`` with each part that can be read as a part of ``latin`` (see ``arabic_reading``) spelt as that
-    part, so that the usual part alignment compares the two names."""
+    """``arabic`` part by part, each word that can be read as a part of ``latin`` (see ``arabic_reading``) spelt
+    as that part, so that the usual part alignment compares the two names."""
     targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is Part.NAME]
-    tokens = list(arabic.tokens)
-    changed = False
-    for k, (token, part) in enumerate(zip(arabic.tokens, arabic.parts, strict=True)):
-        if part is not Part.NAME:
+    tokens: list[str] = []
+    parts: list[Part] = []
+    for word in _SCRIPT_WORDS.findall(unicodedata.normalize("NFKC", arabic.original)):
+        folded = _NON_ALNUM.sub("", _fold_word(word))
+        if not folded:
             continue
-        pattern = arabic_reading(token)
-        for target, spelt in targets:
-            if pattern.fullmatch(spelt):
-                tokens[k] = target
-                changed = True
-                break
-    if not changed:
+        part = _classify(folded, True)
+        if part is Part.NAME:
+            pattern = arabic_reading(word)
+            folded = next((target for target, spelt in targets if pattern.fullmatch(spelt)), folded)
+        tokens.append(folded)
+        parts.append(part)
+    if not tokens:
         return arabic
-    return _build(arabic.original, tokens, list(arabic.parts), "".join(tokens), arabic.is_person)
+    return _build(arabic.original, tokens, parts, "".join(tokens), arabic.is_person)
