@@ -297,15 +297,17 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
             if syllables is not None:
                 return syllables
         if q.is_person:
-            if _scripts(q.original) == _ARABIC and _scripts(c.original) <= _LATIN:
+            if _scripts(q.original) == _ARABIC and (c.original.isascii() or _scripts(c.original) <= _LATIN):
                 abjad = q
-            elif _scripts(c.original) == _ARABIC and _scripts(q.original) <= _LATIN:
+            elif _scripts(c.original) == _ARABIC and (q.original.isascii() or _scripts(q.original) <= _LATIN):
                 abjad = c
     aligned = align(q, c)
     if abjad is not None:
-        read = align(read_as_latin(q, c), c) if abjad is q else align(q, read_as_latin(c, q))
-        if read.score * ABJAD_FACTOR > aligned.score:
-            aligned = NameScore(read.score * ABJAD_FACTOR, "abjad", read.pairs)
+        as_latin = read_as_latin(abjad, c if abjad is q else q)
+        if as_latin is not None:
+            read = align(as_latin, c) if abjad is q else align(q, as_latin)
+            if read.score * ABJAD_FACTOR > aligned.score:
+                aligned = NameScore(read.score * ABJAD_FACTOR, "abjad", read.pairs)
     if q.numbers != c.numbers:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
         factor = NUMBER_CONFLICT if q.numbers and c.numbers and not q.numbers & c.numbers else NUMBER_MISSING

@@ -397,22 +397,34 @@ def _letter_unit(ch: str) -> str:
 _SCRIPT_WORDS = re.compile(r"[^\W\d_]+")
 
 
-def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm:
+def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm | None:
     """``arabic`` part by part, each word that can be read as a part of ``latin`` (see ``arabic_reading``) spelt
-    as that part, so that the usual part alignment compares the two names."""
+    as that part, so that the usual part alignment compares the two names; None when no word can."""
+    words = _arabic_words(arabic.original)
     targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is Part.NAME]
     tokens: list[str] = []
-    parts: list[Part] = []
-    for word in _SCRIPT_WORDS.findall(unicodedata.normalize("NFKC", arabic.original)):
-        folded = _NON_ALNUM.sub("", _fold_word(word))
-        if not folded:
-            continue
-        part = _classify(folded, True)
-        if part is Part.NAME:
-            pattern = arabic_reading(word)
-            folded = next((target for target, spelt in targets if pattern.fullmatch(spelt)), folded)
+    changed = False
+    for folded, _part, pattern in words:
+        if pattern is not None:
+            read = next((target for target, spelt in targets if pattern.fullmatch(spelt)), None)
+            if read is not None:
+                tokens.append(read)
+                changed = True
+                continue
         tokens.append(folded)
-        parts.append(part)
-    if not tokens:
-        return arabic
-    return _build(arabic.original, tokens, parts, "".join(tokens), arabic.is_person)
+    if not changed:
+        return None
+    return _build(arabic.original, tokens, [p for _, p, _ in words], "".join(tokens), arabic.is_person)
+
+
+@lru_cache(maxsize=4096)
+def _arabic_words(original: str) -> tuple[tuple[str, Part, re.Pattern[str] | None], ...]:
+    """The words of a name in the Arabic script: romanised, classified and, for name parts, their abjad reading.
+    Computed once per name: a query is read against every Latin candidate."""
+    out: list[tuple[str, Part, re.Pattern[str] | None]] = []
+    for word in _SCRIPT_WORDS.findall(unicodedata.normalize("NFKC", original)):
+        folded = _NON_ALNUM.sub("", _fold_word(word))
+        if folded:
+            part = _classify(folded, True)
+            out.append((folded, part, arabic_reading(word) if part is Part.NAME else None))
+    return tuple(out)
