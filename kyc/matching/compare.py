@@ -9,12 +9,11 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
-from rigour._core import text_scripts
+from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
@@ -78,27 +77,33 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
 
 _NUMBER = Part.NUMBER
 _INITIAL = Part.INITIAL
-_SIMILARITY_CACHE: dict[tuple[str, str], float] = {}
+_NAME = Part.NAME
+_PARTICLE = Part.PARTICLE
+_LEGAL_FORM = Part.LEGAL_FORM
+_SIMILARITY_ROWS: dict[str, dict[str, float]] = {}
+"""Name parts repeat endlessly (Mohammed, Ali, Ivan): their pairwise similarity is computed once per process. One
+row per first part, so that a query part looks its row up once and then each list part by its string alone (no
+pair tuple to build and hash per comparison)."""
 _CACHE_LIMIT = 500_000
-"""Name parts repeat endlessly (Mohammed, Ali, Ivan): their pairwise similarity is computed once per process."""
+_cached = 0
+"""Similarities held in the rows; all rows are dropped when it reaches the limit."""
 
 
-def _pair_similarity(q: NameForm, i: int, c: NameForm, j: int) -> float:
-    qp, cp = q.parts[i], c.parts[j]
-    a, b = q.tokens[i], c.tokens[j]
-    if qp is _NUMBER or cp is _NUMBER:
-        return 1.0 if a == b else 0.0
-    if qp is _INITIAL or cp is _INITIAL:
-        return INITIAL_SIMILARITY if a[0] == b[0] else 0.0
-    if a == b:
-        return 1.0
-    key = (a, b)
-    sim = _SIMILARITY_CACHE.get(key)
-    if sim is None:
-        if len(_SIMILARITY_CACHE) >= _CACHE_LIMIT:
-            _SIMILARITY_CACHE.clear()
-        sim = _SIMILARITY_CACHE[key] = token_similarity(a, b, q.skeletons[i], c.skeletons[j])
-    return sim
+def _similarity_row(a: str) -> dict[str, float]:
+    row = _SIMILARITY_ROWS.get(a)
+    if row is None:
+        row = _SIMILARITY_ROWS[a] = {}
+    return row
+
+
+def _remember(row: dict[str, float], b: str, sim: float) -> None:
+    global _cached
+    if _cached >= _CACHE_LIMIT:
+        for other in _SIMILARITY_ROWS.values():
+            other.clear()
+        _cached = 0
+    row[b] = sim
+    _cached += 1
 
 
 def _weight(form: NameForm, i: int) -> float:
@@ -113,13 +118,53 @@ class NameScore:
 
 
 def align(q: NameForm, c: NameForm) -> NameScore:
-    """Greedy best-first alignment of parts; score = matched weight over total weight (length-weighted)."""
+    """Greedy best-first alignment of parts; score = matched weight over total weight (length-weighted).
+
+    The hottest function of screening (every retrieved slot, every query name): the per-pair similarity is
+    written out here rather than called, and the rarer steps (split parts, order, kinship) run only when they
+    can apply."""
+    q_tokens, c_tokens = q.tokens, c.tokens
+    q_parts, c_parts = q.parts, c.parts
+    q_weights, c_weights = q.weights, c.weights
+    c_range = range(len(c_tokens))
     candidates: list[tuple[float, int, int]] = []
-    for i in range(len(q.tokens)):
-        for j in range(len(c.tokens)):
-            sim = _pair_similarity(q, i, c, j)
-            if sim >= MIN_PART_SIMILARITY:
-                candidates.append((sim, i, j))
+    for i, a in enumerate(q_tokens):
+        qp = q_parts[i]
+        if qp is _NUMBER:  # numbers are compared exactly
+            for j in c_range:
+                if c_tokens[j] == a:
+                    candidates.append((1.0, i, j))
+            continue
+        if qp is _INITIAL:
+            for j in c_range:
+                b = c_tokens[j]
+                if c_parts[j] is _NUMBER:
+                    if b == a:
+                        candidates.append((1.0, i, j))
+                elif b[0] == a[0]:
+                    candidates.append((INITIAL_SIMILARITY, i, j))
+            continue
+        row = _SIMILARITY_ROWS.get(a)
+        if row is None:
+            row = _SIMILARITY_ROWS[a] = {}
+        for j in c_range:
+            b = c_tokens[j]
+            cp = c_parts[j]
+            if cp is _NUMBER:
+                if a == b:
+                    candidates.append((1.0, i, j))
+            elif cp is _INITIAL:
+                if a[0] == b[0]:
+                    candidates.append((INITIAL_SIMILARITY, i, j))
+            elif a == b:
+                candidates.append((1.0, i, j))
+            else:
+                sim = row.get(b)
+                if sim is None:
+                    sim = token_similarity(a, b, q.skeletons[i], c.skeletons[j])
+                    _remember(row, b, sim)
+                if sim >= MIN_PART_SIMILARITY:
+                    candidates.append((sim, i, j))
     candidates.sort(reverse=True)
     used_q: dict[int, int] = {}
     used_c: set[int] = set()
@@ -131,14 +176,20 @@ def align(q: NameForm, c: NameForm) -> NameScore:
             continue
         used_q[i] = j
         used_c.add(j)
-        wq, wc = q.weights[i], c.weights[j]
-        if q.parts[i] is _INITIAL or c.parts[j] is _INITIAL:
+        wq, wc = q_weights[i], c_weights[j]
+        if q_parts[i] is _INITIAL or c_parts[j] is _INITIAL:
             wq = wc = min(wq, wc)
         matched += sim * (wq + wc)
         total += wq + wc
-        pairs.append((q.tokens[i], c.tokens[j], round(sim, 3)))
-    q_left = _unmatched(q, used_q.keys())
-    c_left = _unmatched(c, used_c)
+        pairs.append((q_tokens[i], c_tokens[j], round(sim, 3)))
+    if len(used_q) == len(q_tokens):
+        q_left: list[int] = []
+    else:
+        q_left = [i for i in range(len(q_tokens)) if i not in used_q]
+    if len(used_c) == len(c_tokens):
+        c_left: list[int] = []
+    else:
+        c_left = [j for j in c_range if j not in used_c]
     if q_left and c_left and (len(q_left) > 1 or len(c_left) > 1):
         for form, left, other, other_left, is_q in ((q, q_left, c, c_left, True), (c, c_left, q, q_left, False)):
             for k, j, sim in _split_parts(form, left, other, other_left):
@@ -157,17 +208,22 @@ def align(q: NameForm, c: NameForm) -> NameScore:
                     (joined, other.tokens[j], round(sim, 3)) if is_q else (other.tokens[j], joined, round(sim, 3))
                 )
     # Both sides keep a real part: a different name, not a missing one (an unmatched "al" or "LLC" is neither).
-    conflict = _has_real_part(q, q_left) and _has_real_part(c, c_left)
-    named = sum(1 for i in used_q if q.parts[i] in (Part.NAME, Part.INITIAL))
-    missing = MISSING_PART_WEIGHT if q.is_person else MISSING_ORG_WORD_WEIGHT
-    total += _unmatched_weight(q, q_left, conflict, named, missing)
-    total += _unmatched_weight(c, c_left, conflict, named, missing)
+    conflict = bool(q_left) and bool(c_left) and _has_real_part(q, q_left) and _has_real_part(c, c_left)
+    if q_left or c_left:
+        named = 0
+        for i in used_q:
+            part = q_parts[i]
+            if part is _NAME or part is _INITIAL:
+                named += 1
+        missing = MISSING_PART_WEIGHT if q.is_person else MISSING_ORG_WORD_WEIGHT
+        total += _unmatched_weight(q, q_left, conflict, named, missing)
+        total += _unmatched_weight(c, c_left, conflict, named, missing)
     score = matched / total if total else 0.0
     method = "parts"
     if q.is_person and score > ONE_PART_CAP and _one_part_against_more(q, q_left, c, c_left):
         score = ONE_PART_CAP
         method = "parts+one-part"
-    if not _in_order(q, used_q):
+    if len(used_q) >= 3 and not _in_order(q, used_q):
         score *= REORDER_FACTOR
     if _kinship_swapped(q, c, used_q):
         score *= KINSHIP_SWAP_FACTOR
@@ -196,12 +252,11 @@ def _split_parts(
                 or other.parts[j] is not Part.NAME
             ):
                 continue
-            key = (joined, target)
-            sim = _SIMILARITY_CACHE.get(key)
+            row = _similarity_row(joined)
+            sim = row.get(target)
             if sim is None:
-                if len(_SIMILARITY_CACHE) >= _CACHE_LIMIT:
-                    _SIMILARITY_CACHE.clear()
-                sim = _SIMILARITY_CACHE[key] = token_similarity(joined, target, skeleton(joined), other.skeletons[j])
+                sim = token_similarity(joined, target, skeleton(joined), other.skeletons[j])
+                _remember(row, target, sim)
             if sim >= MIN_SPLIT_SIMILARITY:
                 found.append((k, j, sim * JOINED_SIMILARITY))
                 taken.update((k, k + 1))
@@ -247,11 +302,6 @@ def _has_real_part(form: NameForm, indexes: list[int]) -> bool:
 
 
 _REAL_PARTS = (Part.NAME, Part.INITIAL, Part.NUMBER)
-
-
-def _unmatched(form: NameForm, used: Iterable[int]) -> list[int]:
-    taken = set(used)
-    return [i for i in range(len(form.tokens)) if i not in taken]
 
 
 def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_count: int, missing: float) -> float:
