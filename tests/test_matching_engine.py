@@ -200,6 +200,37 @@ def test_person_query_also_screens_entries_of_unknown_kind() -> None:
     assert Matcher.build([(1, vessel)]).screen(person("Emraan Ali"), threshold=0.0) == []
 
 
+def test_a_name_is_compared_as_written_whichever_spelling_came_first() -> None:
+    # UK OFSI lists QDi.363's alias in Cyrillic before the Latin spelling, AU DFAT after it; both normalise to
+    # "abu banat", but only the Latin one can be read against the Arabic query (an abjad reading). Before 1.3 the
+    # entry kept its first spelling and one index slot held the first-indexed one, so the order decided the score.
+    listed = next(e for e in un_entries() if e.source_ref == "QDi.363")
+    query = person("ابو بنات")
+    scored = []
+    for names in (("Абу Банат", "Abu Banat"), ("Abu Banat", "Абу Банат")):
+        entry = listed.model_copy(update={"names": tuple(Name(value=n) for n in names)})
+        [hit] = Matcher.build([(1, entry)]).screen(query, threshold=0.0)
+        scored.append((hit.score, hit.matched_name, hit.explanation["name_method"]))
+        # The two spellings on two entries sharing one slot: each entry is scored on its own spelling.
+        apart = [listed.model_copy(update={"names": (Name(value=n),), "source_ref": n}) for n in names]
+        hits = {m.source_ref: m for m in Matcher.build([(1, e) for e in apart]).screen(query, threshold=0.0)}
+        assert hits["Abu Banat"].explanation["name_method"] == "abjad"
+        assert hits["Абу Банат"].explanation["name_method"] == "parts"
+        assert hits["Abu Banat"].score > hits["Абу Банат"].score
+    assert scored[0] == scored[1]
+    assert scored[0][1:] == ("Abu Banat", "abjad")
+
+
+def test_names_in_chinese_characters_are_compared_as_written() -> None:
+    # OpenSanctions lists Q12182638 in simplified and traditional characters: one romanised form, different
+    # characters. A query in the traditional spelling matches that spelling fully, whichever is listed first.
+    listed = next(e for e in un_entries() if e.source_ref == "QDi.363")
+    for names in (("尤索夫·奥塔米尔曼", "尤索夫·奧塔米爾曼"), ("尤索夫·奧塔米爾曼", "尤索夫·奥塔米尔曼")):
+        entry = listed.model_copy(update={"names": tuple(Name(value=n) for n in names)})
+        [hit] = Matcher.build([(1, entry)]).screen(person("尤索夫·奧塔米爾曼"), threshold=0.0)
+        assert (hit.score, hit.matched_name, hit.explanation["name_method"]) == (1.0, "尤索夫·奧塔米爾曼", "syllables")
+
+
 def _parsed(source: str, relative: str) -> list[Entry]:
     path: Path = list_file(relative)
     return get_adapter(source).parse([RawFile(path.name, path.read_bytes())]).entries

@@ -17,7 +17,7 @@ from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.model import FeatureWeights, Query
-from kyc.matching.normalize import NameForm, Part, read_as_latin, skeleton
+from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -127,6 +127,7 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     q_parts, c_parts = q.parts, c.parts
     q_weights, c_weights = q.weights, c.weights
     c_range = range(len(c_tokens))
+    c_plain = _INITIAL not in c_parts and _NUMBER not in c_parts
     candidates: list[tuple[float, int, int]] = []
     for i, a in enumerate(q_tokens):
         qp = q_parts[i]
@@ -147,6 +148,18 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         row = _SIMILARITY_ROWS.get(a)
         if row is None:
             row = _SIMILARITY_ROWS[a] = {}
+        if c_plain:  # the usual list name: words only, no initial or number to treat apart
+            for j, b in enumerate(c_tokens):
+                if a == b:
+                    candidates.append((1.0, i, j))
+                    continue
+                sim = row.get(b)
+                if sim is None:
+                    sim = token_similarity(a, b, q.skeletons[i], c.skeletons[j])
+                    _remember(row, b, sim)
+                if sim >= MIN_PART_SIMILARITY:
+                    candidates.append((sim, i, j))
+            continue
         for j in c_range:
             b = c_tokens[j]
             cp = c_parts[j]
@@ -190,7 +203,7 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         c_left: list[int] = []
     else:
         c_left = [j for j in c_range if j not in used_c]
-    if q_left and c_left and (len(q_left) > 1 or len(c_left) > 1):
+    if q_left and c_left and (_adjacent(q_left) or _adjacent(c_left)):  # a split part needs two neighbours
         for form, left, other, other_left, is_q in ((q, q_left, c, c_left, True), (c, c_left, q, q_left, False)):
             for k, j, sim in _split_parts(form, left, other, other_left):
                 left.remove(k)
@@ -228,6 +241,11 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     if _kinship_swapped(q, c, used_q):
         score *= KINSHIP_SWAP_FACTOR
     return NameScore(score, method, tuple(pairs))
+
+
+def _adjacent(left: list[int]) -> bool:
+    """Two neighbouring parts in an (ascending) list of unmatched parts."""
+    return any(left[k] + 1 == left[k + 1] for k in range(len(left) - 1))
 
 
 def _split_parts(
@@ -385,6 +403,27 @@ def _scripts(text: str) -> frozenset[str]:
 
 SYLLABIC_SCRIPTS = frozenset({"Han", "Hangul"})
 """Scripts whose characters are whole syllables of a name: 习近平, 이재명."""
+
+
+def written_reading(original: str) -> object:
+    """What ``compare_names`` reads of a name as written, beyond its normalised form: None for a name in the Latin
+    script (read only through its parts); the words and abjad readings of an Arabic-script name; the characters
+    of a name in Chinese characters or Hangul; "other" for any other script (never read as an abjad's Latin
+    partner). Two names of one normalised form compare alike with every query exactly when these agree, so the
+    engine compares a listed form once per distinct reading, not once per form: "Abu Banat" and "Абу Банат"
+    normalise alike, but an Arabic query reads only the first."""
+    if original.isascii():
+        return None
+    scripts = _scripts(original)
+    if scripts <= _LATIN:
+        return None
+    if scripts == _ARABIC:
+        words = arabic_words(original)
+        return ("abjad", tuple((folded, part, pattern and pattern.pattern) for folded, part, pattern in words))
+    letters, syllabic = _syllables(original)
+    if len(syllabic) == 1 and syllabic <= SYLLABIC_SCRIPTS:
+        return ("syllables", letters)
+    return "other"
 
 
 @lru_cache(maxsize=65536)

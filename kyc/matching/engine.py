@@ -17,7 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 from kyc.entry import Entry, NameKind
-from kyc.matching.compare import FEATURES, NameScore, compare_names, normalise_identifier, schema_compatible
+from kyc.matching.compare import (
+    FEATURES,
+    NameScore,
+    compare_names,
+    normalise_identifier,
+    schema_compatible,
+    written_reading,
+)
 from kyc.matching.index import IndexBuilder, IntArray, TokenIndex
 from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
 from kyc.matching.normalize import NameForm, name_form
@@ -57,6 +64,7 @@ class Matcher:
         name_kind: list[NameKind],
         index: TokenIndex,
         slot_offsets: npt.NDArray[np.int64],
+        name_reading: list[int],
         identifiers: dict[str, list[int]],
         config: MatchConfig,
     ) -> None:
@@ -69,6 +77,7 @@ class Matcher:
         self._name_kind = name_kind
         self._index = index
         self._slot_offsets = slot_offsets
+        self._name_reading = name_reading
         self._identifiers = identifiers
         self._config_hash = config.config_hash()
         w = config.weights
@@ -85,31 +94,42 @@ class Matcher:
 
         Names that normalise identically (the same person on five lists) share one index slot: retrieval ranks
         distinct name forms, so copies of a name on other lists cannot crowd out this list's entry, and every
-        entry carrying a retrieved form is scored.
+        entry carrying a retrieved form is scored. Within a slot, names that comparison reads differently as
+        written (see ``written_reading``: "Abu Banat" / "Абу Банат" for an Arabic query) are compared apart, so
+        the score does not depend on which spelling was indexed first.
         """
         kept = list(entries)
         forms: list[NameForm] = []
         name_entry: list[int] = []
         name_kind: list[NameKind] = []
         name_slot: list[int] = []
+        readings: list[object] = []
         slots: dict[tuple[object, ...], int] = {}
         index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
         for entry_id, (_version, entry) in enumerate(kept):
             schema = form_schema(entry.schema_.value)
-            seen: set[str] = set()
+            seen: set[tuple[str, object]] = set()
+            parts_slot: dict[str, int] = {}
             for name in entry.names:
                 form = name_form(name.value, schema)
-                signature = " ".join(form.tokens)
-                if signature in seen:  # the same name in two scripts or cases: index once
+                reading = written_reading(form.original)
+                parts = " ".join(form.tokens)
+                if (parts, reading) in seen:  # the same name in two cases, or in scripts read alike: once
                     continue
-                seen.add(signature)
-                key = (form.tokens, form.parts, form.compact, form.is_person)  # all that comparison reads
-                slot = slots.get(key)
+                seen.add((parts, reading))
+                slot = parts_slot.get(parts)
                 if slot is None:
-                    slot = slots[key] = len(slots)
-                    index.add(slot, form.index_keys(), form.compact)
+                    key = (form.tokens, form.parts, form.compact, form.is_person)  # all that retrieval reads
+                    slot = slots.get(key)
+                    if slot is None:
+                        slot = slots[key] = len(slots)
+                        index.add(slot, form.index_keys(), form.compact)
+                    parts_slot[parts] = slot
+                # else the entry's name in another script, read otherwise (Абу Банат beside Abu Banat): retrieved
+                # with the slot of its first spelling, as before, and compared as written.
                 name_slot.append(slot)
+                readings.append((form.parts, form.compact, reading))
                 forms.append(form)
                 name_entry.append(entry_id)
                 name_kind.append(name.kind)
@@ -124,6 +144,11 @@ class Matcher:
         offsets = np.zeros(index.slot_count + 1, dtype=np.int64)
         np.cumsum(np.bincount(slot_array, minlength=index.slot_count), out=offsets[1:])
         positions = order.tolist()
+        # Each name's first name id in its slot that comparison reads alike: the one compared for the group.
+        first_reading: dict[tuple[int, object], int] = {}
+        name_reading = [
+            first_reading.setdefault((name_slot[i], readings[i]), new_id) for new_id, i in enumerate(positions)
+        ]
         return cls(
             kept,
             [forms[i] for i in positions],
@@ -131,6 +156,7 @@ class Matcher:
             [name_kind[i] for i in positions],
             index.freeze(),
             offsets,
+            name_reading,
             dict(identifiers),
             config or MatchConfig(),
         )
@@ -204,16 +230,28 @@ class Matcher:
         best: dict[int, _Candidate | None] = {}
         weak = self.config.weights.weak_alias
         entry_of, entry_schema, kinds = self._name_entry_list, self._entry_schema, self._name_kind
+        readings, forms = self._name_reading, self._forms
         for first, end in self._slot_ranges(self._candidate_ids(retrieval)):
-            # Every name of a slot has the same normalised form: compared once, credited to each entry.
+            # Every name of a slot has the same normalised form: compared once per reading (nearly always one),
+            # credited to each entry.
             scored: tuple[NameForm, NameScore] | None = None
+            others: dict[int, tuple[NameForm, NameScore]] | None = None
             for name_id in range(first, end):
                 entry_id = entry_of[name_id]
                 if entry_schema[entry_id] not in compatible:
                     continue
-                if scored is None:
-                    scored = self._compare(forms_by_schema, names, self._forms[name_id])
-                form, result = scored
+                reading = readings[name_id]
+                if reading == first:
+                    if scored is None:
+                        scored = self._compare(forms_by_schema, names, forms[name_id])
+                    form, result = scored
+                else:
+                    if others is None:
+                        others = {}
+                    found = others.get(reading)
+                    if found is None:
+                        found = others[reading] = self._compare(forms_by_schema, names, forms[name_id])
+                    form, result = found
                 score = result.score * (weak if kinds[name_id] is NameKind.WEAK_ALIAS else 1.0)
                 current = best.get(entry_id)
                 if current is None or score > current.score:

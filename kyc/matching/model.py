@@ -15,13 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kyc.countries import to_country
 from kyc.entry import Entry, PartialDate, PartialDateStr
 
-ENGINE_VERSION = "kyc-match/1.2"
+ENGINE_VERSION = "kyc-match/1.3"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
 Hangul compared syllable by syllable; father and son swapped around bin/ibn scored lower; a one-part person name
 capped below the threshold against a fuller name; a person name in the Arabic script read as an abjad against
-a Latin one; a second typo needs the first letter right."""
+a Latin one; a second typo needs the first letter right.
+1.3: a listed name is compared as written, not only by its normalised parts: spellings of one form in scripts
+that comparison reads differently (Abu Banat / Абу Банат for an Arabic query, 尤索夫·奧塔米爾曼 / 尤索夫·奥塔米尔曼)
+are each compared, whichever was listed or indexed first."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

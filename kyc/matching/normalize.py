@@ -400,7 +400,7 @@ _SCRIPT_WORDS = re.compile(r"[^\W\d_]+")
 def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm | None:
     """``arabic`` part by part, each word that can be read as a part of ``latin`` (see ``arabic_reading``) spelt
     as that part, so that the usual part alignment compares the two names; None when no word can."""
-    words = _arabic_words(arabic.original)
+    words = arabic_words(arabic.original)
     targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is Part.NAME]
     tokens: list[str] = []
     changed = False
@@ -418,7 +418,7 @@ def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm | None:
 
 
 @lru_cache(maxsize=4096)
-def _arabic_words(original: str) -> tuple[tuple[str, Part, re.Pattern[str] | None], ...]:
+def arabic_words(original: str) -> tuple[tuple[str, Part, re.Pattern[str] | None], ...]:
     """The words of a name in the Arabic script: romanised, classified and, for name parts, their abjad reading.
     Computed once per name: a query is read against every Latin candidate."""
     out: list[tuple[str, Part, re.Pattern[str] | None]] = []
