@@ -203,8 +203,10 @@ def align(q: NameForm, c: NameForm) -> NameScore:
         c_left: list[int] = []
     else:
         c_left = [j for j in c_range if j not in used_c]
-    if q_left and c_left and (_adjacent(q_left) or _adjacent(c_left)):  # a split part needs two neighbours
+    if q_left and c_left and (len(q_left) > 1 or len(c_left) > 1):
         for form, left, other, other_left, is_q in ((q, q_left, c, c_left, True), (c, c_left, q, q_left, False)):
+            if not _adjacent_names(form.parts, left):  # a split part is two neighbouring unmatched names
+                continue
             for k, j, sim in _split_parts(form, left, other, other_left):
                 left.remove(k)
                 left.remove(k + 1)
@@ -220,9 +222,19 @@ def align(q: NameForm, c: NameForm) -> NameScore:
                 pairs.append(
                     (joined, other.tokens[j], round(sim, 3)) if is_q else (other.tokens[j], joined, round(sim, 3))
                 )
-    # Both sides keep a real part: a different name, not a missing one (an unmatched "al" or "LLC" is neither).
-    conflict = bool(q_left) and bool(c_left) and _has_real_part(q, q_left) and _has_real_part(c, c_left)
     if q_left or c_left:
+        # Both sides keep a real part: a different name, not a missing one (an unmatched "al" or "LLC" is neither).
+        conflict = False
+        if q_left and c_left:
+            for i in q_left:
+                part = q_parts[i]
+                if part is not _PARTICLE and part is not _LEGAL_FORM:
+                    for j in c_left:
+                        part = c_parts[j]
+                        if part is not _PARTICLE and part is not _LEGAL_FORM:
+                            conflict = True
+                            break
+                    break
         named = 0
         for i in used_q:
             part = q_parts[i]
@@ -243,9 +255,14 @@ def align(q: NameForm, c: NameForm) -> NameScore:
     return NameScore(score, method, tuple(pairs))
 
 
-def _adjacent(left: list[int]) -> bool:
-    """Two neighbouring parts in an (ascending) list of unmatched parts."""
-    return any(left[k] + 1 == left[k + 1] for k in range(len(left) - 1))
+def _adjacent_names(parts: tuple[Part, ...], left: list[int]) -> bool:
+    """Two neighbouring name parts in an (ascending) list of unmatched parts: all that a split part can be."""
+    previous = -2
+    for k in left:
+        if k == previous + 1 and parts[k] is _NAME and parts[previous] is _NAME:
+            return True
+        previous = k
+    return False
 
 
 def _split_parts(

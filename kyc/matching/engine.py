@@ -39,11 +39,15 @@ _FORM_SCHEMA = {"Person": "Person", "Organization": "Organization", "LegalEntity
 _SCHEMAS = ("Person", "Organization", "LegalEntity", "Vessel", "Aircraft")
 
 
+_COMPATIBLE_SCHEMAS = {q: frozenset(s for s in _SCHEMAS if schema_compatible(q, s)) for q in _SCHEMAS}
+"""The entry schemas each query schema may match, worked out once rather than per query."""
+
+
 def form_schema(schema: str) -> str:
     return _FORM_SCHEMA.get(schema, "Organization")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: created for every scored name, and a frozen dataclass is slower to create
 class _Candidate:
     name_id: int
     query_name: str
@@ -223,7 +227,9 @@ class Matcher:
         names = [query.name, *query.aliases]
         primary = form_schema(query.schema_)
         forms_by_schema = {primary: [name_form(n, primary) for n in names]}
-        compatible = {s for s in _SCHEMAS if schema_compatible(query.schema_, s)}
+        compatible = _COMPATIBLE_SCHEMAS.get(query.schema_)
+        if compatible is None:
+            compatible = frozenset(s for s in _SCHEMAS if schema_compatible(query.schema_, s))
         if query.schema_ == "LegalEntity":  # retrieval with both normalisations: it may be a person
             forms_by_schema["Person"] = [name_form(n, "Person") for n in names]
         retrieval = [f for forms in forms_by_schema.values() for f in forms]
