@@ -9,8 +9,8 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
@@ -63,16 +63,18 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         return 1.0
     if skel_a == skel_b:
         return SKELETON_SIMILARITY
-    longest = max(len(a), len(b))
-    budget = edit_budget(min(len(a), len(b)), a[0] == b[0])
-    if abs(len(a) - len(b)) > budget + 1:
+    len_a, len_b = len(a), len(b)
+    budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
+    if abs(len_a - len_b) > budget + 1:
         return 0.0
-    distance = OSA.distance(a, b, score_cutoff=budget + 1)
-    skel_distance = OSA.distance(skel_a, skel_b, score_cutoff=budget + 1)
-    best = min(distance, skel_distance)
+    best = OSA.distance(a, b, score_cutoff=budget + 1)
+    if best and (skel_a is not a or skel_b is not b):  # most parts are their own skeleton: nothing to add
+        skel_distance = OSA.distance(skel_a, skel_b, score_cutoff=budget + 1)
+        if skel_distance < best:
+            best = skel_distance
     if best > budget:
         return 0.0
-    return 1.0 - TYPO_COST * best / longest
+    return 1.0 - TYPO_COST * best / (len_a if len_a > len_b else len_b)
 
 
 _NUMBER = Part.NUMBER
@@ -110,8 +112,7 @@ def _weight(form: NameForm, i: int) -> float:
     return form.weights[i]
 
 
-@dataclass(frozen=True, slots=True)
-class NameScore:
+class NameScore(NamedTuple):  # immutable, and cheaper to create than a frozen dataclass (one per comparison)
     score: float
     method: str
     pairs: tuple[tuple[str, str, float], ...]
