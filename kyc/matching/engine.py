@@ -183,7 +183,10 @@ class Matcher:
         for entry_id in id_hits:
             best.setdefault(entry_id, None)
         matches: list[Match] = []
+        bonus = None if query.identifiers else self._max_bonus
         for entry_id, candidate in best.items():
+            if bonus is not None and candidate is not None and candidate.score + bonus < cutoff:
+                continue  # most candidates: no qualifier could lift them (as _match would find, at a call's cost)
             match = self._match(query, entry_id, candidate, cutoff)
             if match is not None:
                 matches.append(match)
