@@ -71,29 +71,28 @@ NOTES = """### Notes
   logic-v2's lazy data loading inside its timing: 39–72× depending on the load of the moment.
 - name_bench "per-pair time" normalises both names of every pair; in screening the list names are normalised
   once, at index build, which is why a whole query against all lists costs less than a millisecond.
-- **name_bench F1 0.859 < 0.88** (persons 0.839 ≥ 0.80 is met). The remaining errors: nicknames and short forms
-  (Ted/Theodore, Bibi/Benjamin, JC/Jean-Claude), cross-script pairs (Chinese, Japanese, Khmer, Arabic against Latin),
-  pairs with one whole part changed that the bench labels as matches (Keir Starkey/Keir Starmer) while labelling
-  others as non-matches (Andrei/Alexei Navalny), and fund series (Partners V / VI) labelled as matches. rigour's
-  person-name symbol data would cover the nicknames, but it takes ~17 s and ~300 MB to load; not enabled.
-- UN recall with *all* lists loaded together is now measured in the speed section (it was checked by hand:
-  679/680 treated names with kyc-match/1.0, the miss SAIF-AL-DIN AL-MASHADANI alerting only on the same person's
-  AU, EU, OFAC, UK and US entries, whose copies of the name filled the 12 ranked candidate slots). Since
-  kyc-match/1.1 identical normalised names share one index slot: the 12 candidates are distinct name forms, each
-  compared once and credited to every entry carrying it. Queries did not get slower (same-machine A/B, CPU p50
-  0.53–0.85 ms against 0.64–0.81 ms for 1.0); about 13.6 entries per query reach the qualifier step instead of 8.6.
-- kyc-match/1.1 costs a little at build time: 8.7 s and 118 MB for all lists against 7.2 s and 101 MB (the
-  distinct-form table and the slot-ordered renumbering of names); the 1,000,000-name build was not rerun.
-- Batch alerts with all lists: 526 of 100,000 lines with kyc-match/1.1 against 506 with 1.0 (same lines, same
-  machine: 24 lines newly alerting, 4 no longer). Wider retrieval now reaches names the copies used to crowd out,
-  and the scorer passes some weak ones: Chinese names against OFAC/CSL "Cheng YUN", one-word PEP names
-  ("Elizabeth", "Sarah") against two-part queries, Charles Carter / Charles Carper. A scoring matter, not retrieval.
-- The machine was shared with other engineers' benchmarks during the run: wall-clock p99 is inflated by CPU
-  contention; the CPU-time column is the engine's own cost.
+- **name_bench** with kyc-match/1.2–1.3 (from 0.859 with 1.1): two typos from five letters when the first letter
+  agrees (Merkur/Merkel, not Maria/Garcia), split parts joined (Patr ushev / Patrushev), Chinese and Hangul names
+  compared character by character (romanisation merges 石 and 市), father and son swapped around bin/ibn scored
+  lower, one-word person names capped below the threshold against fuller names (a PEP listed as "Elizabeth" no
+  longer alerts on every Elizabeth), Arabic-script persons read as an abjad against Latin spellings (each letter
+  romanised by rigour; short vowels unwritten, long vowels required). Remaining errors: nicknames (rigour's
+  person-name data would cover them and several CJK pairs but costs ~5 s and ~430 MB on first use: not enabled),
+  fund series (Partners VII / VIII) labelled as matches while the issue asks numbers to be compared exactly, "II"
+  read as a legal form by rigour, and label conflicts (Tom/Tim Cook, dropped middle parts).
+- kyc-match/1.3 compares a listed name as written: names of one normalised form that comparison reads differently
+  (Latin, Arabic, Chinese/Hangul characters) are compared apart within their index slot; before, the first-indexed
+  spelling decided the score (Abu Banat / Абу Банат for an Arabic query). Retrieval is unchanged. The 1.3 speed work
+  (align inlined, per-part similarity rows, early skips) gives byte-identical hits and explanations on 10,815
+  queries against 1.2 apart from the 58 Chinese-character queries the slot fix changes.
+- UN recall with *all* lists loaded together is measured in the speed section: identical normalised names share
+  one index slot (since 1.1), so copies of a name on other lists do not crowd the UN entry out of the candidates.
+- Wall-clock p99 is sensitive to other processes on this 2-core machine; the CPU-time column is the engine's own
+  cost.
 - UN recall counts the positives whose entry is on the 2026-02-27 list version; three were delisted since the
   fixtures were made and are reported separately (all three are missed, as they should be).
-- 1M corpus: the index takes 612 MB; the million synthetic `Entry` objects themselves (pydantic models, made before
-  the build) account for most of the 2.9 GB peak.
+- 1M corpus: the index memory is the RSS growth of the build; the million synthetic `Entry` objects themselves
+  (pydantic models, made before the build) are not counted and account for most of the process's peak.
 - Batch: 100,000 lines through `kyc match`'s own code path (`cli.screen.screen_stream`, 2 forked workers sharing
   the matcher), extrapolated to a million; the full million-line run was not made on the shared machine.
 """
