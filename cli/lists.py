@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from cli.common import fail, settings
+from cli.common import fail, is_terminal, settings
 from cli.users import cli_actor
 from kyc import audit
-from kyc.access import Principal
+from kyc.access import Principal, authenticate
 from kyc.storage.db import transaction
 from kyc.versions import (
     IngestResult,
@@ -45,7 +46,7 @@ def ingest_command(
     allow_shrink: Annotated[bool, typer.Option(help="Accept a list much smaller than the active one.")] = False,
     user: Annotated[
         str | None,
-        typer.Option(help="Who imports: an existing, active user allowed to manage lists (needed for fi_national)."),
+        typer.Option(help="Who imports (needed for fi_national): an active admin; their token in KYC_TOKEN."),
     ] = None,
 ) -> None:
     """Ingest one source from files or a URL. Exit 0 when stored or unchanged, 2 when rejected."""
@@ -79,6 +80,25 @@ def ingest_command(
     )
 
 
+TOKEN_VARIABLE = "KYC_TOKEN"  # noqa: S105 - the name of the variable, not a secret
+
+
+def _console_user(session: Session, name: str, action: str) -> Principal:
+    """The user a console operator acts as, for four eyes: NAME must be backed by NAME's own bearer token
+    (``KYC_TOKEN``, or a hidden prompt on a terminal). A typed name alone would let one operator act as two
+    admins; with the token, importing and approving take two people's credentials, as over the API."""
+    user = approving_user(session, name, action=action)  # exists, active, allowed: named reasons first
+    token = os.environ.get(TOKEN_VARIABLE) or (
+        typer.prompt(f"{name}'s bearer token", hide_input=True, err=True) if is_terminal() else None
+    )
+    if not token:
+        fail(f"--user {name!r}: give that user's bearer token in {TOKEN_VARIABLE} (it proves who acts)")
+    principal = authenticate(session, token.strip())
+    if principal is None or principal.user_id != user.user_id:
+        fail(f"--user {name!r}: the token in {TOKEN_VARIABLE} is not a valid token of this user")
+    return user
+
+
 def _verified_importer(database_url: str, name: str) -> str:
     """The importer's name only counts for four eyes if it is a real user: the approver is compared with it, so an
     invented name would let one person import and approve."""
@@ -87,7 +107,7 @@ def _verified_importer(database_url: str, name: str) -> str:
         fail("--user: give the importing user's name (1-128 characters)")
     try:
         with transaction(database_url) as session:
-            return approving_user(session, name, action="import").name
+            return _console_user(session, name, "import").name
     except (LookupError, PermissionError) as exc:
         fail(str(exc))
 
@@ -96,7 +116,8 @@ def _verified_importer(database_url: str, name: str) -> str:
 def approve_command(
     version_id: Annotated[int, typer.Argument(help="The pending version to activate.")],
     user: Annotated[
-        str, typer.Option(help="The approving user: an existing, active user allowed to approve lists (admin).")
+        str,
+        typer.Option(help="The approving user: an active admin; their bearer token in KYC_TOKEN (or prompted)."),
     ],
 ) -> None:
     """Activate a pending manual import (four eyes); the approval is audited under the verified user."""
@@ -106,7 +127,7 @@ def approve_command(
     config = settings()
     try:
         with transaction(config.database_url) as session:
-            approver = approving_user(session, user)
+            approver = _console_user(session, user, "approve")
             version = approve_version(session, version_id, approver.name, approver_id=approver.user_id)
             _audit_approval(session, version.id, version.source, approver)
             typer.echo(f"{version.source}: version {version.id} approved by {approver.name} and active")

@@ -380,8 +380,8 @@ def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
     """LOW 7: ``kyc lists approve --user NAME`` leaves an audit row like the API's, under the verified user (issue 4:
     NAME must be an existing, active user allowed to approve; see ``tests/test_cli_approve.py``)."""
     with transaction(cli_env) as session:
-        access.create_user(session, "alice", Role.ADMIN)
-        bob, _ = access.create_user(session, "bob", Role.ADMIN)
+        _alice, alice_token = access.create_user(session, "alice", Role.ADMIN)
+        bob, bob_token = access.create_user(session, "bob", Role.ADMIN)
     path = list_file("un_sc/2026-02-27_watchman/UN_consolidated.xml")
     files = [RawFile(path.name, path.read_bytes())]
     parsed = UnScAdapter().parse(files)
@@ -397,10 +397,14 @@ def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
             created_by="alice",
         )
     runner = CliRunner()
-    own = runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "alice"])
+    own = runner.invoke(
+        cli_app, ["lists", "approve", str(pending.version_id), "--user", "alice"], env={"KYC_TOKEN": alice_token}
+    )
     assert own.exit_code == 2 and "cannot also approve" in own.stderr
     assert runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "  "]).exit_code == 2
-    approved = runner.invoke(cli_app, ["lists", "approve", str(pending.version_id), "--user", "bob"])
+    approved = runner.invoke(
+        cli_app, ["lists", "approve", str(pending.version_id), "--user", "bob"], env={"KYC_TOKEN": bob_token}
+    )
     assert approved.exit_code == 0, approved.output
     with transaction(cli_env) as session:
         rows = audit.entries(session, action="list_version.approve")

@@ -38,8 +38,8 @@ def test_approve_needs_an_existing_active_user_allowed_to_approve(
     cli_db: str, tmp_path: Path, good_rows: list[dict[str, str]]
 ) -> None:
     with transaction(cli_db) as session:
-        importer, _ = create_user(session, "importer", Role.ADMIN)
-        approver, _ = create_user(session, "second-admin", Role.ADMIN)
+        importer, importer_token = create_user(session, "importer", Role.ADMIN)
+        approver, approver_token = create_user(session, "second-admin", Role.ADMIN)
         create_user(session, "an-analyst", Role.ANALYST)
         create_user(session, "gone-admin", Role.ADMIN)
         revoke_user(session, "gone-admin")
@@ -53,14 +53,25 @@ def test_approve_needs_an_existing_active_user_allowed_to_approve(
         ("an-analyst", "may not approve"),
         ("importer", "cannot also approve"),
     ):
-        refused = runner.invoke(app, ["lists", "approve", str(result.version_id), "--user", name])
+        refused = runner.invoke(
+            app, ["lists", "approve", str(result.version_id), "--user", name], env={"KYC_TOKEN": importer_token}
+        )
         assert refused.exit_code == 2, (name, refused.output)
         assert message in refused.output, (name, refused.output)
     with transaction(cli_db) as session:
         version = session.get(ListVersion, result.version_id)
         assert version is not None and (version.status, version.approved_by) == ("pending", None)
 
-    approved = runner.invoke(app, ["lists", "approve", str(result.version_id), "--user", "second-admin"])
+    approve = ["lists", "approve", str(result.version_id), "--user", "second-admin"]
+    # The name alone proves nothing: without the user's own token, or with another admin's, nothing happens.
+    for env, message in (({"KYC_TOKEN": ""}, "give that user's bearer token"), ({"KYC_TOKEN": importer_token},
+                         "not a valid token of this user")):  # fmt: skip
+        refused = runner.invoke(app, approve, env=env)
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+    with transaction(cli_db) as session:
+        version = session.get(ListVersion, result.version_id)
+        assert version is not None and version.status == "pending"
+    approved = runner.invoke(app, approve, env={"KYC_TOKEN": approver_token})
     assert approved.exit_code == 0, approved.output
     assert "approved by second-admin" in approved.output
     with transaction(cli_db) as session:
@@ -78,7 +89,7 @@ def test_ingest_importer_must_be_a_real_user_allowed_to_manage_lists(
     """The approver is compared with the importer, so an invented importer name would let one admin import under
     it and approve as themself: the importer is verified like the approver, and nothing is stored when refused."""
     with transaction(cli_db) as session:
-        create_user(session, "importer", Role.ADMIN)
+        _importer, token = create_user(session, "importer", Role.ADMIN)
         create_user(session, "an-analyst", Role.ANALYST)
     path = write(tmp_path, good_rows)
     runner = CliRunner()
@@ -89,7 +100,10 @@ def test_ingest_importer_must_be_a_real_user_allowed_to_manage_lists(
     with transaction(cli_db) as session:
         assert session.execute(select(ListVersion)).first() is None
 
-    stored = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", " importer "])
+    ingest = ["lists", "ingest", "fi_national", "--file", str(path), "--user", " importer "]
+    refused = runner.invoke(app, ingest, env={"KYC_TOKEN": ""})
+    assert refused.exit_code == 2 and "bearer token" in refused.output, refused.output
+    stored = runner.invoke(app, ingest, env={"KYC_TOKEN": token})
     assert stored.exit_code == 0, stored.output
     with transaction(cli_db) as session:
         version = session.execute(select(ListVersion)).scalar_one()

@@ -340,22 +340,25 @@ def test_cli_four_eyes_flow(
     try:
         runner = CliRunner()
         with transaction(db_url) as session:  # the approver must be a real user allowed to approve (admin)
-            for name in ("alice", "bob"):
-                create_user(session, name, Role.ADMIN)
+            tokens = {name: create_user(session, name, Role.ADMIN)[1] for name in ("alice", "bob")}
         path = write(tmp_path, good_rows)
-        ingested = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", "alice"])
+        alice, bob = {"KYC_TOKEN": tokens["alice"]}, {"KYC_TOKEN": tokens["bob"]}
+        ingested = runner.invoke(
+            app, ["lists", "ingest", "fi_national", "--file", str(path), "--user", "alice"], env=alice
+        )
         assert ingested.exit_code == 0, ingested.output
         assert "awaiting approval" in ingested.output
         with transaction(db_url) as session:
             version_id = session.execute(select(ListVersion.id).where(ListVersion.source == "fi_national")).scalar_one()
-        same_user = runner.invoke(app, ["lists", "approve", str(version_id), "--user", "alice"])
+        same_user = runner.invoke(app, ["lists", "approve", str(version_id), "--user", "alice"], env=alice)
         assert same_user.exit_code == 2
-        other_user = runner.invoke(app, ["lists", "approve", str(version_id), "--user", "bob"])
+        other_user = runner.invoke(app, ["lists", "approve", str(version_id), "--user", "bob"], env=bob)
         assert other_user.exit_code == 0, other_user.output
         assert f"version {version_id} approved by bob and active" in other_user.output
         good_rows[0]["birth_date"] = "1980-13-01"
         bad = write(tmp_path, good_rows, "bad.csv")
-        rejected = runner.invoke(app, ["lists", "ingest", "fi_national", "--file", str(bad), "--user", "alice"])
+        ingest_bad = ["lists", "ingest", "fi_national", "--file", str(bad), "--user", "alice"]
+        rejected = runner.invoke(app, ingest_bad, env=alice)
         assert rejected.exit_code == 2
         assert "birth_date" in rejected.output, rejected.output
     finally:
