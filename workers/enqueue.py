@@ -21,8 +21,10 @@ from typing import Any
 from celery import Celery
 
 from workers.app import app
+from workers.tasks import screen_job_task
 
-SCREEN_TASK = "kyc.screen_job"
+SCREEN_TASK: str = screen_job_task.name
+"""The task the worker registered (one name, defined with the task)."""
 
 
 class ScreeningPublisher:
