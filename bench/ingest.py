@@ -18,7 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(os.environ.get("KYC_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")) / "data" / "lists"
+from bench.paths import shared_data
+
+SHARED = shared_data() / "lists"
 
 CASES: list[tuple[str, str, list[str]]] = [
     ("UN SC consolidated (1,003 entries)", "un_sc", ["un_sc/2026-02-27_watchman/UN_consolidated.xml"]),

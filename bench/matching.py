@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.paths import shared_data
 from kyc.entry import Entry, Name, Schema
 from kyc.matching import MatchConfig, Matcher, Query, compare_names, name_form
 from kyc.matching.engine import form_schema
 from kyc.versions import RawFile
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KYC_SHARED_DIR", ROOT.parent / "shared")) / "data"
+SHARED = shared_data()
 EVAL = SHARED / "eval"
 LISTS = SHARED / "lists"
 NAME_BENCH = EVAL / "nomenklatura_name_bench"

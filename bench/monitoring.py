@@ -34,12 +34,12 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from sqlalchemy import func, insert, select
 
+from bench.paths import shared_data
 from kyc import monitoring
 from kyc.countries import to_country
 from kyc.matching import matcher_cache
@@ -53,7 +53,7 @@ from lists.fetch import read_local
 from lists.ingest import ingest_files
 from lists.registry import get_adapter
 
-SHARED = Path(os.environ.get("KYC_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")) / "data"
+SHARED = shared_data()
 LISTS = SHARED / "lists"
 NEGATIVES = [SHARED / "eval" / "yente_screening_fixtures" / f"negatives_{k}.csv" for k in ("global", "us")]
 UN_2025 = LISTS / "un_sc/2025-11-20_mkweli/un_consolidated.xml"

@@ -40,8 +40,10 @@ import httpx
 import psycopg
 import redis
 
+from bench.paths import shared_data
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KYC_SHARED_DIR", REPO.parent / "shared")) / "data" / "lists"
+SHARED = shared_data() / "lists"
 PG_ADMIN = os.environ.get("KYC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KYC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LISTS = [
