@@ -19,7 +19,6 @@ from api.deps import SessionDep
 from api.errors import ApiError, forbidden, not_found
 from kyc import audit, review
 from kyc.access import Permission, Principal
-from kyc.storage.review_models import AuthorityNotification
 
 router = APIRouter(prefix="/v1/notifications", tags=["review"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -27,6 +26,8 @@ Recorder = Annotated[Principal, Depends(require(Permission.RECORD_NOTIFICATION))
 
 
 class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     customer_id: str
     hit_id: str | None
@@ -41,25 +42,6 @@ class NotificationOut(BaseModel):
     sent_by: str | None = Field(description="Who recorded it as sent (user id).")
     sent_by_name: str | None
     sent_recorded_at: datetime | None
-
-    @classmethod
-    def of(cls, note: AuthorityNotification) -> NotificationOut:
-        return cls(
-            id=note.id,
-            customer_id=note.customer_id,
-            hit_id=note.hit_id,
-            authority=note.authority,
-            source=note.source,
-            source_ref=note.source_ref,
-            status=note.status,
-            created_by=note.created_by,
-            created_at=note.created_at,
-            sent_at=note.sent_at,
-            reference=note.reference,
-            sent_by=note.sent_by,
-            sent_by_name=note.sent_by_name,
-            sent_recorded_at=note.sent_recorded_at,
-        )
 
 
 class Notifications(BaseModel):
@@ -89,7 +71,7 @@ def list_notifications(
         object_id="*",
         details={"status": status, "returned": len(rows)},
     )
-    return Notifications(notifications=[NotificationOut.of(row) for row in rows])
+    return Notifications(notifications=[NotificationOut.model_validate(row) for row in rows])
 
 
 @router.post(
@@ -112,4 +94,4 @@ def record_sent(notification_id: int, body: SentIn, principal: Recorder, session
         raise ApiError(409, "conflict", str(exc)) from exc
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc)) from exc
-    return NotificationOut.of(note)
+    return NotificationOut.model_validate(note)
