@@ -1,6 +1,8 @@
-"""API errors that carry their HTTP status, rendered as ``{"status", "code", "message"}`` (like yente).
+"""API errors rendered as ``{"status", "code", "message"}`` (like yente), and the one place domain errors get a status.
 
-Routers raise ``ApiError`` instead of building responses, so every error has the same shape and a stable,
+Routers let ``kyc.errors`` propagate: :func:`handle_domain_error` maps the family (not found 404, conflict 409,
+refused 403, invalid 422 with the field path, unavailable 503 with ``Retry-After``). ``ApiError`` is for what only
+the HTTP layer knows (authentication, request shape). Every error has the same shape and a stable,
 machine-readable ``code`` next to the human message.
 """
 
@@ -10,6 +12,8 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from kyc import errors as domain
 
 
 class ApiError(Exception):
@@ -42,6 +46,39 @@ async def handle_api_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
+STATUS: dict[type[domain.KycError], int] = {
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Refused: 403,
+    domain.Invalid: 422,
+    domain.Unavailable: 503,
+}
+
+
+def status_of(exc: domain.KycError) -> int:
+    for kind, status in STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def from_domain(exc: domain.KycError) -> ApiError:
+    """The HTTP form of a domain error (also used by routers that must audit a refusal before answering)."""
+    status = status_of(exc)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, domain.Unavailable) else None
+    return ApiError(status, exc.code, exc.message, headers)
+
+
+async def handle_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, domain.KycError)
+    error = from_domain(exc)
+    body = error.body()
+    if isinstance(exc, domain.Invalid) and exc.field:
+        body["errors"] = [{"field": exc.field, "loc": exc.field.split("."), "reason": exc.message}]
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handler on an app (``api/app.py`` calls this once)."""
+    """Register the handlers on an app (``api/app.py`` calls this once)."""
     app.add_exception_handler(ApiError, handle_api_error)
+    app.add_exception_handler(domain.KycError, handle_domain_error)

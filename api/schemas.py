@@ -17,7 +17,7 @@ from stdnum.fi import hetu, ytunnus
 
 from kyc.countries import to_country
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec
-from kyc.storage.screening_models import Party
+from kyc.storage.jobs import Party
 
 MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""

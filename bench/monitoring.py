@@ -44,10 +44,11 @@ from kyc import monitoring
 from kyc.countries import to_country
 from kyc.matching import matcher_cache
 from kyc.settings import Settings
+from kyc.storage.base import utcnow
 from kyc.storage.db import dispose_engines, migrate, transaction
-from kyc.storage.models import utcnow
-from kyc.storage.review_models import MonitoringRun
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.monitoring import MonitoringRun
 from kyc.versions import ParsedList, RawFile, store_version
 from lists.fetch import read_local
 from lists.ingest import ingest_files

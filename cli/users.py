@@ -3,7 +3,7 @@
 The token is printed once, alone on stdout, so a script can capture it (``TOKEN=$(kyc users create …)``); it
 cannot be shown again because only its hash is stored. This server-side CLI is the only place a token for somebody
 else is issued: users an admin registers over HTTP have none until ``kyc users token NAME`` gives them their first,
-so an admin never holds an officer's identity (review finding H2).
+so an admin never holds an officer's identity.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from cli.common import fail, settings
 from cli.users import cli_actor
 from kyc import webhooks
 from kyc.access import Permission, Role, can
-from kyc.storage.access_models import User
+from kyc.storage.access import User
 from kyc.storage.db import transaction
 
 app = typer.Typer(help="Per-client webhook signing secrets.", no_args_is_help=True)

@@ -7,7 +7,7 @@ admins manage users, tokens and lists but see no case data.
 
 Tokens are 32 random bytes from ``secrets``; only their sha256 is stored, so the plaintext is shown once.
 
-Who may hold a token for whom (review finding H2): an admin manages users but must never be able to act as one of
+Who may hold a token for whom: an admin manages users but must never be able to act as one of
 them, or a single person could propose and approve a decision under two names and break four eyes. So a user
 created over HTTP (``register_user``) gets no token at all; its first token — and any token for somebody else — is
 issued only on the server, by ``kyc users token NAME`` (``issue_token``), and handed to that person out of band.
@@ -29,8 +29,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kyc import audit
-from kyc.storage.access_models import ApiToken, User
-from kyc.storage.models import utcnow
+from kyc.storage.access import ApiToken, User
+from kyc.storage.base import utcnow
 
 TOKEN_PREFIX = "kyc_"  # noqa: S105 (a public marker, not a secret)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
@@ -60,9 +60,9 @@ class Permission(StrEnum):
     READ_LISTS = "read_lists"
     """List status and versions: public information, but not needed by the onboarding system or the DPO."""
     UPDATE_CUSTOMER = "update_customer"
-    """Correct a party's screened data or a customer's risk (triggers a rescreen) — compliance officers (issue 5)."""
+    """Correct a party's screened data or a customer's risk (triggers a rescreen) — compliance officers."""
     END_RELATIONSHIP = "end_relationship"
-    """End a customer relationship: stops monitoring and starts the retention clock (approvers, issue 5)."""
+    """End a customer relationship: stops monitoring and starts the retention clock (approvers)."""
     RECORD_NOTIFICATION = "record_notification"
     """Record that an authority notification was sent, with the authority's reference (compliance officers)."""
     REQUEST_BLOCK_LIFT = "request_block_lift"

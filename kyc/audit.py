@@ -28,8 +28,8 @@ from sqlalchemy import Connection, Executable, RowMapping, Table, bindparam, ins
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kyc.storage.access_models import AuditHead, AuditLog
-from kyc.storage.models import utcnow
+from kyc.storage.access import AuditHead, AuditLog
+from kyc.storage.base import utcnow
 
 if TYPE_CHECKING:
     from kyc.access import Principal

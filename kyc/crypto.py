@@ -173,7 +173,7 @@ def redact_value(value: Any) -> Any:
     """``redact`` applied to every string inside dicts, lists, tuples and sets, at any depth.
 
     Log events carry structured values (``persons=[{"personal_id": ...}]``); masking only top-level strings let
-    nested codes through (review finding M9). Any other object whose ``repr`` — what the renderers print — holds a
+    nested codes through. Any other object whose ``repr`` — what the renderers print — holds a
     code (an exception, a model) is replaced by its masked ``repr``; numbers and clean objects stay as they are.
     """
     if isinstance(value, str):

@@ -1,6 +1,6 @@
 """Structured logging to stderr, so that command output on stdout (JSON lines) stays machine-readable.
 
-No log line may carry a full personal identity code, whatever a caller put into it (review finding M9):
+No log line may carry a full personal identity code, whatever a caller put into it:
 
 * structlog events: ``format_exc_info`` turns a traceback into text first, then ``kyc.crypto.redact_processor``
   masks every string, nested ones included; the console renderer prints that text as is (``plain_traceback``),

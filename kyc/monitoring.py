@@ -56,9 +56,11 @@ from kyc.review import (
     stamp_keys,
 )
 from kyc.screening import MatcherScreener, Screener, ScreeningMatch, hit_from_match
-from kyc.storage.models import ListChange, ListEntry, ListVersion, utcnow
-from kyc.storage.review_models import MonitoringRun
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.base import utcnow
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.lists import ListChange, ListEntry, ListVersion
+from kyc.storage.monitoring import MonitoringRun
 from kyc.versions import diff_hashes, version_hashes
 
 log = structlog.get_logger(__name__)

@@ -28,9 +28,9 @@ from sqlalchemy import CompoundSelect, Select, delete, exists, select, union, up
 from sqlalchemy.orm import Session
 
 from kyc import audit
-from kyc.storage.models import utcnow
-from kyc.storage.review_models import AuthorityNotification
-from kyc.storage.screening_models import Customer, Hit, Party, PurgeLog, ScreeningJob, WebhookDelivery
+from kyc.storage.base import utcnow
+from kyc.storage.hits import AuthorityNotification, Hit
+from kyc.storage.jobs import Customer, Party, PurgeLog, ScreeningJob, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 PURGE_ACTOR = "system:retention"

@@ -29,10 +29,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from kyc import audit, crypto
 from kyc.access import Permission, Principal
-from kyc.storage.models import ListEntry, utcnow
-from kyc.storage.review_models import AuthorityNotification, HitDecision, Suppression
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
-from kyc.storage.security_models import BlockLift
+from kyc.storage.base import utcnow
+from kyc.storage.hits import AuthorityNotification, BlockLift, Hit, HitDecision, Suppression
+from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.lists import ListEntry
 
 MAX_REASON = 4000
 AUTHORITY = "Ulosottolaitos (National Enforcement Authority Finland): asset freeze notification"

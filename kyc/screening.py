@@ -32,8 +32,9 @@ from kyc.matching import Matcher, Query
 from kyc.matching.model import QuerySchema
 from kyc.pep import PEP_SOURCES, PepStatus, birth_compatible, classify
 from kyc.retention import extend_for_activity, retention_until
-from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob, new_id
+from kyc.storage.base import new_id, utcnow
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
 
 log = structlog.get_logger(__name__)
 

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     encryption_key_file: Path = VAR_DIR / "encryption.key"
     """Where a non-production machine keeps its generated key (mode 0600)."""
 
-    # Screening service (issue 4)
+    # Screening service
     retention_years: int = 5
     """Screening records are kept until the end of the customer relationship plus this many years (AML Act 3:3)."""
     purge_interval_minutes: int = 60
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = 256 * 1024
     """Largest request body the API reads (413 above it)."""
 
-    # Review and monitoring (issue 5)
+    # Review and monitoring
     four_eyes_score: float = 0.90
     """Dismissing a hit at or above this score (any list) needs a second officer, like any sanctions-list hit."""
     rescreen_days: dict[str, int] = Field(default_factory=lambda: {"high": 30, "medium": 180, "low": 365})
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     monitoring_chunk_size: int = 2000
     """Customers per full-rescreen task: chunks spread over the worker processes."""
 
-    # Matching (issue 3)
+    # Matching
     match_threshold: float = 0.80
     """Default alert threshold of the matcher (``kyc.matching.MatchConfig.threshold``)."""
     match_schema_thresholds: dict[str, float] = Field(default_factory=dict)

@@ -37,9 +37,10 @@ from kyc import audit, crypto
 from kyc.access import Principal
 from kyc.countries import to_country
 from kyc.monitoring import request_rescreen
-from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
-from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
+from kyc.storage.base import utcnow
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.subjects import SubjectCorrection, SubjectRequest
 
 PURPOSE = "data_subject_rights"
 WITHHELD = (

@@ -19,16 +19,9 @@ from sqlalchemy.orm import Session
 
 from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
-from kyc.storage.access_models import User
-from kyc.storage.models import (
-    FetchLog,
-    ListChange,
-    ListEntry,
-    ListSource,
-    ListVersion,
-    ListVersionFile,
-    utcnow,
-)
+from kyc.storage.access import User
+from kyc.storage.base import utcnow
+from kyc.storage.lists import FetchLog, ListChange, ListEntry, ListSource, ListVersion, ListVersionFile
 
 
 @dataclass(frozen=True)

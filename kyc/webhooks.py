@@ -51,8 +51,8 @@ from sqlalchemy.orm import Session
 
 from kyc import audit
 from kyc.access import Principal
-from kyc.storage.models import utcnow
-from kyc.storage.security_models import WebhookKey
+from kyc.storage.access import WebhookKey
+from kyc.storage.base import utcnow
 
 SIGNATURE_HEADER = "X-KYC-Signature"
 EVENT_HEADER = "X-KYC-Event"

@@ -50,7 +50,7 @@ def ingest_url(
     source: str, settings: Settings, url: str | None = None, *, allow_shrink: bool = False
 ) -> IngestResult | None:
     """Fetch the source's URL conditionally. Returns None when the server answered 304 Not Modified."""
-    from kyc.storage.models import ListSource
+    from kyc.storage.lists import ListSource
 
     url = url or source_url(source, settings)
     with transaction(settings.database_url) as session:

@@ -10,7 +10,8 @@ from kyc.access import Principal, Role, create_user
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
 
 UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"

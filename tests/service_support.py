@@ -22,7 +22,7 @@ from kyc.access import Role, create_user
 from kyc.matching import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import ScreeningJob
+from kyc.storage.jobs import ScreeningJob
 from tests.conftest import REDIS_URL
 from workers.app import app, configure, use_settings
 

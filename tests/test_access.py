@@ -22,7 +22,7 @@ from kyc import access, audit, crypto
 from kyc.access import ROLE_PERMISSIONS, Permission, Principal, Role, can, may_read_job
 from kyc.settings import Settings
 from kyc.settings import get_settings as get_settings_cache
-from kyc.storage.access_models import ApiToken, AuditLog, User
+from kyc.storage.access import ApiToken, AuditLog, User
 from kyc.storage.db import get_engine, transaction
 from kyc.versions import RawFile, store_version
 from lists.un_sc import UnScAdapter

@@ -22,7 +22,8 @@ from kyc import access
 from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Hit, Party, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Party, ScreeningJob
 
 pytestmark = pytest.mark.usefixtures("encryption_key")
 

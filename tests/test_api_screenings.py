@@ -16,7 +16,8 @@ from kyc import crypto
 from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
 from lists.ingest import ingest_files
 from tests import service_support
 from tests.conftest import list_file

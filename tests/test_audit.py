@@ -20,7 +20,7 @@ from cli.main import app as cli_app
 from kyc import access, audit
 from kyc.access import Principal, Role
 from kyc.settings import Settings, get_settings
-from kyc.storage.access_models import AuditLog
+from kyc.storage.access import AuditLog
 from kyc.storage.db import get_engine, transaction
 
 

@@ -21,10 +21,10 @@ from kyc.access import Role
 from kyc.matching import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.settings import Settings
-from kyc.storage.access_models import AuditLog
+from kyc.storage.access import AuditLog
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Customer
+from kyc.storage.jobs import Customer
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from tests.review_support import REMOVED, UN_2025, UN_2026, customer_of, hit_on, submit

@@ -25,9 +25,8 @@ from kyc.matching import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.settings import Settings
 from kyc.storage.db import get_engine, session_factory, transaction
-from kyc.storage.review_models import AuthorityNotification, HitDecision
-from kyc.storage.screening_models import Customer, Hit
-from kyc.storage.security_models import BlockLift
+from kyc.storage.hits import AuthorityNotification, BlockLift, Hit, HitDecision
+from kyc.storage.jobs import Customer
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from tests.review_support import CHANGED, REMOVED, UN_2025, UN_2026, customer_of, hit_on, submit, user

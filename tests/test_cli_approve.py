@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from cli.main import app
 from kyc.access import Role, create_user, revoke_user
 from kyc.settings import Settings, get_settings
-from kyc.storage.access_models import AuditLog
+from kyc.storage.access import AuditLog
 from kyc.storage.db import transaction
-from kyc.storage.models import ListVersion
+from kyc.storage.lists import ListVersion
 from lists.ingest import ingest_files
 from tests.test_fi_national import good_rows, un_persons, write
 

@@ -15,7 +15,7 @@ from kyc.access import Role, create_user
 from kyc.entry import Entry, NameKind, Schema
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
-from kyc.storage.models import ListVersion
+from kyc.storage.lists import ListVersion
 from kyc.versions import ListRejected, RawFile, active_version, approve_version, load_entries
 from lists.base import ParseError
 from lists.fi_national import COLUMNS, FiNationalAdapter

@@ -14,11 +14,12 @@ from kyc import monitoring, review
 from kyc.access import Role
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
-from kyc.storage.access_models import AuditLog
+from kyc.storage.access import AuditLog
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.review_models import MonitoringRun, Suppression
-from kyc.storage.screening_models import Customer, Hit
+from kyc.storage.hits import Hit, Suppression
+from kyc.storage.jobs import Customer
+from kyc.storage.monitoring import MonitoringRun
 from lists.ingest import ingest_files
 from tests import service_support
 from tests.conftest import list_file
@@ -280,7 +281,7 @@ def test_changed_evidence_lapses_a_proposal_and_never_overwrites_a_confirmed_hit
     """HTi.006 changes between the two UN lists: a pending proposal on it lapses, a confirmed verdict stays put."""
     from kyc.matching import matcher_cache
     from kyc.review import ReviewError
-    from kyc.storage.review_models import HitDecision
+    from kyc.storage.hits import HitDecision
     from workers.tasks import run_screening
 
     matcher_cache.clear()

@@ -15,11 +15,11 @@ from kyc.matching import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.review import DecisionRefused, HitStatus, ReviewError, Verdict
 from kyc.settings import Settings
-from kyc.storage.access_models import AuditLog, User
+from kyc.storage.access import AuditLog, User
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.review_models import AuthorityNotification, HitDecision, Suppression
-from kyc.storage.screening_models import Customer, Hit, ScreeningJob
+from kyc.storage.hits import AuthorityNotification, Hit, HitDecision, Suppression
+from kyc.storage.jobs import Customer, ScreeningJob
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from tests.review_support import CHANGED, REMOVED, UN_2025, UNRELATED, customer_of, hit_on, submit, user

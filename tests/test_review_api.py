@@ -17,10 +17,10 @@ from kyc import monitoring
 from kyc.access import Role
 from kyc.matching import matcher_cache
 from kyc.settings import Settings
-from kyc.storage.access_models import AuditLog, User
+from kyc.storage.access import AuditLog, User
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.subject_models import SubjectCorrection
+from kyc.storage.subjects import SubjectCorrection
 from lists.fi_national import COLUMNS
 from lists.ingest import ingest_files
 from tests.conftest import list_file

@@ -19,9 +19,8 @@ from kyc.matching import matcher_cache
 from kyc.review import ReviewError
 from kyc.settings import Settings
 from kyc.storage.db import session_factory
-from kyc.storage.review_models import HitDecision
-from kyc.storage.screening_models import Customer, Hit, ScreeningJob
-from kyc.storage.security_models import BlockLift
+from kyc.storage.hits import BlockLift, Hit, HitDecision
+from kyc.storage.jobs import Customer, ScreeningJob
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from tests.review_support import REMOVED, UN_2025, hit_on, submit, user

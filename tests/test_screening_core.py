@@ -24,7 +24,8 @@ from kyc.screening import (
 )
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Customer, Hit, Party, PurgeLog, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, PurgeLog, ScreeningJob
 from lists.ingest import ingest_files
 from tests.conftest import list_file
 from workers.tasks import run_screening
@@ -99,7 +100,7 @@ def test_a_pep_stays_pep_on_rescreening_without_list_evidence(lists: Settings) -
     run_screening(lists, first)
     # The PEP list is replaced by one without him (UN only): no fresh evidence.
     with transaction(lists.database_url) as session:
-        from kyc.storage.models import ListSource
+        from kyc.storage.lists import ListSource
 
         source = session.get(ListSource, "opensanctions")
         assert source is not None
@@ -269,7 +270,7 @@ def test_former_pep_status_does_not_lapse_and_only_a_decision_ends_it() -> None:
 
 
 def test_purge_is_audited_without_personal_data(settings: Settings) -> None:
-    from kyc.storage.access_models import AuditLog
+    from kyc.storage.access import AuditLog
 
     job_id = submit(settings, spec(PersonSpec("representative", "Poistettava Henkilö")), key="audit")
     with transaction(settings.database_url) as session:

@@ -20,10 +20,11 @@ from kyc import access, audit, crypto, subjects
 from kyc.access import Role
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
+from kyc.storage.base import utcnow
 from kyc.storage.db import get_engine, transaction
-from kyc.storage.models import utcnow
-from kyc.storage.screening_models import Customer, Hit, Party, ScreeningJob
-from kyc.storage.subject_models import SubjectCorrection, SubjectRequest
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.subjects import SubjectCorrection, SubjectRequest
 
 pytestmark = pytest.mark.usefixtures("encryption_key")
 

@@ -18,7 +18,7 @@ from kyc import access, audit
 from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.db import alembic_config, get_engine, migrate, transaction
-from kyc.storage.screening_models import Customer, Party, ScreeningJob
+from kyc.storage.jobs import Customer, Party, ScreeningJob
 from tests.service_support import hetu
 
 pytestmark = pytest.mark.usefixtures("encryption_key")

@@ -31,7 +31,7 @@ from kyc.access import Role
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import ScreeningJob
+from kyc.storage.jobs import ScreeningJob
 from kyc.webhooks import CallbackTarget
 from tests.httpserver import running_server
 from tests.service_support import WEBHOOK_SECRET, make_token

@@ -27,9 +27,9 @@ from kyc import webhooks
 from kyc.access import Role, create_user, revoke_user
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
-from kyc.storage.access_models import AuditLog
+from kyc.storage.access import AuditLog
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
 from tests.httpserver import running_server
 from workers.tasks import deliver_once
 

@@ -20,8 +20,8 @@ from kyc.retention import end_relationship
 from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.models import FetchLog, ListSource
-from kyc.storage.screening_models import ScreeningJob, WebhookDelivery
+from kyc.storage.jobs import ScreeningJob, WebhookDelivery
+from kyc.storage.lists import FetchLog, ListSource
 from lists.ingest import ingest_files
 from tests import service_support
 from tests.conftest import list_file
@@ -250,7 +250,7 @@ def test_an_outcome_changed_after_the_first_callback_is_announced_again(hooks: S
     """Officers' decisions (kyc.review.refresh_outcome) run in the API, where no worker is called: the sweeper
     notices that the current outcome was never announced and sends it, once, under a new delivery id."""
     from kyc.review import HitStatus, refresh_outcome
-    from kyc.storage.screening_models import Hit
+    from kyc.storage.hits import Hit
     from workers.tasks import resend_lost_webhooks, sweep_task
 
     service = hooks

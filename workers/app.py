@@ -75,7 +75,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "kyc.check_sources",
             "schedule": timedelta(minutes=max(1, min(60, settings.ingest_interval_minutes))),
         },
-        "monitoring-tick": {  # issue 5: unscreened list versions, config changes, risk-based rescreens
+        "monitoring-tick": {  # unscreened list versions, config changes, risk-based rescreens
             "task": "kyc.monitoring.tick",
             "schedule": timedelta(minutes=max(1, settings.monitoring_interval_minutes)),
         },

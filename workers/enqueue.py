@@ -1,4 +1,4 @@
-"""Publishing screening jobs from the API: the cheap path for the submission hot path (issue 4).
+"""Publishing screening jobs from the API: the cheap path for the submission hot path.
 
 ``screen_job_task.delay(job_id)`` costs about 0.25 ms of CPU per call (router, producer-pool acquire and release,
 publish signals, the retry wrapper), the largest single item of a submission after the database. The API publishes

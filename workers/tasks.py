@@ -34,9 +34,9 @@ from kyc.screening import (
     stale_jobs,
 )
 from kyc.settings import Settings
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.screening_models import ScreeningJob, WebhookDelivery
+from kyc.storage.jobs import ScreeningJob, WebhookDelivery
 from kyc.versions import ListRejected
 from lists.ingest import IngestFailed, ingest_url, source_url
 from lists.registry import SOURCES

@@ -1,6 +1,6 @@
 """``/v1/admin``: users, for the admin role only (which sees no case data).
 
-An admin registers, lists and revokes users but never receives a token for anyone (review finding H2): with
+An admin registers, lists and revokes users but never receives a token for anyone: with
 another user's token an admin could act as an analyst and an approver at once and defeat four eyes. A user
 registered here has no token; the server operator issues its first one with ``kyc users token NAME`` and hands it
 to the person out of band. Everyone rotates their own token with ``POST /v1/me/tokens`` (``api.routers.me``).

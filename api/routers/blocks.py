@@ -23,8 +23,8 @@ from kyc import audit, review
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Customer
-from kyc.storage.security_models import BlockLift
+from kyc.storage.hits import BlockLift
+from kyc.storage.jobs import Customer
 
 router = APIRouter(prefix="/v1/customers", tags=["review"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]

@@ -29,11 +29,11 @@ from kyc.entry import PartialDate
 from kyc.matching import config_from_settings, matcher_cache
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import utcnow
-from kyc.storage.review_models import AuthorityNotification
-from kyc.storage.screening_models import Customer, Hit, Party
-from kyc.storage.subject_models import SubjectCorrection
+from kyc.storage.hits import AuthorityNotification, Hit
+from kyc.storage.jobs import Customer, Party
+from kyc.storage.subjects import SubjectCorrection
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]

@@ -22,10 +22,11 @@ from api.schemas import PartyOut
 from kyc import audit, review
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.models import ListEntry, utcnow
-from kyc.storage.review_models import HitDecision
-from kyc.storage.screening_models import Hit, Party, ScreeningJob
+from kyc.storage.hits import Hit, HitDecision
+from kyc.storage.jobs import Party, ScreeningJob
+from kyc.storage.lists import ListEntry
 
 router = APIRouter(prefix="/v1/hits", tags=["review"])
 HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]

@@ -22,7 +22,7 @@ from api.deps import SessionDep
 from api.errors import ApiError, forbidden, not_found
 from kyc import audit
 from kyc.access import Permission, Principal
-from kyc.storage.models import ListVersion
+from kyc.storage.lists import ListVersion
 from kyc.versions import approve_version
 
 log = structlog.get_logger(__name__)

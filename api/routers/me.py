@@ -1,7 +1,7 @@
 """``/v1/me``: what any authenticated caller may do to its own identity — rotate its own bearer token.
 
 This is the only way to obtain a token over HTTP, and it never names another user: an admin can no longer issue
-itself a token of an analyst or approver (review finding H2). Tokens for other users, including a new user's first
+itself a token of an analyst or approver. Tokens for other users, including a new user's first
 one, are issued on the server with ``kyc users token NAME``.
 """
 

@@ -37,7 +37,8 @@ from kyc.access import Permission, Principal, may_read_job
 from kyc.screening import AcceptedJob, IdempotencyConflict, JobSpec, accept_job, find_idempotent, request_hash
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Hit, ScreeningJob
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import ScreeningJob
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])

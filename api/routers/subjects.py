@@ -21,7 +21,7 @@ from kyc import crypto, subjects
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
 from kyc.storage.db import transaction
-from kyc.storage.screening_models import Party
+from kyc.storage.jobs import Party
 
 router = APIRouter(prefix="/v1/subjects", tags=["data subjects"])
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORT_SUBJECT))]

@@ -5,12 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import kyc.storage.access_models  # registers users, tokens, audit log on Base.metadata
-import kyc.storage.review_models  # registers decisions, suppressions, notifications, monitoring runs
-import kyc.storage.screening_models  # registers customers, jobs, parties, hits, deliveries
-import kyc.storage.security_models  # registers block lifts and webhook key generations
-import kyc.storage.subject_models  # noqa: F401  (registers data-subject requests and corrections)
-from kyc.storage.models import Base
+from kyc.storage import Base  # the package registers every model on Base.metadata
 
 config = context.config
 target_metadata = Base.metadata

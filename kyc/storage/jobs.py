@@ -1,28 +1,37 @@
-"""Screening records: customers, jobs, parties, hits and webhook deliveries (created by migration 0003).
+"""Customers, their screening jobs and parties, webhook deliveries and the purge log.
 
 Every record that holds personal data carries ``purpose``, ``legal_basis`` and ``retention_until`` so that the
 purge task and a data protection officer can answer "why is this kept, and until when" from the row alone.
 Personal identity codes are never stored in clear: ciphertext plus a keyed blind index for look-ups plus a mask
-for display. Ids that leave the system (jobs, hits) are random UUID strings, not guessable sequences.
-"""
+for display. Ids that leave the system (jobs, hits) are random UUID strings, not guessable sequences."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kyc.storage.models import Base, utcnow
+from kyc.storage.base import Base, new_id, utcnow
+
+if TYPE_CHECKING:
+    from kyc.storage.hits import Hit  # relationship target; both modules are loaded by the package
 
 PURPOSE = "AML/CFT customer due diligence and sanctions compliance"
+
+
 LEGAL_BASIS = "GDPR Art. 6(1)(c); Finnish AML Act 444/2017, chapter 3"
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Customer(Base):
@@ -52,7 +61,7 @@ class Customer(Base):
     legal_basis: Mapped[str] = mapped_column(String(200), default=LEGAL_BASIS)
     retention_until: Mapped[datetime] = mapped_column(index=True)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Review and monitoring (issue 5, migration 0005; set by kyc.review / kyc.monitoring)
+    # Review and monitoring state (set by the review and monitoring modules)
     risk: Mapped[str] = mapped_column(String(8), default="medium")
     """``low``, ``medium`` or ``high``: sets how often the full rescreen comes round."""
     outcome: Mapped[str | None] = mapped_column(String(16))
@@ -140,48 +149,6 @@ class Party(Base):
     edd_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
     job: Mapped[ScreeningJob] = relationship(back_populates="parties")
-
-
-class Hit(Base):
-    """A party matched to a list entry, with everything needed to replay and explain it."""
-
-    __tablename__ = "screening_hits"
-    __table_args__ = (Index("ix_screening_hits_status", "status"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    job_id: Mapped[str] = mapped_column(ForeignKey("screening_jobs.id", ondelete="CASCADE"), index=True)
-    party_id: Mapped[str] = mapped_column(ForeignKey("screening_parties.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(64))
-    source_ref: Mapped[str] = mapped_column(String(128))
-    version_id: Mapped[int | None] = mapped_column(Integer)
-    schema: Mapped[str] = mapped_column(String(32))
-    score: Mapped[float] = mapped_column(Float)
-    matched_name: Mapped[str] = mapped_column(String(1000))
-    query_name: Mapped[str] = mapped_column(String(1000))
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
-    topics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    """``{"topics": [...]}`` of the entry (``sanction``, ``role.pep``…)."""
-    kind: Mapped[str] = mapped_column(String(16))
-    """``sanction`` or ``pep`` (or ``other``): drives priority and PEP classification."""
-    priority: Mapped[str] = mapped_column(String(8), default="normal")
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    engine_version: Mapped[str] = mapped_column(String(64))
-    config_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Review and monitoring (issue 5, migration 0005)
-    party_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    """Suppression key, party side: digest of the screened party data (``kyc.monitoring.party_fingerprint``)."""
-    entry_hash: Mapped[str | None] = mapped_column(String(64))
-    """Suppression key, list side: the entry's content hash when the hit was raised or last re-checked."""
-    origin: Mapped[str | None] = mapped_column(String(16))
-    """What raised it: None (the job's own screening), ``delta``, ``full``, ``party`` or ``config``."""
-    updated_at: Mapped[datetime | None]
-    delisted_at: Mapped[datetime | None]
-    reopened_at: Mapped[datetime | None]
-    reopen_reason: Mapped[str | None] = mapped_column(Text)
-
-    job: Mapped[ScreeningJob] = relationship(back_populates="hits")
 
 
 class WebhookDelivery(Base):

@@ -1,18 +1,19 @@
-"""Tables for users, bearer tokens and the tamper-evident audit log (created by migration 0002).
-
-Kept apart from ``models.py`` so that engineers adding tables concurrently do not edit the same file; all share
-``Base`` so that one metadata describes the whole schema.
-"""
+"""Who may do what, and the record of what they did: users, bearer tokens (stored hashed), the hash-chained
+audit log with its head, and the generations of each client's webhook signing secret (no secret stored)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kyc.storage.models import Base, utcnow
+from kyc.storage.base import Base, utcnow
 
 
 class User(Base):
@@ -76,3 +77,21 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookKey(Base):
+    """Which generation of a client's HKDF-derived webhook secret signs its callbacks (``kyc.webhooks``).
+
+    No row means generation 1. Rotating bumps the generation; the previous one keeps signing next to it until
+    ``previous_until`` so that the client can switch without losing callbacks. No secret is stored here.
+    """
+
+    __tablename__ = "webhook_keys"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The onboarding user's id (``screening_jobs.submitted_by``)."""
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    previous_generation: Mapped[int | None] = mapped_column(Integer)
+    previous_until: Mapped[datetime | None]
+    rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_by: Mapped[str] = mapped_column(String(128))

@@ -1,18 +1,22 @@
-"""Data-subject requests and the corrections they lead to (created by migration 0004).
+"""Data-subject requests and the corrections they lead to.
 
 Both reference parties by id; a correction keeps the value it replaced, because the screening that used the old
-value must stay explainable for the AML retention period (AML Act 444/2017, 3:3). Both are deleted with the party.
-"""
+value must stay explainable for the AML retention period (AML Act 444/2017, 3:3). Both are deleted with the party."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kyc.storage.models import Base, utcnow
+from kyc.storage.base import Base, utcnow
 
 
 class SubjectRequest(Base):
