@@ -17,31 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bench.paths import shared_data
 from kyc.settings import Settings
 from kyc.storage.db import dispose_engines, get_engine, migrate
+from tests.support.env import PG_ADMIN_URL
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = shared_data()
-LISTS = SHARED / "lists"
-EVAL = SHARED / "eval"
-PG_ADMIN_URL = os.environ.get("KYC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def list_file(relative: str) -> Path:
-    path = LISTS / relative
-    if not path.is_file():
-        pytest.fail(f"list file {path} is missing: tests read the real files in place from shared/data/lists "
-                    "beside the repository (or its origin), or from KYC_SHARED_DIR")
-    return path
-
-
-def eval_file(relative: str) -> Path:
-    path = EVAL / relative
-    if not path.is_file():
-        pytest.fail(f"evaluation file {path} is missing (shared/data/eval; see bench/paths.py, KYC_SHARED_DIR)")
-    return path
+pytest_plugins = ["tests.support.fi_national"]  # un_persons, good_rows: rows of the national template
 
 
 def _worker() -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.env import REPO
 
 FORBIDDEN = {
     "kyc": {"api", "workers", "lists", "cli"},
@@ -35,3 +35,23 @@ def test_package_imports_only_what_the_layering_allows(package: str) -> None:
         for name in sorted(_imports(path) & FORBIDDEN[package])
     ]
     assert violations == []
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared helpers live in ``tests/support``; a test module importing another couples their fixtures."""
+    violations = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / "tests").rglob("test_*.py"))
+        for name in sorted(_test_imports(path))
+    ]
+    assert violations == []
+
+
+def _test_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.append(node.module)
+        found.update(m for m in modules if m.startswith("tests.") and m.rsplit(".", 1)[-1].startswith("test_"))
+    return found

@@ -32,7 +32,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from kyc.settings import Settings
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, REPO, list_file
+from tests.support.env import PG_ADMIN_URL, REDIS_URL, REPO, list_file
 
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"

@@ -1,0 +1,32 @@
+"""Where the suite finds its real data and services: the list files in shared/data, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.paths import shared_data
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = shared_data()
+LISTS = SHARED / "lists"
+EVAL = SHARED / "eval"
+PG_ADMIN_URL = os.environ.get("KYC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def list_file(relative: str) -> Path:
+    path = LISTS / relative
+    if not path.is_file():
+        pytest.fail(f"list file {path} is missing: tests read the real files in place from shared/data/lists "
+                    "beside the repository (or its origin), or from KYC_SHARED_DIR")
+    return path
+
+
+def eval_file(relative: str) -> Path:
+    path = EVAL / relative
+    if not path.is_file():
+        pytest.fail(f"evaluation file {path} is missing (shared/data/eval; see bench/paths.py, KYC_SHARED_DIR)")
+    return path
