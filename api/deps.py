@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from kyc.matching import config_from_settings, matcher_cache
+from kyc.screening import MatcherScreener, Screener
 from kyc.settings import Settings
 from kyc.settings import get_settings as _kyc_settings
 from kyc.storage.db import transaction
@@ -39,3 +41,11 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_screener(settings: SettingsDep) -> Screener:
+    """The process's matcher over every active list version (built once, swapped when a version changes)."""
+    return MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
+
+
+ScreenerDep = Annotated[Screener, Depends(get_screener)]

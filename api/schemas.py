@@ -16,8 +16,8 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fi import hetu, ytunnus
 
 from kyc.countries import to_country
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec
 from kyc.storage.jobs import Party
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec
 
 MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""

@@ -14,6 +14,7 @@ from cli.common import fail, is_terminal, settings
 from cli.users import cli_actor
 from kyc import audit
 from kyc.access import Principal, authenticate
+from kyc.errors import KycError
 from kyc.storage.db import transaction
 from kyc.versions import (
     IngestResult,
@@ -108,7 +109,7 @@ def _verified_importer(database_url: str, name: str) -> str:
     try:
         with transaction(database_url) as session:
             return _console_user(session, name, "import").name
-    except (LookupError, PermissionError) as exc:
+    except KycError as exc:
         fail(str(exc))
 
 
@@ -131,7 +132,7 @@ def approve_command(
             version = approve_version(session, version_id, approver.name, approver_id=approver.user_id)
             _audit_approval(session, version.id, version.source, approver)
             typer.echo(f"{version.source}: version {version.id} approved by {approver.name} and active")
-    except (LookupError, ValueError, PermissionError) as exc:
+    except (KycError, ValueError) as exc:
         fail(str(exc))
 
 

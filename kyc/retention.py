@@ -8,7 +8,7 @@ pending investigation, a court order) suspends deletion whatever the date says. 
 confirmed hit or an authority notification not yet ``sent``: a frozen or reported case is never deleted by the
 clock, however the end date was set (:func:`held_customers`); each purge logs those it keeps, by id and reason
 only. The ways out are explicit and audited: an officer records the notification as sent
-(``POST /v1/notifications/{id}/sent``, ``kyc.review.mark_notification_sent``), and two officers lift the block
+(``kyc.review.mark_notification_sent``), and two officers lift the block
 (``kyc.review.decide_block_lift``) on the ground that the entry was delisted or that the confirmation was wrong
 (the hit is then overturned, so it no longer counts as confirmed here). A confirmed sanctions hit that still stands
 keeps holding the case, and so does the block itself until it is lifted: a delisted hit no longer counts as
@@ -28,6 +28,8 @@ from sqlalchemy import CompoundSelect, Select, delete, exists, select, union, up
 from sqlalchemy.orm import Session
 
 from kyc import audit
+from kyc.hits import HitKind, HitStatus
+from kyc.review.notifications import NOTIFICATION_SENT
 from kyc.storage.base import utcnow
 from kyc.storage.hits import AuthorityNotification, Hit
 from kyc.storage.jobs import Customer, Party, PurgeLog, ScreeningJob, WebhookDelivery
@@ -62,7 +64,7 @@ def end_relationship(session: Session, customer_id: str, ended_at: datetime, yea
     """Record the end of the customer relationship; its records are then kept exactly N years from that day.
 
     Records only: the checks (not blocked, no undecided hits, not before the last activity) are in
-    ``kyc.monitoring.end_relationship``, which every user-facing path calls; the purge's hold protects a frozen or
+    ``kyc.customers.end_relationship``, which every user-facing path calls; the purge's hold protects a frozen or
     reported case whatever date ends up here.
     """
     customer = session.get(Customer, customer_id, with_for_update=True)
@@ -90,8 +92,7 @@ class PurgeResult:
     customers: int
 
 
-CONFIRMED = "confirmed"
-NOTIFICATION_DONE = "sent"
+NOTIFICATION_DONE = NOTIFICATION_SENT
 """An authority notification is done once an officer records it as sent; until then the case is kept."""
 
 
@@ -100,7 +101,7 @@ def _confirmed_customers() -> Select[str]:
     return (
         select(ScreeningJob.customer_id)
         .join(Hit, Hit.job_id == ScreeningJob.id)
-        .where(Hit.status == CONFIRMED, Hit.kind == "sanction")
+        .where(Hit.status == HitStatus.CONFIRMED.value, Hit.kind == HitKind.SANCTION.value)
     )
 
 

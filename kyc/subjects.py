@@ -10,7 +10,7 @@
   or not such material exists, so its presence reveals nothing.
 * **Rectification.** A field of a party is corrected with who, why and the value it replaced (personal ids only
   masked), because the screening that used the old value must stay explainable. The customer is then made due for
-  monitoring at once (``kyc.monitoring.request_rescreen``): the lists must be checked against the corrected data,
+  monitoring at once (``kyc.customers.request_rescreen``): the lists must be checked against the corrected data,
   not only against what was wrong. Reading the corrections (old and new values in clear) is audited too.
 * **Erasure.** Refused while the AML retention period runs (GDPR Art. 17(3)(b): processing required by a legal
   obligation; AML Act 444/2017 ch. 3 §3: customer due diligence records are kept five years after the customer
@@ -22,21 +22,18 @@ Every request is stored in ``subject_requests`` and audited (ids and counts only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from stdnum.exceptions import ValidationError
-from stdnum.fi import hetu
 
-from kyc import audit, crypto
+from kyc import audit, crypto, customers
 from kyc.access import Principal
-from kyc.countries import to_country
-from kyc.monitoring import request_rescreen
+from kyc.customers import CORRECTABLE, InvalidCorrection
+from kyc.errors import Invalid, NotFound
 from kyc.storage.base import utcnow
 from kyc.storage.hits import Hit
 from kyc.storage.jobs import Customer, Party, ScreeningJob
@@ -68,19 +65,12 @@ LEGAL_HOLD_REFUSED = (
     "establishment, exercise or defence of legal claims); they are deleted when the hold ends and the AML "
     "retention period (AML Act 444/2017 ch. 3 §3) has expired."
 )
-CORRECTABLE = ("name", "birth_date", "nationality", "country", "personal_id")
 SCREENED = frozenset({"name", "birth_date", "nationality", "country", "personal_id"})
 """Fields whose correction changes a screening: the first four are matched against the lists; the personal id
 identifies the person whose earlier PEP status and decisions a screening carries over (``kyc.screening``)."""
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_HETU_SHAPE = re.compile(r"^\d{6}[-+ABCDEFUVWXY]\d{3}[0-9A-Y]$")
 
 
-class SubjectNotFound(LookupError):
-    pass
-
-
-class InvalidCorrection(ValueError):
+class SubjectNotFound(NotFound):
     pass
 
 
@@ -94,10 +84,17 @@ class ErasureResult:
     party_ids: tuple[str, ...]
 
 
+def get_party(session: Session, party_id: str) -> Party:
+    party = session.get(Party, party_id)
+    if party is None:
+        raise NotFound("party not found")
+    return party
+
+
 def find_parties(session: Session, *, personal_id: str | None = None, party_id: str | None = None) -> list[Party]:
     """All party rows of one person: by the blind index of the code, or a party and its namesakes by code."""
     if (personal_id is None) == (party_id is None):
-        raise ValueError("give exactly one of personal_id or party_id")
+        raise Invalid("give exactly one of personal_id or party_id")
     if personal_id is not None:
         index = crypto.blind_index(personal_id)
     else:
@@ -268,49 +265,6 @@ def export_subject(
     }
 
 
-def _normalise(field: str, value: str | None) -> str | None:
-    if value is None or not value.strip():
-        if field in ("name", "personal_id"):
-            raise InvalidCorrection(f"{field}: a value is required")
-        return None
-    value = value.strip()
-    if field == "name":
-        if len(value) > 500:
-            raise InvalidCorrection("name: longer than 500 characters")
-        return value
-    if field == "birth_date":
-        return _birth_date(value)
-    if field in ("nationality", "country"):
-        code = to_country(value)
-        if code is None:
-            raise InvalidCorrection(f"{field}: {value!r} is not a known country name or ISO code")
-        return code
-    return _personal_id(value)
-
-
-def _birth_date(value: str) -> str:
-    if not _DATE.match(value):
-        raise InvalidCorrection("birth_date: use YYYY, YYYY-MM or YYYY-MM-DD")
-    parts = [int(p) for p in value.split("-")] + [1, 1]
-    try:
-        date(parts[0], parts[1], parts[2])
-    except ValueError as exc:
-        raise InvalidCorrection(f"birth_date: {exc}") from exc
-    return value
-
-
-def _personal_id(value: str) -> str:
-    code = crypto.normalise_personal_id(value)
-    if len(code) > 64:
-        raise InvalidCorrection("personal_id: longer than 64 characters")
-    if _HETU_SHAPE.match(code):
-        try:
-            hetu.validate(code, allow_temporary=True)
-        except ValidationError as exc:
-            raise InvalidCorrection(f"personal_id: not a valid Finnish personal identity code ({exc})") from exc
-    return code
-
-
 def correct_party(
     session: Session,
     party: Party,
@@ -321,41 +275,16 @@ def correct_party(
     actor: Principal | str,
     reference: str | None = None,
 ) -> SubjectCorrection:
-    """Rectify one field (GDPR Art. 16); the replaced value stays in the correction (personal ids masked)."""
+    """Rectify one field (GDPR Art. 16) through the one correction path (``kyc.customers.correct_party``); a
+    screened field makes the customer due for rescreening at once."""
     if field not in CORRECTABLE:
-        raise InvalidCorrection(f"field: {field!r} cannot be corrected; one of {', '.join(CORRECTABLE)}")
-    if not reason.strip():
-        raise InvalidCorrection("reason: say why the data is corrected")
-    new = _normalise(field, value)
-    old_shown: str | None
-    new_shown: str | None
-    if field == "personal_id":
-        assert new is not None
-        if party.personal_id_index == crypto.blind_index(new):
-            raise InvalidCorrection("personal_id: the new value equals the current one")
-        old_shown = party.personal_id_masked
-        party.personal_id_encrypted = crypto.encrypt(new)
-        party.personal_id_index = crypto.blind_index(new)
-        party.personal_id_masked = new_shown = crypto.mask_personal_id(new)
-    else:
-        old_shown, new_shown = getattr(party, field), new
-        if old_shown == new_shown:
-            raise InvalidCorrection(f"{field}: the new value equals the current one")
-        setattr(party, field, new)
-    correction = SubjectCorrection(
-        party_id=party.id,
-        field=field,
-        old_value=old_shown,
-        new_value=new_shown,
-        reason=reason.strip(),
-        reference=reference,
-        corrected_by=_actor_id(actor),
+        raise InvalidCorrection(f"field: {field!r} cannot be corrected; one of {', '.join(CORRECTABLE)}", field="field")
+    (correction,) = customers.correct_party(
+        session, party, {field: value}, reason=reason, corrected_by=_actor_id(actor), reference=reference
     )
-    session.add(correction)
-    session.flush()
     rescreen = field in SCREENED
     if rescreen:
-        request_rescreen(session, party.job.customer_id)
+        customers.request_rescreen(session, party.job.customer_id)
     _record_request(
         session,
         actor=actor,

@@ -1,3 +1,4 @@
+# Over 400 lines: storing, diffing, approving and reporting versions share one transaction model and its locks.
 """List versions: store a parsed file as a new version with its diff, in one transaction.
 
 The rules a supervisor relies on live here, not in the adapters: identical bytes create nothing new; an
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
+from kyc.errors import Conflict, NotFound, Refused
 from kyc.storage.access import User
 from kyc.storage.base import utcnow
 from kyc.storage.lists import FetchLog, ListChange, ListEntry, ListSource, ListVersion, ListVersionFile
@@ -290,16 +292,17 @@ def approving_user(session: Session, name: str, action: str = "approve") -> Prin
 
     A typed name proves nothing, so four eyes only hold when it names a real user: one that exists, is not
     disabled, and whose role may manage lists (the same permission the API's approval endpoint requires). Raises
-    ``LookupError`` for an unknown name and ``PermissionError`` for a disabled user or a role that may not approve.
+    :class:`~kyc.errors.NotFound` for an unknown name and :class:`~kyc.errors.Refused` for a disabled user or a
+    role that may not approve.
     """
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise LookupError(f"--user {name!r}: no such user (create it with kyc users create)")
+        raise NotFound(f"--user {name!r}: no such user (create it with kyc users create)")
     if user.disabled_at is not None:
-        raise PermissionError(f"--user {name!r}: the user is disabled")
+        raise Refused(f"--user {name!r}: the user is disabled")
     role = Role(user.role)
     if not can(role, Permission.MANAGE_LISTS):
-        raise PermissionError(
+        raise Refused(
             f"--user {name!r}: role {role.value} may not {action} list versions ({Permission.MANAGE_LISTS.value})"
         )
     return Principal(user.id, user.name, role)
@@ -312,11 +315,11 @@ def approve_version(session: Session, version_id: int, approver: str, *, approve
     (the user id, when the caller verified one), since an import may record either."""
     version = session.get(ListVersion, version_id, with_for_update=True)
     if version is None:
-        raise LookupError(f"list version {version_id} does not exist")
-    if version.status != "pending":
-        raise ValueError(f"list version {version_id} is {version.status}, not pending")
+        raise NotFound(f"list version {version_id} not found")
     if version.created_by is not None and version.created_by in {approver, approver_id}:
-        raise PermissionError("the user who imported a list version cannot also approve it")
+        raise Refused("the user who imported a list version cannot also approve it")
+    if version.status != "pending":
+        raise Conflict(f"list version {version_id} is {version.status}, not pending")
     state = _lock_source(session, version.source)
     current = session.get(ListVersion, state.active_version_id) if state.active_version_id else None
     # The diff was computed against the version active at import time; recompute against today's.
@@ -337,6 +340,18 @@ def approve_version(session: Session, version_id: int, approver: str, *, approve
         FetchLog(source=version.source, outcome="approved", version_id=version.id, message=f"approved by {approver}")
     )
     return version
+
+
+def list_versions(
+    session: Session, *, status: str | None = None, source: str | None = None, limit: int = 100
+) -> Sequence[ListVersion]:
+    """Versions newest first; ``status="pending"`` is the approval queue of manual imports."""
+    query = select(ListVersion).order_by(ListVersion.id.desc()).limit(limit)
+    if status:
+        query = query.where(ListVersion.status == status)
+    if source:
+        query = query.where(ListVersion.source == source)
+    return session.execute(query).scalars().all()
 
 
 def record_attempt(session: Session, source: str, outcome: str, message: str, origin: str | None = None) -> None:

@@ -55,3 +55,29 @@ def _test_imports(path: Path) -> set[str]:
             modules.append(node.module)
         found.update(m for m in modules if m.startswith("tests.") and m.rsplit(".", 1)[-1].startswith("test_"))
     return found
+
+
+def test_routers_hold_no_sql() -> None:
+    """Routers parse, call kyc and respond: queries and rules live in ``kyc``."""
+    violations = [
+        f"{path.relative_to(REPO)} imports sqlalchemy"
+        for path in sorted((REPO / "api" / "routers").rglob("*.py"))
+        if "sqlalchemy" in _imports(path)
+    ]
+    assert violations == []
+
+
+MAX_MODULE_LINES = 400
+SIZE_REASON = "# Over 400 lines:"
+
+
+def test_large_kyc_modules_say_why() -> None:
+    """One concept per module: a module of the core over 400 lines says in its first lines why it stays whole."""
+    violations = []
+    for path in sorted((REPO / "kyc").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > MAX_MODULE_LINES and not any(line.startswith(SIZE_REASON) for line in lines[:3]):
+            violations.append(f"{path.relative_to(REPO)}: {len(lines)} lines and no '{SIZE_REASON} …' line")
+    assert violations == []

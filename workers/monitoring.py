@@ -59,16 +59,20 @@ def run_delta(settings: Settings, version_id: int) -> dict[str, Any]:
     for index, part in enumerate(plan.chunks):
         stats = run_delta_chunk(settings, plan.run_id, index, part)
         if stats is not None:
-            totals.parties += stats.parties
-            totals.new_hits += stats.new_hits
-            totals.reopened += stats.reopened
-            totals.suppressed += stats.suppressed
+            totals.add(stats)
     return {"version_id": version_id, "chunks": len(plan.chunks), **totals.as_dict()}
 
 
 def run_delta_chunk(settings: Settings, run_id: int, index: int, customer_ids: list[str]) -> monitoring.RunStats | None:
     with transaction(settings.database_url) as session:
-        stats = monitoring.delta_chunk(session, run_id, index, customer_ids, config_from_settings(settings))
+        stats = monitoring.delta_chunk(
+            session,
+            run_id,
+            index,
+            customer_ids,
+            config_from_settings(settings),
+            high_priority_score=settings.high_priority_score,
+        )
     if stats is not None:
         _notify(settings, stats.notify_jobs)
     return stats
@@ -78,7 +82,12 @@ def run_rescreen(settings: Settings, customer_ids: list[str], origin: str = "ful
     screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
     with transaction(settings.database_url) as session:
         stats = monitoring.rescreen_customers(
-            session, customer_ids, screener, rescreen_days=settings.rescreen_days, origin=origin
+            session,
+            customer_ids,
+            screener,
+            rescreen_days=settings.rescreen_days,
+            high_priority_score=settings.high_priority_score,
+            origin=origin,
         )
     _notify(settings, stats.notify_jobs)
     return {"customers": len(customer_ids), **stats.as_dict(), "notified": len(stats.notify_jobs)}

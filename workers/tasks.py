@@ -8,20 +8,16 @@ with the error's class name (never its message, which might carry party data) so
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import structlog
 from celery import Task
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
-from kyc import webhooks
+from kyc import outbox, webhooks
 from kyc.matching import config_from_settings, matcher_cache
-from kyc.monitoring import after_screening
 from kyc.retention import purge_expired
 from kyc.screening import (
     MatcherScreener,
@@ -47,8 +43,6 @@ log = structlog.get_logger(__name__)
 
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError, NoActiveLists)
 SCREEN_RETRIES = 5
-FINAL = ("completed", "failed")
-NOTIFICATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kyc-screening:webhook-notification")
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -75,7 +69,7 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
         log.error("screening.failed", job_id=job_id, error=type(exc).__name__)
         _schedule_quietly(settings, job_id)  # a failed job is an answer too: the client must not wait forever
         raise
-    if result.get("status") in FINAL:
+    if result.get("status") in outbox.FINAL:
         schedule_webhook(settings, job_id)
     return result
 
@@ -104,9 +98,13 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         job = session.get(ScreeningJob, job_id, with_for_update=True)
         if job is None or job.status != "running":  # another delivery finished it meanwhile
             return {"job_id": job_id, "skipped": True}
-        result = screen_job(session, job, screener, high_priority_score=settings.high_priority_score)
-        after_screening(session, job, settings.rescreen_days)  # issue 5: suppressions, customer outcome, schedule
-        result.outcome = job.outcome
+        result = screen_job(
+            session,
+            job,
+            screener,
+            high_priority_score=settings.high_priority_score,
+            rescreen_days=settings.rescreen_days,
+        )
     return {
         "job_id": job_id,
         "status": result.status,
@@ -119,79 +117,17 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
 # --- webhooks ----------------------------------------------------------------------------------------------------
 
 
-def notification_id(job: ScreeningJob, sequence: int) -> str:
-    """The delivery id of the ``sequence``-th notification of a job, derived from the state it announces.
-
-    Deterministic, so the job's delivery rows alone tell whether its current status and outcome were announced:
-    the latest notification's id equals ``notification_id(job, count - 1)`` exactly when nothing changed since.
-    The sequence number keeps a flip back to an earlier outcome (review -> match -> review) a new notification.
-    """
-    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{job.id}:{sequence}:{job.status}:{job.outcome}"))
-
-
-def _notified(session: Session, job_ids: list[str]) -> dict[str, list[str]]:
-    """Per job, its notifications' delivery ids, oldest first."""
-    rows = session.execute(
-        select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.min(WebhookDelivery.id).label("first"))
-        .where(WebhookDelivery.job_id.in_(job_ids))
-        .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
-        .order_by("first")
-    ).all()
-    notified: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
-    for job_id, delivery_id, _first in rows:
-        notified[job_id].append(delivery_id)
-    return notified
-
-
-def pending_notification(job: ScreeningJob, notified: list[str]) -> str | None:
-    """The delivery id of the notification a job owes its callback, or None when its state was announced."""
-    if not job.callback_url or job.status not in FINAL:
-        return None
-    if notified and notified[-1] == notification_id(job, len(notified) - 1):
-        return None
-    return notification_id(job, len(notified))
-
-
-def _queue_notification(session: Session, job: ScreeningJob, delivery_id: str, now: datetime) -> None:
-    """The ``queued`` marker (attempt 0): counts as sent for the next check, and the sweeper re-sends it if the
-    message is lost."""
-    session.add(
-        WebhookDelivery(
-            delivery_id=delivery_id, job_id=job.id, attempt=0, url=job.callback_url, status="queued", attempted_at=now
-        )
-    )
-
-
 def schedule_webhook(settings: Settings, job_id: str) -> str | None:
     """Announce a job's current status and outcome unless that was done already (first completion, failure, or an
-    outcome changed by officers or monitoring). The job row is locked while reading it, so a concurrent outcome
-    change either waits for this or is seen by it. Returns the delivery id when a notification was queued."""
+    outcome changed by officers or monitoring). Returns the delivery id when a notification was queued."""
     if settings.webhook_secret is None:
         log.warning("webhook.not_sent", job_id=job_id, reason="KYC_WEBHOOK_SECRET is not set")
         return None
     with transaction(settings.database_url) as session:
-        job = session.get(ScreeningJob, job_id, with_for_update=True)
-        if job is None:
-            return None
-        delivery_id = pending_notification(job, _notified(session, [job_id])[job_id])
-        if delivery_id is not None:
-            _queue_notification(session, job, delivery_id, utcnow())
+        delivery_id = outbox.claim_notification(session, job_id, utcnow())
     if delivery_id is not None:
         deliver_webhook_task.delay(job_id, delivery_id, 1)
     return delivery_id
-
-
-def webhook_payload(job: ScreeningJob) -> dict[str, Any]:
-    """What the onboarding system learns: status and outcome only (no hit details: tipping-off risk). Built when
-    sent, so a retry of an older notification carries the current outcome, never a stale one."""
-    return {
-        "event": "screening.failed" if job.status == "failed" else "screening.completed",
-        "id": job.id,
-        "status": job.status,
-        "outcome": job.outcome,
-        "client_reference": job.client_reference,
-        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
-    }
 
 
 def _post(settings: Settings, url: str, body: bytes, event: str, delivery_id: str, secrets: list[str]) -> int:
@@ -216,7 +152,7 @@ def deliver_once(settings: Settings, job_id: str, delivery_id: str, attempt: int
         job = session.get(ScreeningJob, job_id)
         if job is None or not job.callback_url:
             return None
-        payload = webhook_payload(job)
+        payload = outbox.webhook_payload(job)
         url, body = job.callback_url, webhooks.body_bytes(payload)
         master = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         secrets = webhooks.signing_secrets(session, master, job.submitted_by)
@@ -258,12 +194,8 @@ def deliver_webhook_task(self: Task[Any, Any], job_id: str, delivery_id: str, at
     """POST the completion callback; on failure schedule the next attempt with exponential backoff."""
     settings = current_settings()
     with transaction(settings.database_url) as session:
-        done = session.execute(
-            select(WebhookDelivery.id).where(
-                WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.status.in_(("delivered", "abandoned"))
-            )
-        ).first()
-    if done is not None:
+        done = outbox.delivery_done(session, delivery_id)
+    if done:
         return "already-final"
     row = deliver_once(settings, job_id, delivery_id, attempt)
     if row is None:
@@ -295,72 +227,18 @@ def sweep(settings: Settings) -> list[str]:
     return job_ids
 
 
-def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7), chunk: int = 500) -> int:
-    """Callbacks owed but not on their way: a finished job (completed or failed) changed in the last ``window``
-    whose current status and outcome no notification announced — its message was lost, or officers' decisions,
-    monitoring or a party correction changed the outcome after the first callback (those run where no worker can
-    be called) — plus attempts whose retry is long overdue. A ``queued`` row (attempt 0) marks each new
-    notification so that the next sweep does not send it again, yet finds it if that message is lost too.
-    Receivers de-duplicate on the delivery id."""
-    now = utcnow()
+def resend_lost_webhooks(settings: Settings, window: timedelta = timedelta(days=7)) -> int:
+    """Send the callbacks owed but not on their way (``kyc.outbox.lost_notifications``)."""
     grace = timedelta(seconds=max(60, settings.stale_job_seconds))
-    fresh: list[tuple[str, str, int]] = []
     with transaction(settings.database_url) as session:
-        job_ids = (
-            session.execute(
-                select(ScreeningJob.id).where(
-                    ScreeningJob.status.in_(FINAL),
-                    ScreeningJob.callback_url.is_not(None),
-                    ScreeningJob.updated_at <= now - grace,
-                    ScreeningJob.updated_at >= now - window,
-                )
-            )
-            .scalars()
-            .all()
+        fresh, overdue = outbox.lost_notifications(
+            session, utcnow(), window=window, grace=grace, backoff=settings.webhook_backoff_seconds
         )
-        for start in range(0, len(job_ids), chunk):
-            fresh.extend(_owed(session, list(job_ids[start : start + chunk]), now))
-        overdue = _overdue_deliveries(session, now, window, grace, settings.webhook_backoff_seconds)
     for job_id, delivery_id, attempt in [*fresh, *overdue]:
         deliver_webhook_task.delay(job_id, delivery_id, attempt)
     if fresh or overdue:
         log.warning("sweeper.webhooks", new=len(fresh), overdue=len(overdue))
     return len(fresh) + len(overdue)
-
-
-def _owed(session: Session, job_ids: list[str], now: datetime) -> list[tuple[str, str, int]]:
-    notified = _notified(session, job_ids)
-    owed = []
-    for job in session.execute(select(ScreeningJob).where(ScreeningJob.id.in_(job_ids))).scalars().all():
-        if pending_notification(job, notified[job.id]) is None:
-            continue
-        session.refresh(job, with_for_update=True)  # lock only the few that owe one; re-read under the lock
-        delivery_id = pending_notification(job, notified[job.id])
-        if delivery_id is not None:
-            _queue_notification(session, job, delivery_id, now)
-            owed.append((job.id, delivery_id, 1))
-    return owed
-
-
-def _overdue_deliveries(
-    session: Session, now: datetime, window: timedelta, grace: timedelta, backoff: float
-) -> list[tuple[str, str, int]]:
-    latest = session.execute(
-        select(WebhookDelivery.job_id, WebhookDelivery.delivery_id, func.max(WebhookDelivery.attempt))
-        .where(WebhookDelivery.attempted_at >= now - window)
-        .group_by(WebhookDelivery.job_id, WebhookDelivery.delivery_id)
-    ).all()
-    overdue = []
-    for job_id, delivery_id, attempt in latest:
-        row = session.execute(
-            select(WebhookDelivery.status, WebhookDelivery.attempted_at).where(
-                WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.attempt == attempt
-            )
-        ).first()
-        wait = timedelta(seconds=webhooks.backoff_seconds(attempt, backoff)) + grace
-        if row is not None and row.status in ("failed", "queued") and row.attempted_at <= now - wait:
-            overdue.append((job_id, delivery_id, attempt + 1))
-    return overdue
 
 
 @app.task(name="kyc.sweep")  # type: ignore[untyped-decorator]
@@ -378,7 +256,7 @@ def purge_task() -> dict[str, int]:
     return {"jobs": result.jobs, "customers": result.customers}
 
 
-# --- list ingestion (issue 2) ------------------------------------------------------------------------------------
+# --- list ingestion ---------------------------------------------------------------------------------------------
 
 
 @app.task(name="kyc.ingest_source", bind=True, acks_late=True, max_retries=2)  # type: ignore[untyped-decorator]
@@ -396,7 +274,7 @@ def ingest_source_task(self: Task[Any, Any], source: str, url: str | None = None
         raise self.retry(exc=exc, countdown=30) from exc
     if result is None:
         return {"source": source, "outcome": "not_modified"}
-    if result.outcome == "stored":  # issue 5: every new version is delta-screened (workers.monitoring)
+    if result.outcome == "stored":  # every new version is delta-screened (workers.monitoring)
         app.send_task("kyc.monitoring.delta", (result.version_id,))
     return {"source": source, "outcome": result.outcome, "version_id": result.version_id}
 

@@ -1,6 +1,6 @@
 """``/v1/customers/{id}/block-lifts``: lifting an asset-freeze block takes two officers, a ground and reasons.
 
-A confirmed sanctions match blocks the customer (``kyc.review._block``); a blocked customer can be neither ended
+A confirmed sanctions match blocks the customer (``kyc.review.decisions``); a blocked customer can be neither ended
 nor purged. An analyst or approver asks for the block to be lifted, naming the ground (``delisted``: every
 confirmed sanctions hit was delisted; ``confirmed_in_error``: the confirmation is overturned on approval) and a
 reason; an approver who did not ask approves or rejects it, with a reason. The approval is refused while an
@@ -16,15 +16,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, forbidden, not_found
-from kyc import audit, review
+from kyc import audit, customers, review
 from kyc.access import Permission, Principal
-from kyc.settings import Settings
-from kyc.storage.db import transaction
 from kyc.storage.hits import BlockLift
-from kyc.storage.jobs import Customer
 
 router = APIRouter(prefix="/v1/customers", tags=["review"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -35,7 +32,7 @@ Approver = Annotated[Principal, Depends(require(Permission.APPROVE_BLOCK_LIFT))]
 class LiftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ground: Literal["delisted", "confirmed_in_error"]
+    ground: review.LiftGround
     reason: str = Field(min_length=1, max_length=review.MAX_REASON)
     reference: str | None = Field(default=None, max_length=review.MAX_REFERENCE)
 
@@ -84,37 +81,12 @@ class LiftOut(BaseModel):
 
 
 def _blocked(session: SessionDep, customer_id: str) -> bool:
-    customer = session.get(Customer, customer_id)
-    return customer is not None and customer.blocked_at is not None
-
-
-def _refused(settings: Settings, principal: Principal, customer_id: str, message: str) -> ApiError:
-    with transaction(settings.database_url) as session:
-        audit.record(
-            session,
-            actor=principal,
-            action="customer.block.lift_refused",
-            object_type="customer",
-            object_id=customer_id,
-            purpose="security",
-            details={"reason": message[:200]},
-        )
-    return forbidden(message)
-
-
-def _errors(exc: Exception, what: str) -> ApiError:
-    if isinstance(exc, LookupError):
-        return not_found(what)
-    if isinstance(exc, review.ReviewError):
-        return ApiError(409, "conflict", str(exc))
-    return ApiError(422, "validation_error", str(exc))
+    return customers.get(session, customer_id).blocked_at is not None
 
 
 @router.get("/{customer_id}/block-lifts", response_model=list[LiftOut])
 def list_lifts(customer_id: str, principal: Reader, session: SessionDep) -> list[LiftOut]:
     """Every block-lift request of the customer with its answer (analyst, approver, auditor)."""
-    if session.get(Customer, customer_id) is None:
-        raise not_found(f"customer {customer_id}")
     blocked = _blocked(session, customer_id)
     rows = [LiftOut.of(lift, blocked) for lift in review.block_lifts(session, customer_id)]
     audit.record(
@@ -131,12 +103,9 @@ def list_lifts(customer_id: str, principal: Reader, session: SessionDep) -> list
 )
 def request_lift(customer_id: str, body: LiftIn, principal: Requester, session: SessionDep) -> LiftOut:
     """Ask for the block to be lifted (analyst or approver); another approver decides."""
-    try:
-        lift = review.request_block_lift(
-            session, customer_id, body.ground, body.reason, principal, reference=body.reference
-        )
-    except (LookupError, ValueError) as exc:
-        raise _errors(exc, f"customer {customer_id}") from exc
+    lift = review.request_block_lift(
+        session, customer_id, body.ground, body.reason, principal, reference=body.reference
+    )
     return LiftOut.of(lift, _blocked(session, customer_id))
 
 
@@ -154,13 +123,15 @@ def decide_lift(
     settings: SettingsDep,
 ) -> LiftOut:
     """Approve (the block is lifted) or reject a request made by somebody else (approvers only)."""
-    try:
+    with refusals.recorded(
+        settings,
+        session,
+        principal,
+        action="customer.block.lift_refused",
+        object_type="customer",
+        object_id=customer_id,
+    ):
         lift = review.decide_block_lift(
             session, lift_id, body.decision, body.reason, principal, customer_id=customer_id
         )
-    except review.DecisionRefused as exc:
-        session.rollback()
-        raise _refused(settings, principal, customer_id, str(exc)) from exc
-    except (LookupError, ValueError) as exc:
-        raise _errors(exc, f"block-lift request {lift_id}") from exc
     return LiftOut.of(lift, _blocked(session, customer_id))

@@ -12,28 +12,19 @@ earlier screening of the party can still be explained.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from api import refusals
 from api.auth import require
-from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, not_found
-from kyc import audit, monitoring, review
+from api.deps import ScreenerDep, SessionDep, SettingsDep
+from kyc import audit, customers, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
 from kyc.entry import PartialDate
-from kyc.matching import config_from_settings, matcher_cache
-from kyc.screening import MatcherScreener
-from kyc.settings import Settings
 from kyc.storage.base import utcnow
-from kyc.storage.db import transaction
-from kyc.storage.hits import AuthorityNotification, Hit
-from kyc.storage.jobs import Customer, Party
-from kyc.storage.subjects import SubjectCorrection
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -123,7 +114,7 @@ class RescreenOut(BaseModel):
 
 class RiskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    risk: Literal["low", "medium", "high"]
+    risk: customers.Risk
 
 
 class EndIn(BaseModel):
@@ -131,19 +122,8 @@ class EndIn(BaseModel):
     ended_on: date | None = Field(None, description="The day the relationship ended; today when omitted.")
 
 
-def _customer(session: Session, customer_id: str) -> Customer:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise not_found(f"customer {customer_id}")
-    return customer
-
-
-def _out(session: Session, customer: Customer) -> CustomerOut:
-    notifications = session.execute(
-        select(AuthorityNotification)
-        .where(AuthorityNotification.customer_id == customer.id)
-        .order_by(AuthorityNotification.id)
-    ).scalars()
+def _out(found: customers.CustomerView) -> CustomerOut:
+    customer = found.customer
     return CustomerOut(
         id=customer.id,
         name=customer.name,
@@ -152,105 +132,56 @@ def _out(session: Session, customer: Customer) -> CustomerOut:
         outcome=customer.outcome,
         blocked=customer.blocked_at is not None,
         blocked_at=customer.blocked_at,
-        current_job_id=review.current_job_id(session, customer.id),
+        current_job_id=found.current_job_id,
         last_rescreened_at=customer.last_rescreened_at,
         next_rescreen_at=customer.next_rescreen_at,
         relationship_ended_at=customer.relationship_ended_at,
         retention_until=customer.retention_until,
-        notifications=[
-            NotificationOut(
-                id=n.id,
-                authority=n.authority,
-                source=n.source,
-                source_ref=n.source_ref,
-                status=n.status,
-                hit_id=n.hit_id,
-                created_by=n.created_by,
-                created_at=n.created_at,
-            )
-            for n in notifications
-        ],
+        notifications=[NotificationOut.model_validate(n, from_attributes=True) for n in found.notifications],
     )
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 def get_customer(customer_id: str, principal: Reader, session: SessionDep) -> CustomerOut:
     """Outcome after decisions, block, authority notifications and the monitoring schedule."""
-    customer = _customer(session, customer_id)
-    audit.record(session, actor=principal, action="customer.read", object_type="customer", object_id=customer.id)
-    return _out(session, customer)
-
-
-def _current_party(session: Session, customer: Customer, party_id: str) -> Party:
-    """Only a party of the customer's current screening can be corrected: earlier ones are history."""
-    job_id = review.current_job_id(session, customer.id)
-    party = session.get(Party, party_id, with_for_update=True)
-    if party is None or job_id is None or party.job_id != job_id:
-        raise not_found(f"party {party_id} in the current screening of customer {customer.id}")
-    return party
-
-
-def _correct(session: Session, party: Party, changes: dict[str, str | None], reason: str, who: Principal) -> list[int]:
-    """Apply the changes, keeping each replaced value in a ``SubjectCorrection`` (who, when, why, old and new), so
-    the earlier screening stays explainable for the retention period; returns the correction ids (for the audit)."""
-    rows = []
-    for name, value in sorted(changes.items()):
-        old = getattr(party, name)
-        if old == value:
-            continue
-        rows.append(
-            SubjectCorrection(
-                party_id=party.id, field=name, old_value=old, new_value=value, reason=reason, corrected_by=who.user_id
-            )
-        )
-        setattr(party, name, value)
-    session.add_all(rows)
-    session.flush()
-    return [row.id for row in rows]
+    found = customers.view(session, customer_id)
+    audit.record(session, actor=principal, action="customer.read", object_type="customer", object_id=customer_id)
+    return _out(found)
 
 
 @router.patch("/{customer_id}/parties/{party_id}", response_model=RescreenOut)
 def patch_party(
-    customer_id: str, party_id: str, body: PartyPatch, principal: Updater, session: SessionDep, settings: SettingsDep
+    customer_id: str,
+    party_id: str,
+    body: PartyPatch,
+    principal: Updater,
+    session: SessionDep,
+    settings: SettingsDep,
+    screener: ScreenerDep,
 ) -> RescreenOut:
     """Correct a party's screened data; the customer is rescreened at once against every active list."""
-    customer = _customer(session, customer_id)
-    if customer.relationship_ended_at is not None:
-        raise ApiError(409, "conflict", f"customer {customer_id}: the relationship has ended; it is not monitored")
-    party = _current_party(session, customer, party_id)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
-    if not changes:
-        raise ApiError(422, "validation_error", "body: no field to correct")
-    if "name" in changes and changes["name"] is None:
-        raise ApiError(422, "validation_error", "name: a party cannot be left without a name")
-    if party.schema != "Person" and {"birth_date", "nationality"} & set(changes):
-        raise ApiError(422, "validation_error", "birth_date, nationality: only persons have them")
-    if not body.reason.strip():
-        raise ApiError(422, "validation_error", "reason: say why the data is corrected")
-    corrections = _correct(session, party, changes, body.reason.strip(), principal)
-    audit.record(
+    result = monitoring.correct_and_rescreen(
         session,
+        customer_id,
+        party_id,
+        changes,
+        reason=body.reason,
         actor=principal,
-        action="party.update",
-        object_type="screening_party",
-        object_id=party.id,
-        details={"fields": sorted(changes), "corrections": corrections},
+        screener=screener,
+        rescreen_days=settings.rescreen_days,
+        high_priority_score=settings.high_priority_score,
     )
-    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
-    stats = monitoring.rescreen_customers(
-        session, [customer.id], screener, rescreen_days=settings.rescreen_days, origin="party"
-    )
-    hits = session.execute(select(Hit).where(Hit.party_id == party.id).order_by(Hit.position)).scalars()
     return RescreenOut(
-        customer_id=customer.id,
-        party_id=party.id,
-        changed_fields=sorted(changes),
-        new_hits=stats.new_hits,
-        reopened=stats.reopened,
-        outcome=customer.outcome,
+        customer_id=result.customer_id,
+        party_id=result.party_id,
+        changed_fields=result.changed_fields,
+        new_hits=result.stats.new_hits,
+        reopened=result.stats.reopened,
+        outcome=result.outcome,
         hits=[
             {"id": h.id, "source": h.source, "source_ref": h.source_ref, "status": h.status, "reason": h.reopen_reason}
-            for h in hits
+            for h in result.hits
         ],
     )
 
@@ -260,30 +191,16 @@ def put_risk(
     customer_id: str, body: RiskIn, principal: Updater, session: SessionDep, settings: SettingsDep
 ) -> CustomerOut:
     """Set the customer's risk: the full rescreen then comes round every ``settings.rescreen_days[risk]`` days."""
-    customer = _customer(session, customer_id)
-    monitoring.set_risk(session, customer.id, body.risk, settings.rescreen_days)
+    customers.set_risk(session, customer_id, body.risk, settings.rescreen_days)
     audit.record(
         session,
         actor=principal,
         action="customer.risk",
         object_type="customer",
-        object_id=customer.id,
+        object_id=customer_id,
         details={"risk": body.risk},
     )
-    return _out(session, customer)
-
-
-def _audit_refused_end(settings: Settings, principal: Principal, customer_id: str, message: str) -> None:
-    """In its own transaction: the request's is rolled back with the 409, the attempt must stay on record."""
-    with transaction(settings.database_url) as session:
-        audit.record(
-            session,
-            actor=principal,
-            action="customer.end_relationship.refused",
-            object_type="customer",
-            object_id=customer_id,
-            details={"reason": message[:300]},
-        )
+    return _out(customers.view(session, customer_id))
 
 
 @router.post(
@@ -300,24 +217,27 @@ def end_relationship(
     a case stays monitored and retained until officers resolve it. ``ended_on`` may not precede the customer's last
     activity (422), so the retention clock cannot be wound back to make the purge delete a live case.
     """
-    customer = _customer(session, customer_id)
+    customers.get(session, customer_id)
     moment = utcnow()
     ended = moment if body.ended_on is None else datetime.combine(body.ended_on, moment.timetz())
-    try:
-        until = monitoring.end_relationship(session, customer.id, ended, settings.retention_years, now=moment)
-    except monitoring.EndDateInvalid as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
-    except monitoring.EndRefused as exc:
-        session.rollback()
-        _audit_refused_end(settings, principal, customer.id, str(exc))
-        raise ApiError(409, "conflict", str(exc)) from exc
+    with refusals.recorded(
+        settings,
+        session,
+        principal,
+        action="customer.end_relationship.refused",
+        object_type="customer",
+        object_id=customer_id,
+        kinds=(customers.EndRefused,),
+        purpose=audit.DEFAULT_PURPOSE,
+        reason_chars=300,
+    ):
+        until = customers.end_relationship(session, customer_id, ended, settings.retention_years, now=moment)
     audit.record(
         session,
         actor=principal,
         action="customer.end_relationship",
         object_type="customer",
-        object_id=customer.id,
+        object_id=customer_id,
         details={"retention_until": until.isoformat()},
     )
-    session.refresh(customer)
-    return _out(session, customer)
+    return _out(customers.view(session, customer_id))

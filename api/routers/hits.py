@@ -1,32 +1,31 @@
 """``/v1/hits``: the review queue, a hit beside its list entry, and officers' decisions (four eyes).
 
-Orchestration only: the rules live in ``kyc.review``. Every read and write is audited by id (never by name). A refused
-decision (wrong role for that verdict, or the proposer trying to approve) is audited in its own transaction, because
-the request's transaction is rolled back with the error.
+Parse, call ``kyc.review``, respond: the rules and queries live there. Every read and write is audited by id
+(never by name). A refused decision (wrong role for that verdict, or the proposer trying to approve) is audited in
+its own transaction (``api.refusals``), because the request's transaction is rolled back with the error.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, forbidden, not_found
+from api.errors import ApiError, forbidden
 from api.schemas import PartyOut
 from kyc import audit, review
 from kyc.access import Permission, Principal
+from kyc.hits import HitStatus
+from kyc.review import queue
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
-from kyc.storage.hits import Hit, HitDecision
-from kyc.storage.jobs import Party, ScreeningJob
-from kyc.storage.lists import ListEntry
+from kyc.storage.hits import HitDecision
 
 router = APIRouter(prefix="/v1/hits", tags=["review"])
 HitReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -44,7 +43,6 @@ MAX_AGE_HOURS = 87_600
 """Ten years: every age filter is bounded, because ``timedelta`` overflows (a 500) on ``1e12`` hours."""
 MAX_OFFSET = 10_000_000
 """Beyond any real queue; an unbounded offset overflows the database's integer (a 500 on PostgreSQL)."""
-HitStatusName = Literal["open", "proposed", "escalated", "dismissed", "confirmed", "suppressed", "delisted"]
 
 
 class QueueParty(BaseModel):
@@ -117,7 +115,7 @@ class HitDetail(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["false_positive", "true_match", "escalate", "approve", "reject"] = Field(
+    decision: review.Verdict = Field(
         description="Analysts: false_positive, true_match, escalate. Approvers: approve or reject a proposal."
     )
     reason: str = Field(min_length=1, max_length=review.MAX_REASON)
@@ -135,43 +133,15 @@ class DecisionResultOut(BaseModel):
     notification_id: int | None
 
 
-def _queue_query(
-    statuses: list[str] | None,
-    min_score: float | None,
-    max_score: float | None,
-    source: str | None,
-    customer_id: str | None,
-    older_than_hours: float | None,
-    newer_than_hours: float | None,
-) -> Select[Hit, Party, str]:
-    query = (
-        select(Hit, Party, ScreeningJob.customer_id)
-        .join(Party, Party.id == Hit.party_id)
-        .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
-    )
-    now = utcnow()
-    if statuses:
-        query = query.where(Hit.status.in_(statuses))
-    if min_score is not None:
-        query = query.where(Hit.score >= min_score)
-    if max_score is not None:
-        query = query.where(Hit.score <= max_score)
-    if source:
-        query = query.where(Hit.source == source)
-    if customer_id:
-        query = query.where(ScreeningJob.customer_id == customer_id)
-    if older_than_hours is not None:
-        query = query.where(Hit.created_at <= now - timedelta(hours=older_than_hours))
-    if newer_than_hours is not None:
-        query = query.where(Hit.created_at >= now - timedelta(hours=newer_than_hours))
-    return query
+def _hours(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(hours=value)
 
 
 @router.get("", response_model=Queue)
 def hit_queue(
     principal: HitReader,
     session: SessionDep,
-    status_: Annotated[list[HitStatusName] | None, Query(alias="status")] = None,
+    status_: Annotated[list[HitStatus] | None, Query(alias="status")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
@@ -188,37 +158,36 @@ def hit_queue(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Queue:
     """Hits to review, high priority and oldest first (what is waiting longest comes first)."""
-    query = _queue_query(
-        list(status_) if status_ else None,
-        min_score,
-        max_score,
-        source,
-        customer_id,
-        older_than_hours,
-        newer_than_hours,
+    statuses = [s.value for s in status_ or []]
+    wanted = queue.QueueFilter(
+        statuses=statuses,
+        min_score=min_score,
+        max_score=max_score,
+        source=source,
+        customer_id=customer_id,
+        older_than=_hours(older_than_hours),
+        newer_than=_hours(newer_than_hours),
     )
-    total = session.execute(select(func.count()).select_from(query.with_only_columns(Hit.id).subquery())).scalar_one()
-    rows = session.execute(
-        query.order_by((Hit.priority == "high").desc(), Hit.created_at, Hit.id).limit(limit).offset(offset)
-    )
+    rows, total = queue.hit_queue(session, wanted, limit=limit, offset=offset)
     now = utcnow()
-    items = [_queue_item(hit, party, owner, now) for hit, party, owner in rows]
+    items = [_queue_item(row, now) for row in rows]
     audit.record(
         session,
         actor=principal,
         action="hits.queue.read",
         object_type="screening_hit",
         object_id="*",
-        details={"returned": len(items), "total": total, "status": list(status_ or []), "customer_id": customer_id},
+        details={"returned": len(items), "total": total, "status": statuses, "customer_id": customer_id},
     )
     return Queue(hits=items, total=total)
 
 
-def _queue_item(hit: Hit, party: Party, customer_id: str, now: datetime) -> QueueItem:
+def _queue_item(row: queue.QueueRow, now: datetime) -> QueueItem:
+    hit, party = row.hit, row.party
     return QueueItem(
         id=hit.id,
         job_id=hit.job_id,
-        customer_id=customer_id,
+        customer_id=row.customer_id,
         party=QueueParty(id=party.id, role=party.role, name=party.name),
         source=hit.source,
         source_ref=hit.source_ref,
@@ -232,13 +201,6 @@ def _queue_item(hit: Hit, party: Party, customer_id: str, now: datetime) -> Queu
         age_hours=round((now - hit.created_at).total_seconds() / 3600, 2),
         reopen_reason=hit.reopen_reason,
     )
-
-
-def _hit(session: Session, hit_id: str) -> Hit:
-    hit = session.get(Hit, hit_id)
-    if hit is None:
-        raise not_found(f"hit {hit_id}")
-    return hit
 
 
 def _decision_out(row: HitDecision) -> DecisionOut:
@@ -260,17 +222,12 @@ def _decision_out(row: HitDecision) -> DecisionOut:
 @router.get("/{hit_id}", response_model=HitDetail, response_model_by_alias=True)
 def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings: SettingsDep) -> HitDetail:
     """The party's data and the list entry side by side, the match explanation and the full decision history."""
-    hit = _hit(session, hit_id)
-    party = session.get(Party, hit.party_id)
-    job = session.get(ScreeningJob, hit.job_id)
-    assert party is not None and job is not None  # foreign keys
-    entry = session.execute(
-        select(ListEntry.data).where(ListEntry.version_id == hit.version_id, ListEntry.source_ref == hit.source_ref)
-    ).scalar_one_or_none()
+    view = queue.hit_view(session, hit_id)
+    hit = view.hit
     detail = HitDetail(
         id=hit.id,
         job_id=hit.job_id,
-        customer_id=job.customer_id,
+        customer_id=view.customer_id,
         status=hit.status,
         kind=hit.kind,
         priority=hit.priority,
@@ -281,15 +238,15 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
         reopen_reason=hit.reopen_reason,
         reopened_at=hit.reopened_at,
         delisted_at=hit.delisted_at,
-        party=PartyOut.from_party(party),
-        entry=entry,
+        party=PartyOut.from_party(view.party),
+        entry=view.entry,
         list_version={"source": hit.source, "version_id": hit.version_id, "entry_hash": hit.entry_hash},
         explanation=hit.explanation,
         engine_version=hit.engine_version,
         config_hash=hit.config_hash,
         decisions=[_decision_out(row) for row in review.history(session, hit.id)],
         four_eyes_needed_to_dismiss=review.needs_four_eyes(
-            hit, review.Verdict.FALSE_POSITIVE, settings.four_eyes_score
+            hit.kind, hit.score, review.Verdict.FALSE_POSITIVE, settings.four_eyes_score
         ),
     )
     audit.record(session, actor=principal, action="hit.read", object_type="screening_hit", object_id=hit.id)
@@ -298,7 +255,7 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
 
 @router.get("/{hit_id}/decisions", response_model=list[DecisionOut])
 def hit_decisions(hit_id: str, principal: HitReader, session: SessionDep) -> list[DecisionOut]:
-    hit = _hit(session, hit_id)
+    hit = queue.get_hit(session, hit_id)
     rows = [_decision_out(row) for row in review.history(session, hit.id)]
     audit.record(session, actor=principal, action="hit.decisions.read", object_type="screening_hit", object_id=hit.id)
     return rows
@@ -329,25 +286,24 @@ def decide(
 ) -> DecisionResultOut:
     """Record a decision. ``true_match``, and ``false_positive`` on a sanctions hit or a high score, become a
     proposal that an approver (a different user) approves or rejects; ``escalate`` needs no second decision."""
-    try:
+    with refusals.recorded(
+        settings,
+        session,
+        principal,
+        action="hit.decision.refused",
+        object_type="screening_hit",
+        object_id=hit_id,
+        details={"decision": body.decision.value},
+    ):
         result = review.decide(
             session, hit_id, body.decision, body.reason, principal, high_score=settings.four_eyes_score
         )
-    except LookupError as exc:
-        raise not_found(f"hit {hit_id}") from exc
-    except review.DecisionRefused as exc:
-        session.rollback()
-        raise _refused(settings, principal, hit_id, body.decision, str(exc)) from exc
-    except review.ReviewError as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
     return DecisionResultOut(
         hit_id=result.hit_id,
         decision_id=result.decision_id,
         status=result.status,
         four_eyes=result.four_eyes,
-        awaiting_second_decision=result.status == review.HitStatus.PROPOSED,
+        awaiting_second_decision=result.status == HitStatus.PROPOSED,
         job_outcome=result.job_outcome,
         customer_outcome=result.customer_outcome,
         customer_blocked=result.customer_blocked,

@@ -15,15 +15,12 @@ from typing import Annotated, Literal
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from api.auth import require
 from api.deps import SessionDep
-from api.errors import ApiError, forbidden, not_found
-from kyc import audit
+from kyc import audit, versions
 from kyc.access import Permission, Principal
 from kyc.storage.lists import ListVersion
-from kyc.versions import approve_version
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/lists/versions", tags=["lists"])
@@ -78,12 +75,7 @@ def list_versions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[VersionOut]:
     """Newest first; ``?status=pending`` is the approval queue."""
-    query = select(ListVersion).order_by(ListVersion.id.desc()).limit(limit)
-    if status:
-        query = query.where(ListVersion.status == status)
-    if source:
-        query = query.where(ListVersion.source == source)
-    versions = [_out(v) for v in session.execute(query).scalars()]
+    rows = [_out(v) for v in versions.list_versions(session, status=status, source=source, limit=limit)]
     audit.record(
         session,
         actor=principal,
@@ -91,25 +83,15 @@ def list_versions(
         object_type="list_version",
         object_id="*",
         purpose="list_management",
-        details={"status": status, "returned": len(versions)},
+        details={"status": status, "returned": len(rows)},
     )
-    return versions
+    return rows
 
 
 @router.post("/{version_id}/approve", response_model=VersionOut)
 def approve(version_id: int, request: Request, principal: ListManager, session: SessionDep) -> VersionOut:
     """Activate a pending version: the importer cannot approve their own import (four eyes)."""
-    version = session.get(ListVersion, version_id)
-    if version is None:
-        raise not_found(f"list version {version_id}")
-    if version.created_by is not None and version.created_by in (principal.name, principal.user_id):
-        raise forbidden("the user who imported a list version cannot also approve it")
-    try:
-        approved = approve_version(session, version_id, principal.name)
-    except PermissionError as exc:
-        raise forbidden(str(exc)) from exc
-    except ValueError as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
+    approved = versions.approve_version(session, version_id, principal.name, approver_id=principal.user_id)
     audit.record(
         session,
         actor=principal,

@@ -1,7 +1,7 @@
 """``/v1/notifications``: the authority notifications a confirmed sanctions match raised, and recording them as sent.
 
 A confirmed sanctions match (two officers' decisions) blocks the customer and records a notification to the
-authority (``kyc.review._block``). Reporting is done outside this service; an officer records here when it was
+authority (``kyc.review.decisions``). Reporting is done outside this service; an officer records here when it was
 sent and the authority's reference. Until then the case is held from the retention purge and its block cannot be
 lifted (``api.routers.blocks``). Orchestration only: the rules live in ``kyc.review``; every call is audited.
 """
@@ -16,7 +16,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import SessionDep
-from api.errors import ApiError, forbidden, not_found
 from kyc import audit, review
 from kyc.access import Permission, Principal
 
@@ -82,16 +81,7 @@ def list_notifications(
 def record_sent(notification_id: int, body: SentIn, principal: Recorder, session: SessionDep) -> NotificationOut:
     """Record that the notification was sent to the authority (analyst or approver): who (the caller), when, and
     the authority's reference."""
-    try:
-        note = review.mark_notification_sent(
-            session, notification_id, principal, reference=body.reference, sent_at=body.sent_at
-        )
-    except LookupError as exc:
-        raise not_found(f"notification {notification_id}") from exc
-    except review.DecisionRefused as exc:
-        raise forbidden(str(exc)) from exc
-    except review.ReviewError as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
+    note = review.mark_notification_sent(
+        session, notification_id, principal, reference=body.reference, sent_at=body.sent_at
+    )
     return NotificationOut.model_validate(note)

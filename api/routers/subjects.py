@@ -96,8 +96,7 @@ def export_subject(lookup: SubjectLookup, session: SessionDep, settings: Setting
 @router.get("/parties/{party_id}/corrections", response_model=CorrectionsOut)
 def list_corrections(party_id: str, session: SessionDep, dpo: Exporter) -> CorrectionsOut:
     """The corrections made to a party, oldest first; the read is audited (old and new values are in clear)."""
-    if session.get(Party, party_id) is None:
-        raise not_found("party")
+    subjects.get_party(session, party_id)
     rows = subjects.corrections_of(session, party_id, actor=dpo)
     return CorrectionsOut(corrections=[CorrectionOut.model_validate(c) for c in rows])
 
@@ -106,15 +105,10 @@ def list_corrections(party_id: str, session: SessionDep, dpo: Exporter) -> Corre
 def correct_party(party_id: str, body: CorrectionIn, session: SessionDep, dpo: Corrector) -> CorrectionOut:
     """Rectify one field of a party, recording who, why and the value replaced (personal ids masked); a screened
     field makes the customer due for rescreening at once."""
-    party = session.get(Party, party_id)
-    if party is None:
-        raise not_found("party")
-    try:
-        correction = subjects.correct_party(
-            session, party, field=body.field, value=body.value, reason=body.reason, actor=dpo, reference=body.reference
-        )
-    except subjects.InvalidCorrection as exc:
-        raise ApiError(422, "invalid_correction", str(exc)) from exc
+    party = subjects.get_party(session, party_id)
+    correction = subjects.correct_party(
+        session, party, field=body.field, value=body.value, reason=body.reason, actor=dpo, reference=body.reference
+    )
     return CorrectionOut.model_validate(correction, from_attributes=True)
 
 

@@ -1,3 +1,4 @@
+# Over 400 lines: the name comparison is one hot path; splitting it would cost calls per candidate pair.
 """Scoring: how similar two prepared names are, and what the other facts of a query say about an entry.
 
 Names are compared part by part, not as strings: lists print the same person as ``SALEK, Abdulhai``,

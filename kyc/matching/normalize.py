@@ -1,3 +1,4 @@
+# Over 400 lines: every normalisation step feeds the next; they are tuned and tested together.
 """Name normalisation: one comparable form per list or query name, computed once.
 
 Matching compares *forms*, never raw strings: the expensive work (Unicode folding, transliteration, legal-form

@@ -55,7 +55,7 @@ class Hit(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Review and monitoring state
     party_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    """Suppression key, party side: digest of the screened party data (``kyc.monitoring.party_fingerprint``)."""
+    """Suppression key, party side: digest of the screened party data (``kyc.suppression.party_fingerprint``)."""
     entry_hash: Mapped[str | None] = mapped_column(String(64))
     """Suppression key, list side: the entry's content hash when the hit was raised or last re-checked."""
     origin: Mapped[str | None] = mapped_column(String(16))
@@ -147,7 +147,7 @@ class BlockLift(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     ground: Mapped[str] = mapped_column(String(32))
-    """``delisted`` or ``confirmed_in_error`` (see ``kyc.review.LiftGround``; a licence is no ground: the person
+    """``delisted`` or ``confirmed_in_error`` (see ``kyc.review.blocks.LiftGround``; a licence is no ground: the person
     stays listed and the customer stays blocked)."""
     reason: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(200))

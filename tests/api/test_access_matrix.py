@@ -111,7 +111,7 @@ VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
         ({"decision": "approve", "reason": "matrix test"}, frozenset({APP})),
         ({"decision": "reject", "reason": "matrix test"}, frozenset({APP})),
         # The analyst's true_match proposes; the approver, asked next, answers that proposal with the same verdict,
-        # which is the second decision (kyc.review._as_second_decision). Other roles stay refused.
+        # which is the second decision (kyc.review.four_eyes.as_second_decision). Other roles stay refused.
         ({"decision": "true_match", "reason": "matrix test"}, frozenset({ANA, APP})),
     ],
 }

@@ -147,7 +147,7 @@ def test_the_requester_cannot_approve_and_a_listed_entry_is_no_ground(
     newer = ingest_files("un_sc", [list_file(UN_2026)], settings)
     assert newer is not None
     with transaction(settings.database_url) as session:
-        monitoring.delta_screen(session, newer.version_id)
+        monitoring.delta_screen(session, newer.version_id, high_priority_score=0.9)
     assert hit_on(settings, job_id, "IQi.074").status == "delisted"
     with transaction(settings.database_url) as session:
         customer = session.get(Customer, customer_id)

@@ -214,7 +214,7 @@ def test_fi_national_import_is_approved_by_another_admin_then_delta_screened(
 
     with transaction(settings.database_url) as session:
         assert monitoring.unscreened_versions(session) == [1, pending.version_id]  # the monitoring tick's view
-        stats = monitoring.delta_screen(session, pending.version_id)
+        stats = monitoring.delta_screen(session, pending.version_id, high_priority_score=0.9)
         assert stats is not None and stats.new_hits == 1
     raised = [h for h in hits_by_party(settings, job_id)[UNRELATED[1].name].values() if h.source == "fi_national"]
     assert [(h.origin, h.status, h.version_id) for h in raised] == [("delta", "open", pending.version_id)]

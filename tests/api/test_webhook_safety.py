@@ -28,15 +28,16 @@ from sqlalchemy import func, select
 from api.app import create_app
 from kyc import webhooks
 from kyc.access import Role
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
+from kyc.outbox import notification_id, pending_notification
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.jobs import ScreeningJob
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.webhooks import CallbackTarget
 from tests.support.httpserver import running_server
 from tests.support.service import WEBHOOK_SECRET, make_token
 from workers.delivery import MAX_RESPONSE_BYTES, post
-from workers.tasks import deliver_once, notification_id, pending_notification
+from workers.tasks import deliver_once
 
 METADATA = "https://169.254.169.254/latest/meta-data"
 

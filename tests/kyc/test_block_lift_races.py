@@ -112,7 +112,7 @@ def test_a_match_confirmed_after_the_request_is_not_overturned_by_it(case: Case)
     assert overturns == []
     with transaction(settings.database_url) as session:  # a rejection of the stale request still goes through
         assert review.decide_block_lift(session, case.lift_id, "reject", "ask again", case.approvers[2]).status == (
-            review.LIFT_REJECTED
+            review.blocks.LIFT_REJECTED
         )
 
 
@@ -169,7 +169,7 @@ def test_a_blocked_customer_is_not_purged_after_its_hit_is_delisted(case: Case) 
     newer = ingest_files("un_sc", [list_file(UN_2026)], settings)
     assert newer is not None
     with transaction(settings.database_url) as session:
-        monitoring.delta_screen(session, newer.version_id)
+        monitoring.delta_screen(session, newer.version_id, high_priority_score=0.9)
     with transaction(settings.database_url) as session:
         first = session.get(Hit, case.first_hit)
         assert first is not None and first.status == "delisted"
@@ -218,7 +218,7 @@ def test_two_officers_asking_at_once_leave_one_open_request(case: Case) -> None:
     with transaction(settings.database_url) as session:
         open_requests = session.execute(
             select(BlockLift.id).where(
-                BlockLift.customer_id == case.customer_id, BlockLift.status == review.LIFT_REQUESTED
+                BlockLift.customer_id == case.customer_id, BlockLift.status == review.blocks.LIFT_REQUESTED
             )
         ).all()
     assert len(open_requests) == 1

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from kyc import monitoring, review
+from kyc import customers, monitoring, review
 from kyc.access import Role
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
@@ -165,7 +165,7 @@ def test_tick_schedules_by_risk_and_an_ended_relationship_is_no_longer_screened(
     screen(service, ended)
     with transaction(service.database_url) as session:
         ended_customer = customer_of(service, ended).id
-        monitoring.end_relationship(session, ended_customer, utcnow(), service.retention_years)
+        customers.end_relationship(session, ended_customer, utcnow(), service.retention_years)
 
     first = tick(service)
     assert first["deltas"] == [old.version_id] and first["customers"] == 0  # nobody is due yet
@@ -175,7 +175,7 @@ def test_tick_schedules_by_risk_and_an_ended_relationship_is_no_longer_screened(
         session.execute(
             update(Customer).where(Customer.id == watched_id).values(next_rescreen_at=utcnow() - timedelta(minutes=1))
         )
-        monitoring.set_risk(session, watched_id, "high", service.rescreen_days)  # moves it 30 days ahead again
+        customers.set_risk(session, watched_id, "high", service.rescreen_days)  # moves it 30 days ahead again
         assert monitoring.due_customers(session) == []
         session.execute(
             update(Customer).where(Customer.id == watched_id).values(next_rescreen_at=utcnow() - timedelta(minutes=1))
@@ -218,7 +218,7 @@ def test_a_changed_matcher_configuration_rescreens_everybody_once(service: Setti
 def test_a_version_superseded_before_its_delta_is_covered_by_the_next_one(settings: Settings) -> None:
     """v1 (delta-screened) -> v2 (never screened: superseded at once) -> v3: v3's delta covers what v2 added."""
     from kyc.matching import matcher_cache
-    from kyc.screening import PersonSpec
+    from kyc.submission import PersonSpec
     from kyc.versions import ParsedList, RawFile, store_version
     from lists.fetch import read_local
     from lists.registry import get_adapter
@@ -239,7 +239,7 @@ def test_a_version_superseded_before_its_delta_is_covered_by_the_next_one(settin
             parser_version=adapter.parser_version,
             origin="test: UN 2025-11-20 minus one designation",
         )
-        assert monitoring.delta_screen(session, first.version_id) is not None
+        assert monitoring.delta_screen(session, first.version_id, high_priority_score=0.9) is not None
     person = PersonSpec(role="representative", name=held.primary_name, nationality=held.nationalities[0])
     job_id = submit(settings, "Esimerkki Oy", "1572860-0", (person,))
     run_screening(settings, job_id)
@@ -249,8 +249,8 @@ def test_a_version_superseded_before_its_delta_is_covered_by_the_next_one(settin
     third = ingest_files("un_sc", [list_file(UN_2026)], settings)  # ...and is superseded before monitoring ran
     assert second.added == 1 and third.added == 4
     with transaction(settings.database_url) as session:
-        assert monitoring.delta_screen(session, second.version_id) is None
-        stats = monitoring.delta_screen(session, third.version_id)
+        assert monitoring.delta_screen(session, second.version_id, high_priority_score=0.9) is None
+        stats = monitoring.delta_screen(session, third.version_id, high_priority_score=0.9)
         assert stats is not None and stats.new_hits >= 1
     hit = hits_by_party(settings, job_id)[held.primary_name][held.source_ref]
     assert (hit.origin, hit.status, hit.version_id) == ("delta", "open", third.version_id)
@@ -301,7 +301,7 @@ def test_changed_evidence_lapses_a_proposal_and_never_overwrites_a_confirmed_hit
 
     new = ingest_files("un_sc", [list_file(UN_2026)], settings)
     with transaction(settings.database_url) as session:
-        stats = monitoring.delta_screen(session, new.version_id)
+        stats = monitoring.delta_screen(session, new.version_id, high_priority_score=0.9)
         assert stats is not None and (stats.reopened, stats.new_hits) == (1, 1)
 
     lapsed = hit_on(settings, proposed_job, "HTi.006")
@@ -345,5 +345,6 @@ def test_changed_evidence_lapses_a_proposal_and_never_overwrites_a_confirmed_hit
             [customer_id],
             MatcherScreener(matcher_cache.get(settings.database_url)),
             rescreen_days=settings.rescreen_days,
+            high_priority_score=settings.high_priority_score,
         )
     assert (again.new_hits, again.reopened) == (0, 0)

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
-from kyc import monitoring, retention, review
+from kyc import customers, retention, review
 from kyc.access import Principal, Role
 from kyc.matching import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
-from kyc.review import DecisionRefused, HitStatus, ReviewError, Verdict
+from kyc.review import DecisionRefused, ReviewError
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog, User
 from kyc.storage.base import utcnow
@@ -139,18 +139,6 @@ def test_dismissals_escalation_rejection_and_the_clear_outcome(screened: tuple[S
         )
 
 
-def test_four_eyes_rule_by_list_and_score() -> None:
-    pep = Hit(kind="pep", score=0.80)
-    assert not review.needs_four_eyes(pep, Verdict.FALSE_POSITIVE, 0.9)
-    assert review.needs_four_eyes(Hit(kind="pep", score=0.93), Verdict.FALSE_POSITIVE, 0.9)
-    assert review.needs_four_eyes(Hit(kind="sanction", score=0.75), Verdict.FALSE_POSITIVE, 0.9)
-    assert review.needs_four_eyes(pep, Verdict.TRUE_MATCH, 0.9)
-    assert not review.needs_four_eyes(Hit(kind="sanction", score=0.99), Verdict.ESCALATE, 0.9)
-    assert review.job_outcome([HitStatus.DISMISSED, HitStatus.SUPPRESSED, HitStatus.DELISTED], False) == "clear"
-    assert review.job_outcome([HitStatus.DISMISSED], True) == "review"
-    assert review.job_outcome([HitStatus.ESCALATED, HitStatus.CONFIRMED], False) == "match"
-
-
 def _dismiss(settings: Settings, hit_id: str, analyst: Principal, approver: Principal) -> None:
     decide(settings, hit_id, "false_positive", analyst)
     decide(settings, hit_id, "approve", approver)
@@ -165,7 +153,7 @@ def test_retention_purge_after_a_legitimate_end_takes_decisions_and_suppressions
         _dismiss(settings, hit_on(settings, job_id, ref).id, analyst, approver)
     customer_id = customer_of(settings, job_id).id
     with transaction(settings.database_url) as session:
-        until = monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+        until = customers.end_relationship(session, customer_id, utcnow(), settings.retention_years)
     with transaction(settings.database_url) as session:
         assert purge_expired(session, now=until - timedelta(days=1)) == PurgeResult(0, 0)
     with transaction(settings.database_url) as session:
@@ -185,10 +173,10 @@ def test_a_confirmed_case_cannot_be_ended_or_backdated_and_the_purge_keeps_it(sc
     note_id = decide(settings, confirmed, "approve", approver).notification_id
     customer_id = customer_of(settings, job_id).id
     backdated = datetime(2000, 1, 1, tzinfo=UTC)
-    with pytest.raises(monitoring.EndRefused, match="blocked"), transaction(settings.database_url) as session:
-        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
-    with pytest.raises(monitoring.EndDateInvalid, match="last activity"), transaction(settings.database_url) as session:
-        monitoring.end_relationship(session, customer_id, backdated, settings.retention_years)
+    with pytest.raises(customers.EndRefused, match="blocked"), transaction(settings.database_url) as session:
+        customers.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+    with pytest.raises(customers.EndDateInvalid, match="last activity"), transaction(settings.database_url) as session:
+        customers.end_relationship(session, customer_id, backdated, settings.retention_years)
     with transaction(settings.database_url) as session:  # even if the date got into the row some other way
         retention.end_relationship(session, customer_id, backdated, settings.retention_years)
     with capture_logs() as logged, transaction(settings.database_url) as session:
@@ -221,14 +209,14 @@ def test_undecided_hits_keep_the_relationship_from_ending(screened: tuple[Settin
     decide(settings, hit_on(settings, job_id, "IQi.074").id, "true_match", analyst)
     decide(settings, hit_on(settings, job_id, "HTi.006").id, "escalate", analyst)
     with (
-        pytest.raises(monitoring.EndRefused, match=r"1 escalated, 1 proposed"),
+        pytest.raises(customers.EndRefused, match=r"1 escalated, 1 proposed"),
         transaction(settings.database_url) as session,
     ):
-        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+        customers.end_relationship(session, customer_id, utcnow(), settings.retention_years)
     decide(settings, hit_on(settings, job_id, "IQi.074").id, "reject", approver)  # back to open
     _dismiss(settings, hit_on(settings, job_id, "HTi.006").id, analyst, approver)
     with transaction(settings.database_url) as session:  # an open hit alone does not hold the end
-        until = monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+        until = customers.end_relationship(session, customer_id, utcnow(), settings.retention_years)
         assert until > utcnow() + timedelta(days=365 * settings.retention_years - 2)
-    with pytest.raises(monitoring.EndRefused, match="already ended"), transaction(settings.database_url) as session:
-        monitoring.end_relationship(session, customer_id, utcnow(), settings.retention_years)
+    with pytest.raises(customers.EndRefused, match="already ended"), transaction(settings.database_url) as session:
+        customers.end_relationship(session, customer_id, utcnow(), settings.retention_years)

@@ -10,22 +10,15 @@ from sqlalchemy import func, select
 
 from kyc.entry import Entry, Name, Position, Schema
 from kyc.matching import matcher_cache
+from kyc.outcome import job_outcome
 from kyc.pep import PepKind, PepStatus, classify, earliest_end
 from kyc.retention import end_relationship, purge_expired, set_legal_hold
-from kyc.screening import (
-    CustomerSpec,
-    IdempotencyConflict,
-    JobSpec,
-    NoActiveLists,
-    PersonSpec,
-    compute_outcome,
-    create_job,
-    requeue,
-)
+from kyc.screening import NoActiveLists, requeue
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.hits import Hit
 from kyc.storage.jobs import Customer, Party, PurgeLog, ScreeningJob
+from kyc.submission import CustomerSpec, IdempotencyConflict, JobSpec, PersonSpec, create_job
 from lists.ingest import ingest_files
 from tests.support.env import list_file
 from workers.tasks import run_screening
@@ -196,7 +189,7 @@ def test_a_confirmed_sanctions_match_holds_the_case_but_a_confirmed_pep_does_not
     settings: Settings, kind: str, kept: bool
 ) -> None:
     """A frozen sanctions case outlives retention; a confirmed PEP (enhanced due diligence, not a freeze) does not."""
-    from kyc.monitoring import end_refusal
+    from kyc.customers import end_refusal
 
     job_id = submit(settings, spec(PersonSpec("representative", "Vanha Asiakas")), key=kind)
     with transaction(settings.database_url) as session:
@@ -265,8 +258,8 @@ def test_former_pep_status_does_not_lapse_and_only_a_decision_ends_it() -> None:
     assert carried.kind == PepKind.PEP and carried.basis == former.basis
     assert classify([], previous=former, ended_by_decision=True).kind is None
     assert PepStatus.from_data(former.to_data()) == former
-    assert compute_outcome([], [PepStatus(None)]) == "clear"
-    assert compute_outcome([], [former]) == "review"
+    assert job_outcome([], PepStatus(None).is_pep) == "clear"
+    assert job_outcome([], former.is_pep) == "review"
 
 
 def test_purge_is_audited_without_personal_data(settings: Settings) -> None:

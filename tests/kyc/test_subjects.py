@@ -18,13 +18,13 @@ from api.routers.subjects import router as subjects_router
 from cli.main import app as cli_app
 from kyc import access, audit, crypto, subjects
 from kyc.access import Role
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
 from kyc.storage.base import utcnow
 from kyc.storage.db import get_engine, transaction
 from kyc.storage.hits import Hit
 from kyc.storage.jobs import Customer, Party, ScreeningJob
 from kyc.storage.subjects import SubjectCorrection, SubjectRequest
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 
 pytestmark = pytest.mark.usefixtures("encryption_key")
 

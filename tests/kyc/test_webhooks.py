@@ -25,11 +25,11 @@ from typer.testing import CliRunner
 from cli.main import app as cli_app
 from kyc import webhooks
 from kyc.access import Role, create_user, revoke_user
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
 from kyc.storage.access import AuditLog
 from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 from tests.support.httpserver import running_server
 from workers.tasks import deliver_once
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from kyc.access import Role, create_user
 from kyc.entry import Entry, NameKind, Schema
+from kyc.errors import Refused
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
 from kyc.storage.lists import ListVersion
@@ -222,7 +223,7 @@ def test_import_is_pending_until_another_user_approves(
         assert pending is not None and (pending.status, pending.created_by) == ("pending", "alice")
     # The same bytes again: the same pending version, not a second one.
     assert ingest_files("fi_national", [path], settings, user="alice").version_id == result.version_id
-    with transaction(settings.database_url) as session, pytest.raises(PermissionError):
+    with transaction(settings.database_url) as session, pytest.raises(Refused):
         approve_version(session, result.version_id, "alice")
     with transaction(settings.database_url) as session:
         assert active_version(session, "fi_national") is None

@@ -7,11 +7,11 @@ import time
 from sqlalchemy import select
 
 from kyc.access import Principal, Role, create_user
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.hits import Hit
 from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 
 UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"

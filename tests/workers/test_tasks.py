@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from kyc.retention import end_relationship
-from kyc.screening import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.jobs import ScreeningJob, WebhookDelivery
 from kyc.storage.lists import FetchLog, ListSource
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 from lists.ingest import ingest_files
 from tests.support import service as service_support
 from tests.support.env import list_file
@@ -191,9 +191,10 @@ def test_sweeper_sends_a_callback_whose_message_was_lost(hooks: Settings) -> Non
 
 
 def test_an_outcome_changed_after_the_first_callback_is_announced_again(hooks: Settings) -> None:
-    """Officers' decisions (kyc.review.refresh_outcome) run in the API, where no worker is called: the sweeper
+    """Officers' decisions (kyc.outcome.refresh) run in the API, where no worker is called: the sweeper
     notices that the current outcome was never announced and sends it, once, under a new delivery id."""
-    from kyc.review import HitStatus, refresh_outcome
+    from kyc.hits import HitStatus
+    from kyc.outcome import refresh as refresh_outcome
     from kyc.storage.hits import Hit
     from workers.tasks import resend_lost_webhooks, sweep_task
 

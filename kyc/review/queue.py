@@ -1,0 +1,101 @@
+"""What officers work through: the hit queue with its filters, and a hit beside the list entry it was raised on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from kyc.errors import NotFound
+from kyc.hits import Priority
+from kyc.storage.base import utcnow
+from kyc.storage.hits import Hit
+from kyc.storage.jobs import Party, ScreeningJob
+from kyc.storage.lists import ListEntry
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: Sequence[str] = ()
+    min_score: float | None = None
+    max_score: float | None = None
+    source: str | None = None
+    customer_id: str | None = None
+    older_than: timedelta | None = None
+    """Raised at least this long ago."""
+    newer_than: timedelta | None = None
+    """Raised at most this long ago."""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    hit: Hit
+    party: Party
+    customer_id: str
+
+
+def _query(wanted: QueueFilter, now: datetime) -> Select[Hit, Party, str]:
+    query = (
+        select(Hit, Party, ScreeningJob.customer_id)
+        .join(Party, Party.id == Hit.party_id)
+        .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
+    )
+    if wanted.statuses:
+        query = query.where(Hit.status.in_(list(wanted.statuses)))
+    if wanted.min_score is not None:
+        query = query.where(Hit.score >= wanted.min_score)
+    if wanted.max_score is not None:
+        query = query.where(Hit.score <= wanted.max_score)
+    if wanted.source:
+        query = query.where(Hit.source == wanted.source)
+    if wanted.customer_id:
+        query = query.where(ScreeningJob.customer_id == wanted.customer_id)
+    if wanted.older_than is not None:
+        query = query.where(Hit.created_at <= now - wanted.older_than)
+    if wanted.newer_than is not None:
+        query = query.where(Hit.created_at >= now - wanted.newer_than)
+    return query
+
+
+def hit_queue(
+    session: Session, wanted: QueueFilter, *, limit: int, offset: int, now: datetime | None = None
+) -> tuple[list[QueueRow], int]:
+    """A page of hits to review, high priority and oldest first (what waits longest comes first), and the total."""
+    query = _query(wanted, now or utcnow())
+    total = session.execute(select(func.count()).select_from(query.with_only_columns(Hit.id).subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by((Hit.priority == Priority.HIGH.value).desc(), Hit.created_at, Hit.id).limit(limit).offset(offset)
+    )
+    return [QueueRow(hit, party, customer_id) for hit, party, customer_id in rows], int(total)
+
+
+@dataclass(frozen=True)
+class HitView:
+    """A hit with its party, its job's customer and the list entry as stored in the hit's list version."""
+
+    hit: Hit
+    party: Party
+    customer_id: str
+    entry: dict[str, Any] | None
+
+
+def get_hit(session: Session, hit_id: str) -> Hit:
+    hit = session.get(Hit, hit_id)
+    if hit is None:
+        raise NotFound(f"hit {hit_id} not found")
+    return hit
+
+
+def hit_view(session: Session, hit_id: str) -> HitView:
+    hit = get_hit(session, hit_id)
+    party = session.get(Party, hit.party_id)
+    job = session.get(ScreeningJob, hit.job_id)
+    assert party is not None and job is not None  # foreign keys
+    entry = session.execute(
+        select(ListEntry.data).where(ListEntry.version_id == hit.version_id, ListEntry.source_ref == hit.source_ref)
+    ).scalar_one_or_none()
+    return HitView(hit, party, job.customer_id, entry)
