@@ -5,7 +5,7 @@ the business flow); analysts propose decisions, approvers give the second decisi
 everything including the audit trail but change nothing; the data protection officer serves data-subject requests;
 admins manage users, tokens and lists but see no case data.
 
-Tokens are 32 random bytes from ``secrets``; only their sha256 is stored, so the plaintext is shown once.
+Token rows (made, stored hashed, found, revoked) are ``kyc.tokens``; this module decides who may hold one.
 
 Who may hold a token for whom: an admin manages users but must never be able to act as one of
 them, or a single person could propose and approve a decision under two names and break four eyes. So a user
@@ -16,23 +16,21 @@ Over HTTP a caller can only rotate its own token (``rotate_own_token``).
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyc import audit
+from kyc import audit, tokens
 from kyc.storage.access import ApiToken, User
 from kyc.storage.base import utcnow
+from kyc.tokens import hash_token
 
-TOKEN_PREFIX = "kyc_"  # noqa: S105 (a public marker, not a secret)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
@@ -150,14 +148,6 @@ def may_read_job(principal: Principal, submitted_by: str | None) -> bool:
     return submitted_by is not None and submitted_by == principal.user_id
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"user name {name!r}: use 1-128 letters, digits, '.', '_', '@' or '-'")
@@ -186,7 +176,7 @@ def create_user(
     """Create a user with one token (server CLI only); the plaintext token is returned here and nowhere else."""
     role = Role(role)
     user = _add_user(session, name, role, actor, with_token=True)
-    token = _store_token(session, user.id)
+    token = tokens.store_token(session, user.id)
     return Principal(user.id, user.name, role), token
 
 
@@ -211,7 +201,7 @@ def issue_token(session: Session, name: str, *, actor: Principal | str = "system
     user = _user_by_name(session, name)
     if user.disabled_at is not None:
         raise ValueError(f"user {name!r} is disabled")
-    token = _store_token(session, user.id)
+    token = tokens.store_token(session, user.id)
     audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.id)
     return token
 
@@ -223,13 +213,11 @@ def rotate_own_token(session: Session, principal: Principal, *, revoke: str | No
     token. A ``revoke`` token that is not the caller's is refused rather than silently ignored.
     """
     if revoke is not None:
-        found = session.scalars(
-            select(ApiToken).where(ApiToken.token_hash == hash_token(revoke), ApiToken.revoked_at.is_(None))
-        ).one_or_none()
+        found = tokens.find_active(session, revoke)
         if found is None or found.user_id != principal.user_id:
             raise ValueError("revoke: not an active token of the calling user")
         found.revoked_at = utcnow()
-    token = _store_token(session, principal.user_id)
+    token = tokens.store_token(session, principal.user_id)
     audit.record(
         session,
         actor=principal,
@@ -242,16 +230,9 @@ def rotate_own_token(session: Session, principal: Principal, *, revoke: str | No
     return token
 
 
-def _store_token(session: Session, user_id: str) -> str:
-    token = _new_token()
-    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token)))
-    session.flush()
-    return token
-
-
 def authenticate(session: Session, token: str | None) -> Principal | None:
     """The principal behind a bearer token, or None for a missing, unknown, revoked or disabled one."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+    if token is None or not tokens.looks_like_token(token):
         return None
     row = session.execute(
         select(User.id, User.name, User.role)
@@ -265,9 +246,7 @@ def authenticate(session: Session, token: str | None) -> Principal | None:
 
 def revoke_token(session: Session, token: str, *, actor: Principal | str = "system:cli") -> bool:
     """Revoke one token by its plaintext (e.g. one that leaked); True when it was active."""
-    found = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).one_or_none()
+    found = tokens.find_active(session, token)
     if found is None:
         return False
     found.revoked_at = utcnow()
@@ -278,14 +257,8 @@ def revoke_token(session: Session, token: str, *, actor: Principal | str = "syst
 def revoke_user(session: Session, name: str, *, actor: Principal | str = "system:cli") -> int:
     """Revoke every token of a user and disable the user; returns how many tokens were active."""
     user = _user_by_name(session, name)
-    result = session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    count = tokens.revoke_all(session, user.id)
     user.disabled_at = user.disabled_at or utcnow()
-    count = int(getattr(result, "rowcount", 0) or 0)
     audit.record(
         session, actor=actor, action="user.revoke", object_type="user", object_id=user.id, details={"tokens": count}
     )
@@ -296,9 +269,7 @@ def list_users(session: Session, *, actor: Principal | str) -> list[UserInfo]:
     """Every user with role, state and active-token count; the listing itself is audited (who looked at users)."""
     audit.record(session, actor=actor, action="user.list", object_type="user", object_id="*", purpose="security")
     users = session.scalars(select(User).order_by(User.name)).all()
-    active: dict[str, int] = {}
-    for user_id in session.scalars(select(ApiToken.user_id).where(ApiToken.revoked_at.is_(None))):
-        active[user_id] = active.get(user_id, 0) + 1
+    active = tokens.active_counts(session)
     return [
         UserInfo(
             u.id, u.name, Role(u.role), u.created_at, u.disabled_at, active.get(u.id, 0) if not u.disabled_at else 0
