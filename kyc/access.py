@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from kyc import audit, tokens
 from kyc.storage.access import ApiToken, User
 from kyc.storage.base import utcnow
-from kyc.tokens import hash_token
+from kyc.tokens import hash_token as hash_token  # re-exported for authentication callers
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 

@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import MutableMapping, Sequence
+import time
+from collections.abc import Callable, MutableMapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -34,7 +36,12 @@ log = structlog.get_logger(__name__)
 _BLIND_INFO = b"kyc blind index v1"
 # Finnish henkilötunnus: DDMMYY, century sign (- + A, and since 2023 B-F and U-Y), individual number, check char.
 _HETU = re.compile(r"^(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])$")
-_HETU_IN_TEXT = re.compile(r"\b(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])\b")
+# In free text the code may be lower-case or percent-encoded (a query string in an access log line: ``170580%2D123l``):
+# every character may also appear as its ``%XX`` escape.
+_D = r"(?:\d|%3[0-9])"
+_CENTURY = r"(?:[-+A-FU-Ya-fu-y]|%2[BbDd]|%4[1-6]|%5[5-9]|%6[1-6]|%7[5-9])"
+_CHECK = r"(?:[0-9A-Ya-y]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9]|%6[1-9A-Fa-f]|%7[0-9])"
+_HETU_IN_TEXT = re.compile(rf"(?<![0-9])({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9])")
 # Nordic codes with a date part: Swedish YYMMDD-NNNN / YYYYMMDDNNNN, Danish DDMMYY-NNNN, Norwegian DDMMYYNNNNN.
 _DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")
 
@@ -108,21 +115,38 @@ def load_keys(settings: Settings) -> list[str]:
 
 
 def _local_key(path: Path) -> str:
+    return local_secret(path, lambda: Fernet.generate_key().decode("ascii"), "KYC_ENCRYPTION_KEY")
+
+
+def local_secret(path: Path, generate: Callable[[], str], variable: str) -> str:
+    """A development secret kept in ``path`` (mode 0600), generated on first use.
+
+    Only outside production: there the secret comes from ``variable`` in the environment. Two processes starting at
+    once agree on one secret (``O_EXCL``; the loser waits for the winner's write).
+    """
     if path.exists():
-        return path.read_text(encoding="ascii").strip()
+        return _read_secret(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode("ascii")
+    secret = generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its key
-        return path.read_text(encoding="ascii").strip()
+    except FileExistsError:  # another process won the race; use its secret
+        return _read_secret(path)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+        handle.write(secret + "\n")
     log.warning(
-        "generated a local encryption key; set KYC_ENCRYPTION_KEY (and KYC_ENV=production) for real deployments",
-        path=str(path),
+        f"generated a local secret; set {variable} (and KYC_ENV=production) for real deployments", path=str(path)
     )
-    return key
+    return secret
+
+
+def _read_secret(path: Path, attempts: int = 50) -> str:
+    for _ in range(attempts):
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+        time.sleep(0.02)  # created by another process that has not written it yet
+    raise CryptoConfigError(f"{path} is empty: delete it to generate a new development secret")
 
 
 def cipher_from_settings(settings: Settings) -> Cipher:
@@ -165,8 +189,15 @@ def mask_personal_id(value: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask every henkilötunnus inside free text (log messages, error strings)."""
-    return _HETU_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
+    """Mask every henkilötunnus inside free text (log messages, error strings, URLs), in any letter case and
+    percent-encoded too: ``170580-123l`` and ``170580%2D123L`` both become ``170580-****``."""
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return _HETU_IN_TEXT.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    return f"{unquote(match.group(1))}{unquote(match.group(2)).upper()}****"
 
 
 def redact_value(value: Any) -> Any:

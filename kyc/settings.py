@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     """HMAC key for searchable personal-id lookups; derived from the oldest encryption key when unset."""
     encryption_key_file: Path = VAR_DIR / "encryption.key"
     """Where a non-production machine keeps its generated key (mode 0600)."""
+    audit_key: SecretStr | None = None
+    """HMAC keys of the audit chain and its checkpoints, comma-separated, first = current (signs new entries), the
+    rest only verify older entries (rotation). Never stored in the database; required when ``env=production``."""
+    audit_key_file: Path = VAR_DIR / "audit.key"
+    """Where a non-production machine keeps its generated audit key (mode 0600)."""
+    audit_checkpoint_dir: Path = VAR_DIR / "audit-checkpoints"
+    """Where signed checkpoints of the audit chain are appended (``audit-checkpoints.jsonl``): a directory the
+    database role cannot write, e.g. another host's mount or a file with the append-only attribute."""
+    audit_checkpoint_minutes: int = 60
+    """Beat: how often a checkpoint is written."""
+    audit_syslog: str | None = None
+    """Also send every checkpoint to syslog: a socket path (``/dev/log``) or ``udp://host:port``."""
 
     # Screening service
     retention_years: int = 5
@@ -94,7 +106,7 @@ class Settings(BaseSettings):
     match_schema_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per-schema overrides, e.g. ``KYC_MATCH_SCHEMA_THRESHOLDS='{"Person": 0.85}'``."""
 
-    @field_validator("encryption_key", "blind_index_key", "webhook_secret", mode="before")
+    @field_validator("encryption_key", "blind_index_key", "webhook_secret", "audit_key", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         """``KYC_WEBHOOK_SECRET=`` (a compose default, an empty .env line) means "not set", never an empty key:

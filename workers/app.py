@@ -22,7 +22,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 from kyc.logs import configure as configure_logging
 from kyc.settings import VAR_DIR, Settings, get_settings
 
-app = Celery("kyc", include=["workers.tasks", "workers.monitoring"])
+app = Celery("kyc", include=["workers.tasks", "workers.monitoring", "workers.audit"])
 
 
 def _redacting_logs(*_args: Any, **_kwargs: Any) -> None:
@@ -74,6 +74,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "check-list-sources": {
             "task": "kyc.check_sources",
             "schedule": timedelta(minutes=max(1, min(60, settings.ingest_interval_minutes))),
+        },
+        "audit-checkpoint": {  # the audit chain's end, signed, outside the database (kyc.checkpoints)
+            "task": "kyc.audit.checkpoint",
+            "schedule": timedelta(minutes=max(1, settings.audit_checkpoint_minutes)),
         },
         "monitoring-tick": {  # unscreened list versions, config changes, risk-based rescreens
             "task": "kyc.monitoring.tick",

@@ -69,7 +69,8 @@ class AuditHead(Base):
     """The single row holding the newest id and hash of the chain.
 
     Writing it first serialises appenders on SQLite (the write lock is taken before the chain is read) and it
-    anchors the tail, so deleting the newest rows is detected too.
+    anchors the tail, so deleting the newest rows is detected too (and, should the head be moved back with them,
+    by the checkpoints outside the database).
     """
 
     __tablename__ = "audit_head"
@@ -77,6 +78,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    legacy_until: Mapped[int] = mapped_column(Integer, default=0)
+    """Entries up to this id were written before the chain was keyed (plain SHA-256); fixed at the upgrade.
+
+    Triggers refuse deleting the head, moving ``last_id`` back and changing this boundary; checkpoints repeat it."""
 
 
 class WebhookKey(Base):
