@@ -4,8 +4,16 @@ A personal identity code (henkilötunnus) is stored only encrypted (Fernet: AES-
 person by it without decrypting every row, a keyed HMAC of the normalised code (the *blind index*) is stored
 next to it. Keys come only from the environment: ``KYC_ENCRYPTION_KEY`` is a comma-separated list of Fernet keys,
 the first encrypts and all decrypt, so a key is rotated by prepending a new one and re-encrypting with
-``Cipher.rotate``. The blind-index key is ``KYC_BLIND_INDEX_KEY`` or, when unset, derived (HKDF) from the
-*oldest* configured key, so prepending a new key does not invalidate existing indexes.
+``Cipher.rotate`` (``kyc keys rotate``). Blind-index keys are ``KYC_BLIND_INDEX_KEY`` (comma-separated, first
+current) or, when unset, derived (HKDF) from each encryption key, the current one from the current key. Values are
+indexed under the current blind key and looked up under all of them, so an identity code stays findable through a
+rotation (``new,old`` until ``kyc keys rotate`` has re-indexed, then only ``new``). A separate
+``KYC_BLIND_INDEX_KEY`` keeps the index — and the keyed suppression fingerprints built on it — unchanged when the
+encryption key rotates, which is why production should set one.
+
+Which keys the stored data needs is recorded in the database (``kyc.keycheck``: a canary encrypted with the current
+key and the fingerprints of the blind keys in use), so a process started with keys that cannot read the data
+refuses to start instead of answering "not found".
 
 Outside production a machine with no key generates one into ``var/encryption.key`` (mode 0600) so ``make run``
 works out of the box; with ``KYC_ENV=production`` a missing key is a startup error.
@@ -29,11 +37,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from kyc.errors import Unavailable
 from kyc.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
 _BLIND_INFO = b"kyc blind index v1"
+_FINGERPRINT_INFO = b"kyc key fingerprint v1"
 # Finnish henkilötunnus: DDMMYY, century sign (- + A, and since 2023 B-F and U-Y), individual number, check char.
 _HETU = re.compile(r"^(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])$")
 # In free text the code may be lower-case or percent-encoded (a query string in an access log line: ``170580%2D123l``):
@@ -50,25 +60,44 @@ class CryptoConfigError(RuntimeError):
     """The key configuration is missing or invalid: the service must not start."""
 
 
-class DecryptionError(ValueError):
-    pass
+class DecryptionError(Unavailable, ValueError):
+    """A stored value the configured keys cannot decrypt: a key configuration problem, not the caller's."""
+
+    code = "decryption_failed"
 
 
 class Cipher:
-    """Encrypt, decrypt and index with an explicit key list (first = current)."""
+    """Encrypt, decrypt and index with explicit key lists (first = current).
 
-    def __init__(self, keys: Sequence[str], blind_key: bytes | None = None) -> None:
+    ``blind_keys`` are the blind-index keys, newest first (``KYC_BLIND_INDEX_KEY``); without them one is derived
+    from each encryption key. New values are indexed with the first; a look-up tries every one
+    (:meth:`blind_indexes`), so a person stays findable while ``kyc keys rotate`` re-indexes the rows.
+    """
+
+    def __init__(self, keys: Sequence[str], blind_key: bytes | Sequence[bytes] | None = None) -> None:
         if not keys:
             raise CryptoConfigError("no encryption key configured")
         try:
-            self._fernet = MultiFernet([Fernet(key.strip().encode("ascii")) for key in keys])
+            fernets = [Fernet(key.strip().encode("ascii")) for key in keys]
         except (ValueError, UnicodeEncodeError) as exc:
             raise CryptoConfigError(
                 "KYC_ENCRYPTION_KEY: every comma-separated key must be a 32-byte url-safe base64 Fernet key "
                 "(generate one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)"
             ) from exc
-        self._blind_key = blind_key or _derive_blind_key(keys[-1])
+        self._fernet = MultiFernet(fernets)
+        self._fernets = fernets
+        self.key_fingerprints = tuple(fingerprint(key.strip().encode("ascii")) for key in keys)
+        """Public names of the encryption keys, first = current (never the keys themselves)."""
+        if isinstance(blind_key, bytes):
+            blind_keys: list[bytes] = [blind_key]
+        elif blind_key:
+            blind_keys = list(blind_key)
+        else:
+            blind_keys = [_derive_blind_key(key) for key in keys]
+        self._blind_keys = blind_keys
+        self.blind_fingerprints = tuple(fingerprint(key) for key in blind_keys)
+        """Public names of the blind-index keys, first = current."""
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -86,8 +115,32 @@ class Cipher:
         except (InvalidToken, UnicodeEncodeError) as exc:
             raise DecryptionError("ciphertext is corrupt or was encrypted with a key no longer configured") from exc
 
+    def encrypted_with(self, token: str) -> str | None:
+        """The fingerprint of the configured key that decrypts ``token`` (None: none of them)."""
+        for fernet, name in zip(self._fernets, self.key_fingerprints, strict=True):
+            try:
+                fernet.decrypt(token.encode("ascii"))
+            except (InvalidToken, UnicodeEncodeError):
+                continue
+            return name
+        return None
+
     def blind_index(self, text: str) -> str:
-        return hmac.new(self._blind_key, normalise_personal_id(text).encode("utf-8"), hashlib.sha256).hexdigest()
+        """The index a value is stored with: under the current blind-index key."""
+        return _index(self._blind_keys[0], text)
+
+    def blind_indexes(self, text: str) -> list[str]:
+        """Every index the value may have been stored with (one per configured blind-index key), for look-ups."""
+        return list(dict.fromkeys(_index(key, text) for key in self._blind_keys))
+
+
+def _index(key: bytes, text: str) -> str:
+    return hmac.new(key, normalise_personal_id(text).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def fingerprint(key: bytes) -> str:
+    """A public name for a key, to tell keys apart in messages and the key check; reveals nothing of the key."""
+    return hmac.new(key, _FINGERPRINT_INFO, hashlib.sha256).hexdigest()[:16]
 
 
 def _derive_blind_key(fernet_key: str) -> bytes:
@@ -150,7 +203,10 @@ def _read_secret(path: Path, attempts: int = 50) -> str:
 
 
 def cipher_from_settings(settings: Settings) -> Cipher:
-    blind = settings.blind_index_key.get_secret_value().encode("utf-8") if settings.blind_index_key else None
+    blind = None
+    if settings.blind_index_key is not None:
+        parts = [part.strip() for part in settings.blind_index_key.get_secret_value().split(",") if part.strip()]
+        blind = [part.encode("utf-8") for part in parts] or None
     return Cipher(load_keys(settings), blind)
 
 
@@ -170,6 +226,10 @@ def decrypt(token: str) -> str:
 
 def blind_index(text: str) -> str:
     return get_cipher().blind_index(text)
+
+
+def blind_indexes(text: str) -> list[str]:
+    return get_cipher().blind_indexes(text)
 
 
 def mask_personal_id(value: str) -> str:

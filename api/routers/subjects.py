@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
-from kyc import crypto, subjects
+from kyc import subjects
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -87,10 +87,7 @@ def export_subject(lookup: SubjectLookup, session: SessionDep, settings: Setting
     parties = _find(session, lookup)
     if not parties:
         raise _not_found(settings, dpo, "access", lookup.reference)
-    try:
-        return subjects.export_subject(session, parties, actor=dpo, reference=lookup.reference)
-    except crypto.DecryptionError as exc:
-        raise ApiError(500, "decryption_failed", f"a stored personal id cannot be decrypted: {exc}") from exc
+    return subjects.export_subject(session, parties, actor=dpo, reference=lookup.reference)
 
 
 @router.get("/parties/{party_id}/corrections", response_model=CorrectionsOut)

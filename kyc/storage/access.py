@@ -1,5 +1,6 @@
 """Who may do what, and the record of what they did: users, bearer tokens (stored hashed), the hash-chained
-audit log with its head, and the generations of each client's webhook signing secret (no secret stored)."""
+audit log with its head, the generations of each client's webhook signing secret (no secret stored), and the key
+check that tells whether the configured keys can read the stored personal data."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,3 +103,18 @@ class WebhookKey(Base):
     previous_until: Mapped[datetime | None]
     rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
     rotated_by: Mapped[str] = mapped_column(String(128))
+
+
+class KeyCheck(Base):
+    """What the stored personal data needs of the keys (one row): a canary encrypted with the current encryption
+    key and the fingerprints of the blind-index keys the stored indexes were built with (``kyc.keycheck``).
+
+    Fingerprints are public names of keys (HMACs of a constant under the key), never the keys."""
+
+    __tablename__ = "key_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    canary: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(32))
+    blind_fingerprints: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

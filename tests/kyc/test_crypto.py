@@ -67,7 +67,9 @@ def test_blind_index_is_stable_normalised_keyed_and_survives_rotation() -> None:
     assert cipher.blind_index(" 170580-123l ") == index
     assert cipher.blind_index("170580-123K") != index
     assert Cipher([KEY_NEW]).blind_index(HETU) != index  # keyed: not a plain hash anyone can recompute
-    assert Cipher([KEY_NEW, KEY_OLD]).blind_index(HETU) == index  # derived from the oldest key
+    rotating = Cipher([KEY_NEW, KEY_OLD])
+    assert rotating.blind_index(HETU) == Cipher([KEY_NEW]).blind_index(HETU)  # new values: the current key
+    assert index in rotating.blind_indexes(HETU)  # look-ups still find values indexed under the old one
     explicit = Cipher([KEY_OLD], blind_key=b"separate blind index key")
     assert explicit.blind_index(HETU) != index and Cipher([KEY_NEW], b"separate blind index key").blind_index(
         HETU
@@ -143,7 +145,8 @@ def test_keys_from_environment_with_rotation(clean_env: Path, monkeypatch: pytes
     get_settings.cache_clear()
     assert crypto.decrypt(old_token) == HETU
     assert Cipher([KEY_NEW]).decrypt(crypto.encrypt(HETU)) == HETU
-    assert crypto.blind_index(HETU) == Cipher([KEY_OLD]).blind_index(HETU)
+    assert crypto.blind_index(HETU) == Cipher([KEY_NEW]).blind_index(HETU)
+    assert Cipher([KEY_OLD]).blind_index(HETU) in crypto.blind_indexes(HETU)
     assert KEY_NEW not in repr(Settings())  # SecretStr keeps the key out of reprs and logs
     assert not (clean_env / "var" / "encryption.key").exists()
 

@@ -8,6 +8,9 @@ Create Date: 2026-11-23
   is keyed (HMAC with ``KYC_AUDIT_KEY``, which never enters the database). The boundary is fixed here, at the
   upgrade, and triggers protect the head like the log: no DELETE, no TRUNCATE, ``last_id`` never moves back, the
   boundary never changes. PostgreSQL also refuses TRUNCATE of ``audit_log`` (row triggers do not see it).
+* ``key_checks``: a canary encrypted with the current encryption key and the fingerprints of the blind-index keys in
+  use, so a process with keys that cannot read the stored data refuses to start (``kyc.keycheck``). Created at the
+  first start, not here: migrations never see keys.
 """
 
 from __future__ import annotations
@@ -48,6 +51,15 @@ _SQLITE_HEAD_TRIGGERS = (
 
 
 def upgrade() -> None:
+    op.create_table(
+        "key_checks",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("canary", sa.Text(), nullable=False),
+        sa.Column("key_fingerprint", sa.String(length=32), nullable=False),
+        sa.Column("blind_fingerprints", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     with op.batch_alter_table("audit_head") as batch_op:
         batch_op.add_column(sa.Column("legacy_until", sa.Integer(), nullable=False, server_default="0"))
     op.execute("UPDATE audit_head SET legacy_until = last_id")
@@ -80,3 +92,4 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_head_forward_only")
     with op.batch_alter_table("audit_head") as batch_op:
         batch_op.drop_column("legacy_until")
+    op.drop_table("key_checks")
