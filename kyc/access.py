@@ -11,7 +11,9 @@ Who may hold a token for whom: an admin manages users but must never be able to 
 them, or a single person could propose and approve a decision under two names and break four eyes. So a user
 created over HTTP (``register_user``) gets no token at all; its first token — and any token for somebody else — is
 issued only on the server, by ``kyc users token NAME`` (``issue_token``), and handed to that person out of band.
-Over HTTP a caller can only rotate its own token (``rotate_own_token``).
+Over HTTP a caller can only replace its own token (``rotate_own_token``: the calling token is revoked with it), list
+its tokens and revoke them; an admin lists and revokes other users' tokens but never mints one. Expiry and the
+bound on active tokens per user are in ``kyc.tokens``.
 """
 
 from __future__ import annotations
@@ -176,8 +178,8 @@ def create_user(
     """Create a user with one token (server CLI only); the plaintext token is returned here and nowhere else."""
     role = Role(role)
     user = _add_user(session, name, role, actor, with_token=True)
-    token = tokens.store_token(session, user.id)
-    return Principal(user.id, user.name, role), token
+    minted = tokens.mint(session, user.id, role.value, actor=actor)
+    return Principal(user.id, user.name, role), minted.token
 
 
 def _add_user(session: Session, name: str, role: Role, actor: Principal | str, *, with_token: bool) -> User:
@@ -192,52 +194,45 @@ def _add_user(session: Session, name: str, role: Role, actor: Principal | str, *
     return user
 
 
+def _enabled_user(session: Session, name: str) -> User:
+    user = _user_by_name(session, name)
+    if user.disabled_at is not None:
+        raise ValueError(f"user {name!r} is disabled")
+    return user
+
+
 def issue_token(session: Session, name: str, *, actor: Principal | str = "system:cli") -> str:
     """A token for an existing, enabled user — server CLI only, never over HTTP (see the module docstring).
 
     A user registered over HTTP gets its first token this way; others rotate without downtime (issue, switch,
-    revoke the old one).
+    revoke the old one), within the bound of active tokens per user.
     """
-    user = _user_by_name(session, name)
-    if user.disabled_at is not None:
-        raise ValueError(f"user {name!r} is disabled")
-    token = tokens.store_token(session, user.id)
-    audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.id)
-    return token
+    user = _enabled_user(session, name)
+    return tokens.mint(session, user.id, user.role, actor=actor).token
 
 
-def rotate_own_token(session: Session, principal: Principal, *, revoke: str | None = None) -> str:
-    """A new token for the caller itself; ``revoke`` (the caller's current token) is revoked in the same step.
+def rotate_own_token(session: Session, principal: Principal, *, revoke: str) -> str:
+    """Replace the caller's token ``revoke`` (the one it authenticated with) by a new one, in the same step.
 
     Only the principal's own identity is ever involved, so rotation over HTTP cannot hand anyone another user's
-    token. A ``revoke`` token that is not the caller's is refused rather than silently ignored.
+    token, and the number of tokens never grows: a token that is not the caller's is refused.
     """
-    if revoke is not None:
-        found = tokens.find_active(session, revoke)
-        if found is None or found.user_id != principal.user_id:
-            raise ValueError("revoke: not an active token of the calling user")
-        found.revoked_at = utcnow()
-    token = tokens.store_token(session, principal.user_id)
-    audit.record(
-        session,
-        actor=principal,
-        action="token.rotate",
-        object_type="user",
-        object_id=principal.user_id,
-        purpose="security",
-        details={"revoked_current": revoke is not None},
-    )
-    return token
+    return tokens.rotate(session, principal, revoke).token
 
 
 def authenticate(session: Session, token: str | None) -> Principal | None:
-    """The principal behind a bearer token, or None for a missing, unknown, revoked or disabled one."""
+    """The principal behind a bearer token, or None for a missing, unknown, revoked, expired or disabled one."""
     if token is None or not tokens.looks_like_token(token):
         return None
     row = session.execute(
         select(User.id, User.name, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
+        .where(
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+            User.disabled_at.is_(None),
+        )
     ).first()
     if row is None:
         return None
@@ -246,18 +241,27 @@ def authenticate(session: Session, token: str | None) -> Principal | None:
 
 def revoke_token(session: Session, token: str, *, actor: Principal | str = "system:cli") -> bool:
     """Revoke one token by its plaintext (e.g. one that leaked); True when it was active."""
-    found = tokens.find_active(session, token)
-    if found is None:
-        return False
-    found.revoked_at = utcnow()
-    audit.record(session, actor=actor, action="token.revoke", object_type="user", object_id=found.user_id)
-    return True
+    return tokens.revoke_plaintext(session, token, actor=actor)
+
+
+def user_tokens(session: Session, name: str, *, actor: Principal | str) -> list[tokens.TokenInfo]:
+    """A user's tokens for an admin or the server operator (never a token itself); the listing is audited."""
+    user = _user_by_name(session, name)
+    found = tokens.list_tokens(session, user.id)
+    tokens.audit_listing(session, user.id, actor, found)
+    return found
+
+
+def revoke_user_token(session: Session, name: str, token_id: int, *, actor: Principal | str) -> tokens.TokenInfo:
+    """Revoke one token of a user by its id (an admin or the server operator); audited."""
+    user = _user_by_name(session, name)
+    return tokens.revoke(session, user.id, token_id, actor=actor, reason="by_admin")
 
 
 def revoke_user(session: Session, name: str, *, actor: Principal | str = "system:cli") -> int:
     """Revoke every token of a user and disable the user; returns how many tokens were active."""
     user = _user_by_name(session, name)
-    count = tokens.revoke_all(session, user.id)
+    count = tokens.revoke_all(session, user.id, actor)
     user.disabled_at = user.disabled_at or utcnow()
     audit.record(
         session, actor=actor, action="user.revoke", object_type="user", object_id=user.id, details={"tokens": count}

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     """HMAC key for searchable personal-id lookups; derived from the oldest encryption key when unset."""
     encryption_key_file: Path = VAR_DIR / "encryption.key"
     """Where a non-production machine keeps its generated key (mode 0600)."""
+    token_days_people: int = Field(30, ge=1, le=3650)
+    """Lifetime of a bearer token of a person (every role but the systems'): renewed only by rotating it."""
+    token_days_systems: int = Field(180, ge=1, le=3650)
+    """Lifetime of a bearer token of a system (the onboarding flow, the screening API's clients)."""
+    max_active_tokens: int = Field(3, ge=1, le=100)
+    """Unexpired, unrevoked tokens one user may hold; minting beyond it is refused until one is revoked."""
     audit_key: SecretStr | None = None
     """HMAC keys of the audit chain and its checkpoints, comma-separated, first = current (signs new entries), the
     rest only verify older entries (rotation). Never stored in the database; required when ``env=production``."""

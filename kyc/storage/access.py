@@ -33,7 +33,10 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token, stored only as its sha256: a database dump does not let anyone log in."""
+    """A bearer token, stored only as its sha256: a database dump does not let anyone log in.
+
+    Every token expires (``KYC_TOKEN_DAYS_PEOPLE`` / ``_SYSTEMS``); ``hint`` (its last four characters) lets its
+    owner tell tokens apart in a listing without the token being recoverable."""
 
     __tablename__ = "api_tokens"
 
@@ -41,7 +44,12 @@ class ApiToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    """Who minted it: ``cli:<os user>`` on the server, or the user itself rotating."""
+    hint: Mapped[str | None] = mapped_column(String(8))
     revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditLog(Base):

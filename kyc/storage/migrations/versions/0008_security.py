@@ -8,12 +8,17 @@ Create Date: 2026-11-23
   is keyed (HMAC with ``KYC_AUDIT_KEY``, which never enters the database). The boundary is fixed here, at the
   upgrade, and triggers protect the head like the log: no DELETE, no TRUNCATE, ``last_id`` never moves back, the
   boundary never changes. PostgreSQL also refuses TRUNCATE of ``audit_log`` (row triggers do not see it).
+* ``api_tokens``: every token expires. Tokens issued before the upgrade expire 90 days after it (rotate them with
+  ``POST /v1/me/tokens`` or issue new ones with ``kyc users token``); ``created_by``, ``hint`` and ``revoked_by``
+  say who minted and revoked which token.
 * ``key_checks``: a canary encrypted with the current encryption key and the fingerprints of the blind-index keys in
   use, so a process with keys that cannot read the stored data refuses to start (``kyc.keycheck``). Created at the
   first start, not here: migrations never see keys.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -50,7 +55,25 @@ _SQLITE_HEAD_TRIGGERS = (
 )
 
 
+LEGACY_TOKEN_DAYS = 90
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("created_by", sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column("hint", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("revoked_by", sa.String(length=128), nullable=True))
+    bind = op.get_bind()
+    expiry = datetime.now(UTC) + timedelta(days=LEGACY_TOKEN_DAYS)
+    if bind.dialect.name == "sqlite":
+        expiry = expiry.replace(tzinfo=None)  # SQLite stores UTC without a zone (kyc.storage.base.UTCDateTime)
+    update = sa.text("UPDATE api_tokens SET expires_at = :at").bindparams(
+        sa.bindparam("at", type_=sa.DateTime(timezone=True))
+    )
+    bind.execute(update, {"at": expiry})
+    with op.batch_alter_table("api_tokens") as batch_op:
+        batch_op.alter_column("expires_at", existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_table(
         "key_checks",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -93,3 +116,6 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_head") as batch_op:
         batch_op.drop_column("legacy_until")
     op.drop_table("key_checks")
+    with op.batch_alter_table("api_tokens") as batch_op:
+        for column in ("revoked_by", "hint", "created_by", "expires_at"):
+            batch_op.drop_column(column)
