@@ -100,7 +100,7 @@ def tokens_command(
 @app.command("revoke-token")
 def revoke_token_command(
     name: Annotated[str, typer.Argument(help="The token's user.")],
-    token_id: Annotated[int, typer.Argument(help="The token id (kyc users tokens NAME).", min=1, max=2**63 - 1)],
+    token_id: Annotated[int, typer.Argument(help="The token id (kyc users tokens NAME).", min=1, max=2**31 - 1)],
 ) -> None:
     """Revoke one token of a user; the user and its other tokens stay as they are."""
     config = settings()

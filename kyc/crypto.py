@@ -51,7 +51,9 @@ _HETU = re.compile(r"^(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])$")
 _D = r"(?:\d|%3[0-9])"
 _CENTURY = r"(?:[-+A-FU-Ya-fu-y]|%2[BbDd]|%4[1-6]|%5[5-9]|%6[1-6]|%7[5-9])"
 _CHECK = r"(?:[0-9A-Ya-y]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9]|%6[1-9A-Fa-f]|%7[0-9])"
-_HETU_IN_TEXT = re.compile(rf"(?<![0-9])({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9])")
+_HETU_IN_TEXT = re.compile(
+    rf"(?:(?<=%[0-9A-Fa-f]{{2}})|(?<![0-9]))({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9])"
+)
 # Nordic codes with a date part: Swedish YYMMDD-NNNN / YYYYMMDDNNNN, Danish DDMMYY-NNNN, Norwegian DDMMYYNNNNN.
 _DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")
 
@@ -246,6 +248,33 @@ def mask_personal_id(value: str) -> str:
     if dated:
         return f"{dated.group(1)}{dated.group(2)}****"
     return (code[:2] if len(code) >= 8 else "") + "****"
+
+
+_PERSONAL_ID_TYPE = re.compile(
+    r"hetu|personal|national|identi|ssn|social|citizen|id_?card|id_?no|tax|cedula|curp|nin\b|pin\b", re.IGNORECASE
+)
+"""Identifier types of a list entry that are personal identity codes (``fi_hetu``, ``national identification
+number``, ``ssn``, ``cedula no``…), unlike document, vessel or registration numbers."""
+
+
+def mask_entry(data: dict[str, Any]) -> dict[str, Any]:
+    """A list entry as shown to officers: personal identity codes masked like a party's, in identifiers and in
+    every text field (a remark may repeat the code). Passport, vessel and registration numbers stay readable:
+    officers compare them with the customer's documents."""
+    shown = dict(data)
+    identifiers = shown.get("identifiers")
+    if isinstance(identifiers, list):
+        shown["identifiers"] = [_masked_identifier(item) for item in identifiers]
+    masked: dict[str, Any] = redact_value(shown)
+    return masked
+
+
+def _masked_identifier(item: Any) -> Any:
+    if not isinstance(item, dict) or not isinstance(item.get("number"), str):
+        return item
+    if _PERSONAL_ID_TYPE.search(str(item.get("type", ""))):
+        return {**item, "number": mask_personal_id(item["number"])}
+    return item
 
 
 def redact(text: str) -> str:

@@ -283,7 +283,7 @@ def _normalise(field: str, value: str | None) -> str | None:
     if field in ("nationality", "country"):
         code = to_country(value)
         if code is None:
-            raise InvalidCorrection(f"{field}: {value!r} is not a known country name or ISO code")
+            raise InvalidCorrection(f"{field}: not a known country name or ISO code")  # the value is not echoed
         return code
     return _personal_id(value)
 
@@ -295,7 +295,7 @@ def _birth_date(value: str) -> str:
     try:
         date(parts[0], parts[1], parts[2])
     except ValueError as exc:
-        raise InvalidCorrection(f"birth_date: {exc}") from exc
+        raise InvalidCorrection("birth_date: not a real calendar date") from exc
     return value
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden, not_found
+from api.params import DbId, FreeText, SingleLineText
 from kyc import audit, review
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
@@ -36,15 +37,15 @@ class LiftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ground: Literal["delisted", "confirmed_in_error"]
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
-    reference: str | None = Field(default=None, max_length=review.MAX_REFERENCE)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
+    reference: SingleLineText | None = Field(default=None, max_length=review.MAX_REFERENCE)
 
 
 class LiftDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
 
 
 class LiftOut(BaseModel):
@@ -147,7 +148,7 @@ def request_lift(customer_id: str, body: LiftIn, principal: Requester, session: 
 )
 def decide_lift(
     customer_id: str,
-    lift_id: int,
+    lift_id: DbId,
     body: LiftDecisionIn,
     principal: Approver,
     session: SessionDep,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
+from api.params import FreeText
 from kyc import audit, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
@@ -77,7 +78,7 @@ class PartyPatch(BaseModel):
     birth_date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
     nationality: str | None = Field(None, max_length=2)
     country: str | None = Field(None, max_length=2)
-    reason: str = Field(
+    reason: FreeText = Field(
         min_length=1,
         max_length=review.MAX_REASON,
         description="Why the data is corrected: kept with the old and new values (``subject_corrections``).",

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden, not_found
+from api.params import FreeText
 from api.schemas import PartyOut
-from kyc import audit, review
+from kyc import audit, crypto, review
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
@@ -120,7 +121,7 @@ class DecisionIn(BaseModel):
     decision: Literal["false_positive", "true_match", "escalate", "approve", "reject"] = Field(
         description="Analysts: false_positive, true_match, escalate. Approvers: approve or reject a proposal."
     )
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
 
 
 class DecisionResultOut(BaseModel):
@@ -282,7 +283,7 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
         reopened_at=hit.reopened_at,
         delisted_at=hit.delisted_at,
         party=PartyOut.from_party(party),
-        entry=entry,
+        entry=crypto.mask_entry(entry) if entry is not None else None,  # identity codes masked, like the party's
         list_version={"source": hit.source, "version_id": hit.version_id, "entry_hash": hit.entry_hash},
         explanation=hit.explanation,
         engine_version=hit.engine_version,

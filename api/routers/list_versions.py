@@ -20,6 +20,7 @@ from sqlalchemy import select
 from api.auth import require
 from api.deps import SessionDep
 from api.errors import ApiError, forbidden, not_found
+from api.params import DbId
 from kyc import audit
 from kyc.access import Permission, Principal
 from kyc.storage.lists import ListVersion
@@ -97,7 +98,7 @@ def list_versions(
 
 
 @router.post("/{version_id}/approve", response_model=VersionOut)
-def approve(version_id: int, request: Request, principal: ListManager, session: SessionDep) -> VersionOut:
+def approve(version_id: DbId, request: Request, principal: ListManager, session: SessionDep) -> VersionOut:
     """Activate a pending version: the importer cannot approve their own import (four eyes)."""
     version = session.get(ListVersion, version_id)
     if version is None:

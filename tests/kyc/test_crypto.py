@@ -4,6 +4,7 @@ import stat
 from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -202,3 +203,33 @@ def test_redact_processor_masks_nested_values() -> None:
         "persons": [{"personal_id": "170580-****"}],
         "ids": ("010101A****",),
     }
+
+
+def test_mask_entry_masks_identity_codes_of_real_list_entries() -> None:
+    """UN designations carry 'National Identification Number' documents; the national list carries henkilötunnus
+    codes. Officers see them masked like a party's; passports and vessel numbers stay readable."""
+    from kyc.versions import RawFile
+    from lists.un_sc import UnScAdapter
+    from tests.support.env import list_file
+
+    path = list_file("un_sc/2026-02-27_watchman/UN_consolidated.xml")
+    entries = UnScAdapter().parse([RawFile(path.name, path.read_bytes())]).entries
+    entry = next(
+        e
+        for e in entries
+        if any(i.type == "national identification number" for i in e.identifiers)
+        and any(i.type == "passport" for i in e.identifiers)
+    )
+    data: dict[str, Any] = entry.to_data()
+    data["identifiers"].append({"type": "fi_hetu", "number": "131052-308T", "country": "FI", "note": None})
+    data["remarks"] = "also known under 131052-308t"
+    masked = crypto.mask_entry(data)
+    national = [i for i in masked["identifiers"] if i["type"] == "national identification number"]
+    original = [i for i in data["identifiers"] if i["type"] == "national identification number"]
+    assert national and all(m["number"].endswith("****") for m in national)
+    assert all(m["number"] != o["number"] for m, o in zip(national, original, strict=True))
+    assert next(i for i in masked["identifiers"] if i["type"] == "fi_hetu")["number"] == "131052-****"
+    passports = [i["number"] for i in masked["identifiers"] if i["type"] == "passport"]
+    assert passports == [i["number"] for i in data["identifiers"] if i["type"] == "passport"]
+    assert masked["remarks"] == "also known under 131052-****" and "131052-308T" not in str(masked)
+    assert data["identifiers"][-1]["number"] == "131052-308T"  # the stored entry itself is untouched
