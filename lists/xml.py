@@ -47,7 +47,8 @@ _NO_DTD = "DOCTYPE/ENTITY declarations are not allowed in list files"
 def _declares_dtd(root: etree._Element) -> bool:
     """Whether the parsed document has a DOCTYPE, an internal DTD subset or an entity reference, in any encoding."""
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
+    doctype: str = docinfo.doctype  # type: ignore[attr-defined]  # lxml has it; lxml-stubs lacks it
+    if doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
         return True
     return next(root.iter(etree.Entity), None) is not None
 
