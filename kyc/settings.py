@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     fetch_backoff_seconds: float = 1.0
     source_urls: dict[str, str] = Field(default_factory=dict)
     """Per-source URL overrides, e.g. ``KYC_SOURCE_URLS='{"un_sc": "https://mirror.example/un.xml"}'``."""
+    list_max_age_days: int = Field(30, ge=1)
+    """A source is stale when its active version was published longer ago than this (``kyc lists status``)."""
+    list_max_age_days_by_source: dict[str, int] = Field(
+        default_factory=lambda: {"fi_national": 365, "everypolitician": 3650}
+    )
+    """Per-source limits overriding ``list_max_age_days`` (``KYC_LIST_MAX_AGE_DAYS_BY_SOURCE='{"un_sc": 14}'``):
+    the national list changes rarely, EveryPolitician's archive not at all."""
     ingest_interval_minutes: int = 60
     ingest_sources: list[str] | None = None
     """Sources the scheduler polls (``KYC_INGEST_SOURCES='["un_sc","eu_fsf"]'``); None: every source with a URL."""

@@ -211,7 +211,7 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
     with transaction(db_url) as session:
         _, auditor_token = access.create_user(session, "inspector", Role.AUDITOR)
         _, analyst_token = access.create_user(session, "ann", Role.ANALYST)
-    _append(db_url, 5)  # entries 3..7
+    _append(db_url, 5)  # entries 5..9 (each user's creation and first token are two entries)
     client = _audit_client(db_url)
     headers = {"Authorization": f"Bearer {auditor_token}"}
     first = client.get("/v1/audit", params={"limit": 4}, headers=headers)
@@ -219,13 +219,13 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
     page = first.json()
     assert [e["id"] for e in page["entries"]] == [1, 2, 3, 4] and page["next_after_id"] == 4
     assert page["entries"][0]["action"] == "user.create" and len(page["entries"][0]["row_hash"]) == 64
-    rest = client.get("/v1/audit", params={"after_id": 4, "action": "hit.read"}, headers=headers).json()
+    rest = client.get("/v1/audit", params={"after_id": 6, "action": "hit.read"}, headers=headers).json()
     assert [e["object_id"] for e in rest["entries"]] == ["h2", "h3", "h4"] and rest["next_after_id"] is None
     verified = client.get("/v1/audit/verify", headers=headers).json()
-    assert verified["ok"] is True and verified["checked"] == 9  # 7 + the two audited reads
+    assert verified["ok"] is True and verified["checked"] == 11  # 9 + the two audited reads
     reads = client.get("/v1/audit", params={"object_type": "audit_log"}, headers=headers).json()["entries"]
     assert [e["action"] for e in reads] == ["audit.read", "audit.read", "audit.verify"]
-    assert reads[1]["details"] == {"filters": {"action": "hit.read"}, "after_id": 4, "returned": 3}
+    assert reads[1]["details"] == {"filters": {"action": "hit.read"}, "after_id": 6, "returned": 3}
     assert reads[0]["actor_name"] == "inspector" and reads[0]["role"] == "auditor"
 
     assert client.get("/v1/audit").status_code == 401

@@ -293,16 +293,16 @@ def test_http_verify_reports_the_verdict_and_the_checkpoint(config: Settings) ->
     client = TestClient(create_app(config))
     headers = {"Authorization": f"Bearer {token}"}
     body = client.get("/v1/audit/verify", headers=headers).json()
-    assert body["ok"] and body["verdict"] == "intact" and body["checkpoint_entry_id"] == 3 and body["recorded"]
+    assert body["ok"] and body["verdict"] == "intact" and body["checkpoint_entry_id"] == 4 and body["recorded"]
     delete_head(config.database_url)
     missing = client.get("/v1/audit/verify", headers=headers)
     assert missing.status_code == 200 and missing.json()["verdict"] == "head_missing"
     assert missing.json()["recorded"] is False
     with transaction(config.database_url) as session:
         audit.restore_head(session)
-    truncate_tail(config.database_url, 2)
+    truncate_tail(config.database_url, 3)
     body = client.get("/v1/audit/verify", headers=headers).json()
-    assert not body["ok"] and body["verdict"] == "truncated" and body["first_bad_id"] == 3
-    # That verification was itself appended as a new entry 3, which cannot match the checkpointed one: the
+    assert not body["ok"] and body["verdict"] == "truncated" and body["first_bad_id"] == 4
+    # That verification was itself appended as a new entry 4, which cannot match the checkpointed one: the
     # truncation stays visible.
     assert client.get("/v1/audit/verify", headers=headers).json()["verdict"] == "rewritten"
