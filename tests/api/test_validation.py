@@ -187,3 +187,15 @@ def test_a_422_never_echoes_the_value_or_an_unknown_fields_name(world: dict[str,
         headers=dpo,
     )
     assert country.status_code == 422 and "Matti" not in country.text, country.text
+
+
+def test_query_parameters_reach_the_audit_log_masked(db_url: str, world: dict[str, Any]) -> None:
+    """``GET /v1/hits?customer_id=170580-123L`` stored the code in the audit entry's details."""
+    from kyc import audit
+
+    client, analyst = world["client"], _auth(world["tokens"][Role.ANALYST])
+    for given in ("170580-123L", "170580-123l"):
+        assert client.get("/v1/hits", params={"customer_id": given}, headers=analyst).status_code == 200
+    with transaction(db_url) as session:
+        reads = audit.entries(session, action="hits.queue.read")
+    assert [r.details["customer_id"] for r in reads] == ["170580-****", "170580-****"]
