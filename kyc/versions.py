@@ -47,6 +47,10 @@ class ParsedList:
     file_format: str
     published_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    dated_by_file: bool = True
+    """``published_at`` is the file's own stamp (UN ``dateGenerated``, EU ``generationDate``…). False when it is
+    derived from the entries (the newest listing or decision date): delisting the newest entry then makes a newer
+    file look older, so such dates are not used to refuse a file as going back in time."""
 
 
 class ListRejected(Exception):
@@ -196,7 +200,7 @@ def store_version(
     if pending is not None:
         return IngestResult(source, "pending", pending.id, pending.entry_count)
 
-    if not allow_older:
+    if not allow_older and parsed.dated_by_file:
         _check_not_older(source, parsed.published_at, current)
     _check(source, parsed, None if allow_shrink or current is None else current.entry_count, shrink_threshold)
     dumped = {entry.source_ref: entry.to_data() for entry in parsed.entries}
@@ -343,10 +347,6 @@ def approve_version(session: Session, version_id: int, approver: str, *, approve
         raise PermissionError("the user who imported a list version cannot also approve it")
     state = _lock_source(session, version.source)
     current = session.get(ListVersion, state.active_version_id) if state.active_version_id else None
-    try:
-        _check_not_older(version.source, version.published_at, current)
-    except ListRejected as exc:
-        raise ValueError(f"list version {version_id} cannot be approved: {exc.reason}") from exc
     # The diff was computed against the version active at import time; recompute against today's.
     old = version_hashes(session, current.id) if current else {}
     new = version_hashes(session, version.id)

@@ -96,7 +96,9 @@ class FiNationalAdapter(Adapter):
             raise ParseError(f"{raw.name}: the file holds no decisions, only the header")
         latest = max(entry.listed_on for entry in entries if entry.listed_on)
         published = utc_midnight(date.fromisoformat(latest))
-        return ParsedList(entries=entries, file_format="fi_national_csv_v1", published_at=published)
+        return ParsedList(
+            entries=entries, file_format="fi_national_csv_v1", published_at=published, dated_by_file=False
+        )
 
 
 @dataclass
