@@ -16,7 +16,7 @@ COPY lists ./lists
 COPY workers ./workers
 COPY api ./api
 COPY cli ./cli
-RUN pip install . && mkdir -p /app/var && chown kyc:kyc /app/var
+RUN pip install . && mkdir -p /app/var /app/audit-checkpoints && chown kyc:kyc /app/var /app/audit-checkpoints
 
 USER kyc
 EXPOSE 8000

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -24,11 +26,26 @@ import api.routers
 from api import errors
 from api.deps import SettingsDep
 from api.schemas import Health
+from kyc.crypto import redact
 from kyc.settings import Settings
 from kyc.settings import get_settings as default_settings
 from kyc.storage.db import get_engine
+from kyc.text import control_characters
 
 log = structlog.get_logger(__name__)
+
+
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+UNKNOWN_FIELD = "(unknown field)"
+
+
+def _loc(loc: tuple[Any, ...] | list[Any], kind: str) -> list[Any]:
+    """The error's location, with the name of an unknown field kept only when it looks like a field name: a client
+    that sends ``{"170580-123L": ...}`` must not find the code echoed (and logged) in the answer."""
+    parts = list(loc)
+    if kind == "extra_forbidden" and parts and not (isinstance(parts[-1], str) and _FIELD_NAME.match(parts[-1])):
+        parts[-1] = UNKNOWN_FIELD
+    return parts
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -39,13 +56,23 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+def _reason(err: Mapping[str, Any]) -> str:
+    """pydantic's message without the rejected value, which some validators quote (``month out of range in
+    1980-13-01``): error bodies end up in clients' logs."""
+    message = str(err.get("msg", ""))
+    value = err.get("input")
+    if isinstance(value, str) and len(value.strip()) >= 2 and value in message:
+        message = message.replace(value, "the given value")
+    return redact(message)
+
+
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """422 with every field path and reason — and never the rejected value, which may be a personal id."""
     assert isinstance(exc, RequestValidationError)
-    details = [
-        {"field": _field(err.get("loc", ())), "loc": list(err.get("loc", ())), "reason": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+    details = []
+    for err in exc.errors():
+        loc = _loc(err.get("loc", ()), str(err.get("type", "")))
+        details.append({"field": _field(loc), "loc": loc, "reason": _reason(err)})
     message = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
     return JSONResponse(
         {"status": 422, "code": "validation_error", "message": message, "errors": details}, status_code=422
@@ -75,6 +102,10 @@ class RequestGuard:
             error = errors.unauthorized()
             await JSONResponse(error.body(), status_code=401, headers=error.headers)(scope, receive, send)
             return
+        hostile = _control_characters_in_url(scope)
+        if hostile is not None:
+            await JSONResponse(hostile, status_code=422)(scope, receive, send)
+            return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._too_large(scope, receive, send)
@@ -103,6 +134,23 @@ class RequestGuard:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {"status": 413, "code": "payload_too_large", "message": f"request body over {self.max_bytes} bytes"}
         await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+
+def _control_characters_in_url(scope: Scope) -> dict[str, object] | None:
+    """A path or query string holding control characters (``%00``: PostgreSQL text cannot even hold NUL) is
+    refused before any router turns it into a database parameter."""
+    query = unquote_plus(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    for part, value in (("path", str(scope.get("path", ""))), ("query", query)):
+        found = control_characters(value)
+        if found:
+            reason = f"contains control characters ({', '.join(found[:5])})"
+            return {
+                "status": 422,
+                "code": "validation_error",
+                "message": f"{part}: {reason}",
+                "errors": [{"field": part, "loc": [part], "reason": reason}],
+            }
+    return None
 
 
 def _has_bearer(authorization: str | None) -> bool:

@@ -15,6 +15,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fi import hetu, ytunnus
 
+from api.params import SingleLineText
 from kyc.countries import to_country
 from kyc.storage.jobs import Party
 from kyc.submission import CustomerSpec, JobSpec, PersonSpec
@@ -23,6 +24,8 @@ MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""
 Role = Literal["representative", "responsible_person", "beneficial_owner"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Registration = Annotated[SingleLineText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ClientReference = Annotated[SingleLineText, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Status = Literal["queued", "running", "completed", "failed"]
 Outcome = Literal["clear", "review", "match"]
 
@@ -59,7 +62,7 @@ class CustomerIn(BaseModel):
     business_id: Annotated[str, StringConstraints(max_length=16)] | None = Field(
         None, description="Finnish business ID (Y-tunnus), e.g. 1234567-1; checksum validated."
     )
-    registration: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+    registration: Registration | None = Field(
         None, description="Foreign registration number when the customer has no Y-tunnus."
     )
     country: str = Field(description="ISO 3166-1 alpha-2 country of registration.", max_length=2)
@@ -166,9 +169,7 @@ class ScreeningRequest(BaseModel):
         },
     )
 
-    client_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = (
-        None
-    )
+    client_reference: ClientReference | None = None
     callback_url: AnyHttpUrl | None = Field(None, description="HTTPS URL receiving the signed completion callback.")
     customer: CustomerIn
     persons: list[PersonIn] = Field(default_factory=list, max_length=MAX_PERSONS)

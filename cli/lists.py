@@ -16,13 +16,15 @@ from kyc import audit
 from kyc.access import Principal, authenticate
 from kyc.errors import KycError
 from kyc.storage.db import transaction
+from kyc.storage.lists import ListVersion
 from kyc.versions import (
     IngestResult,
     ListRejected,
+    SourceStatus,
     active_version,
     approve_version,
     approving_user,
-    changes,
+    named_changes,
     status,
 )
 from lists.ingest import IngestFailed, ingest_files, ingest_url
@@ -45,6 +47,9 @@ def ingest_command(
     file: Annotated[list[Path] | None, typer.Option("--file", help="A local file; repeat for file sets.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Fetch from this URL instead of the default.")] = None,
     allow_shrink: Annotated[bool, typer.Option(help="Accept a list much smaller than the active one.")] = False,
+    allow_older: Annotated[
+        bool, typer.Option(help="Accept a file published before the active version (after checking it by hand).")
+    ] = False,
     user: Annotated[
         str | None,
         typer.Option(help="Who imports (needed for fi_national): an active admin; their token in KYC_TOKEN."),
@@ -61,9 +66,9 @@ def ingest_command(
     result: IngestResult | None
     try:
         if file:
-            result = ingest_files(source, file, config, allow_shrink=allow_shrink, user=user)
+            result = ingest_files(source, file, config, allow_shrink=allow_shrink, allow_older=allow_older, user=user)
         else:
-            result = ingest_url(source, config, url, allow_shrink=allow_shrink)
+            result = ingest_url(source, config, url, allow_shrink=allow_shrink, allow_older=allow_older)
     except ListRejected as exc:
         fail(str(exc))
     except IngestFailed as exc:
@@ -153,33 +158,13 @@ def _audit_approval(session: Session, version_id: int, source: str, approver: Pr
 
 @app.command("status")
 def status_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Per source: active version, publication date, sha256, entry count, fetch time, last attempt."""
+    """Per source: active version, publication date and age against the source's limit, sha256, entry count, fetch
+    time, last attempt; STALE when the publication is older than the limit or the last attempt failed."""
     config = settings()
     with transaction(config.database_url) as session:
-        rows = status(session)
+        rows = status(session, config)
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "source": r.source,
-                        "version_id": r.version_id,
-                        "published_at": r.published_at.isoformat() if r.published_at else None,
-                        "sha256": r.sha256,
-                        "entry_count": r.entry_count,
-                        "fetched_at": r.fetched_at.isoformat() if r.fetched_at else None,
-                        "last_checked_at": r.last_checked_at.isoformat() if r.last_checked_at else None,
-                        "last_outcome": r.last_outcome,
-                        "last_error": r.last_error,
-                        "last_error_at": r.last_error_at.isoformat() if r.last_error_at else None,
-                        "stale": r.stale,
-                        "pending_versions": r.pending_versions,
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
+        typer.echo(json.dumps([_status_json(r) for r in rows], indent=2))
         return
     if not rows:
         typer.echo("no list ingested yet; try: kyc lists ingest un_sc --file consolidated.xml")
@@ -187,36 +172,66 @@ def status_command(as_json: Annotated[bool, typer.Option("--json", help="Machine
     for r in rows:
         published = r.published_at.date().isoformat() if r.published_at else "-"
         fetched = r.fetched_at.strftime("%Y-%m-%d %H:%M") if r.fetched_at else "-"
-        flag = "  STALE: " + (r.last_error or "") if r.stale else ""
+        age = f"{r.age_days:.0f}/{r.max_age_days} d" if r.age_days is not None else f"-/{r.max_age_days} d"
+        flag = f"  STALE: {r.stale_reason}" if r.stale else ""
         pending = f"  ({r.pending_versions} pending approval)" if r.pending_versions else ""
         typer.echo(
-            f"{r.source:16} v{r.version_id or '-':<5} published {published}  {r.entry_count or 0:>6} entries  "
-            f"fetched {fetched}  sha256 {(r.sha256 or '-')[:12]}  last {r.last_outcome}{pending}{flag}"
+            f"{r.source:16} v{r.version_id or '-':<5} published {published}  age {age:<9} {r.entry_count or 0:>6} "
+            f"entries  fetched {fetched}  sha256 {(r.sha256 or '-')[:12]}  last {r.last_outcome}{pending}{flag}"
         )
+
+
+def _status_json(r: SourceStatus) -> dict[str, object]:
+    return {
+        "source": r.source,
+        "version_id": r.version_id,
+        "published_at": r.published_at.isoformat() if r.published_at else None,
+        "sha256": r.sha256,
+        "entry_count": r.entry_count,
+        "fetched_at": r.fetched_at.isoformat() if r.fetched_at else None,
+        "last_checked_at": r.last_checked_at.isoformat() if r.last_checked_at else None,
+        "last_outcome": r.last_outcome,
+        "last_error": r.last_error,
+        "last_error_at": r.last_error_at.isoformat() if r.last_error_at else None,
+        "age_days": round(r.age_days, 1) if r.age_days is not None else None,
+        "age_basis": r.age_basis,
+        "max_age_days": r.max_age_days,
+        "stale": r.stale,
+        "stale_reason": r.stale_reason,
+        "pending_versions": r.pending_versions,
+    }
 
 
 @app.command("diff")
 def diff_command(
     source: str,
-    version: Annotated[int | None, typer.Option(help="A version id; default the active one.")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="A version id; default the active one.", min=1, max=2**31 - 1)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """What the version changed against the one before it: added, removed and changed source_refs."""
+    """What the version changed against the one before it: added, removed and changed entries, id and name.
+    Exit 2 for an unknown source or version, or a version of another source."""
+    if source not in SOURCES:
+        fail(str(UnknownSource(source)))
     config = settings()
     with transaction(config.database_url) as session:
-        target = version or (v.id if (v := active_version(session, source)) else None)
+        target = session.get(ListVersion, version) if version is not None else active_version(session, source)
         if target is None:
-            fail(f"{source}: no active version")
-        rows = changes(session, target)
-    grouped: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+            fail(f"{source}: no version {version}" if version is not None else f"{source}: no active version")
+        if target.source != source:
+            fail(f"version {target.id} is a version of {target.source}, not of {source}")
+        rows = named_changes(session, target)
+    grouped: dict[str, list[dict[str, str | None]]] = {"added": [], "removed": [], "changed": []}
     for row in rows:
-        grouped[row.change].append(row.source_ref)
+        grouped[row.change].append({"source_ref": row.source_ref, "name": row.name})
     if as_json:
-        typer.echo(json.dumps({"source": source, "version_id": target, **grouped}, indent=2))
+        typer.echo(json.dumps({"source": target.source, "version_id": target.id, **grouped}, indent=2))
         return
     typer.echo(
-        f"{source} version {target}: +{len(grouped['added'])} -{len(grouped['removed'])} ~{len(grouped['changed'])}"
+        f"{target.source} version {target.id} ({target.status}): "
+        f"+{len(grouped['added'])} -{len(grouped['removed'])} ~{len(grouped['changed'])}"
     )
     for change, sign in (("added", "+"), ("removed", "-"), ("changed", "~")):
-        for ref in grouped[change]:
-            typer.echo(f"  {sign} {ref}")
+        for item in grouped[change]:
+            typer.echo(f"  {sign} {item['source_ref']:<16} {item['name'] or ''}".rstrip())

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from cli.common import fail, settings
-from kyc import crypto
+from kyc import crypto, keycheck
 from kyc.settings import Settings, get_settings
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
@@ -42,6 +42,7 @@ def build_app(config: Settings) -> FastAPI:
 def app_factory() -> FastAPI:
     """The API from the environment's settings, for ``uvicorn cli.serve:app_factory --factory`` (one per process)."""
     config = get_settings()
+    keycheck.startup_check(config)  # raises: a process with keys that cannot read the data does not serve
     configure(config)
     return build_app(config)
 
@@ -58,7 +59,7 @@ def serve_command(
     """Serve the API (OpenAPI at /docs); embedded worker and scheduler when no broker is configured."""
     config = settings()
     try:
-        crypto.get_cipher()  # production without KYC_ENCRYPTION_KEY must not start
+        keycheck.startup_check(config)  # keys missing (production), or unable to read the data or the audit chain
     except crypto.CryptoConfigError as exc:
         fail(str(exc))
     configure(config)

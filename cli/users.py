@@ -1,4 +1,4 @@
-"""``kyc users …``: create users with a role, list them, issue and revoke bearer tokens.
+"""``kyc users …``: create users with a role, list them, issue, list and revoke bearer tokens.
 
 The token is printed once, alone on stdout, so a script can capture it (``TOKEN=$(kyc users create …)``); it
 cannot be shown again because only its hash is stored. This server-side CLI is the only place a token for somebody
@@ -15,8 +15,9 @@ from typing import Annotated
 import typer
 
 from cli.common import fail, settings
-from kyc import access
+from kyc import access, tokens
 from kyc.access import Role
+from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
 
 app = typer.Typer(help="Users, roles and bearer tokens.", no_args_is_help=True)
@@ -54,9 +55,61 @@ def token_command(name: Annotated[str, typer.Argument(help="An existing, enabled
     try:
         with transaction(config.database_url) as session:
             token = access.issue_token(session, name, actor=cli_actor())
-    except (access.UnknownUser, ValueError) as exc:
+    except (access.UnknownUser, ValueError, tokens.TooManyTokens) as exc:
         fail(str(exc))
     typer.echo(token)
+
+
+@app.command("tokens")
+def tokens_command(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A user's tokens, newest first: id, last four characters, created, expires, revoked (never the token)."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            found = access.user_tokens(session, name, actor=cli_actor())
+    except access.UnknownUser as exc:
+        fail(str(exc))
+    now = utcnow()
+    if as_json:
+        rows = [
+            {
+                "id": t.id,
+                "hint": t.hint,
+                "created_at": t.created_at.isoformat(),
+                "expires_at": t.expires_at.isoformat(),
+                "created_by": t.created_by,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                "revoked_by": t.revoked_by,
+                "active": t.active(now),
+            }
+            for t in found
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for t in found:
+        state = "active" if t.active(now) else ("revoked" if t.revoked_at else "expired")
+        typer.echo(
+            f"{t.id:>6}  …{t.hint or '????'}  {state:8} created {t.created_at:%Y-%m-%d} by {t.created_by or '-'}  "
+            f"expires {t.expires_at:%Y-%m-%d}"
+        )
+
+
+@app.command("revoke-token")
+def revoke_token_command(
+    name: Annotated[str, typer.Argument(help="The token's user.")],
+    token_id: Annotated[int, typer.Argument(help="The token id (kyc users tokens NAME).", min=1, max=2**31 - 1)],
+) -> None:
+    """Revoke one token of a user; the user and its other tokens stay as they are."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            info = access.revoke_user_token(session, name, token_id, actor=cli_actor())
+    except (access.UnknownUser, tokens.TokenNotFound) as exc:
+        fail(str(exc))
+    typer.echo(f"token {info.id} of {name} is revoked")
 
 
 @app.command("list")

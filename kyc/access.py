@@ -5,34 +5,35 @@ the business flow); analysts propose decisions, approvers give the second decisi
 everything including the audit trail but change nothing; the data protection officer serves data-subject requests;
 admins manage users, tokens and lists but see no case data.
 
-Tokens are 32 random bytes from ``secrets``; only their sha256 is stored, so the plaintext is shown once.
+Token rows (made, stored hashed, found, revoked) are ``kyc.tokens``; this module decides who may hold one.
 
 Who may hold a token for whom: an admin manages users but must never be able to act as one of
 them, or a single person could propose and approve a decision under two names and break four eyes. So a user
 created over HTTP (``register_user``) gets no token at all; its first token — and any token for somebody else — is
 issued only on the server, by ``kyc users token NAME`` (``issue_token``), and handed to that person out of band.
-Over HTTP a caller can only rotate its own token (``rotate_own_token``).
+Over HTTP a caller can only replace its own token (``rotate_own_token``: the calling token is revoked with it), list
+its tokens and revoke them; an admin lists and revokes other users' tokens but never mints one. Expiry and the
+bound on active tokens per user are in ``kyc.tokens``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyc import audit
+from kyc import audit, tokens
+from kyc.errors import Conflict, NotFound
 from kyc.storage.access import ApiToken, User
 from kyc.storage.base import utcnow
+from kyc.tokens import hash_token as hash_token  # re-exported for authentication callers
 
-TOKEN_PREFIX = "kyc_"  # noqa: S105 (a public marker, not a secret)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
@@ -129,11 +130,11 @@ class UserInfo:
     active_tokens: int
 
 
-class UserExists(ValueError):
-    pass
+class UserExists(Conflict):
+    code = "user_exists"
 
 
-class UnknownUser(LookupError):
+class UnknownUser(NotFound):
     pass
 
 
@@ -148,14 +149,6 @@ def may_read_job(principal: Principal, submitted_by: str | None) -> bool:
     if principal.can(Permission.READ_HITS):
         return True
     return submitted_by is not None and submitted_by == principal.user_id
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def _check_name(name: str) -> str:
@@ -186,8 +179,8 @@ def create_user(
     """Create a user with one token (server CLI only); the plaintext token is returned here and nowhere else."""
     role = Role(role)
     user = _add_user(session, name, role, actor, with_token=True)
-    token = _store_token(session, user.id)
-    return Principal(user.id, user.name, role), token
+    minted = tokens.mint(session, user.id, role.value, actor=actor)
+    return Principal(user.id, user.name, role), minted.token
 
 
 def _add_user(session: Session, name: str, role: Role, actor: Principal | str, *, with_token: bool) -> User:
@@ -202,61 +195,45 @@ def _add_user(session: Session, name: str, role: Role, actor: Principal | str, *
     return user
 
 
+def _enabled_user(session: Session, name: str) -> User:
+    user = _user_by_name(session, name)
+    if user.disabled_at is not None:
+        raise ValueError(f"user {name!r} is disabled")
+    return user
+
+
 def issue_token(session: Session, name: str, *, actor: Principal | str = "system:cli") -> str:
     """A token for an existing, enabled user — server CLI only, never over HTTP (see the module docstring).
 
     A user registered over HTTP gets its first token this way; others rotate without downtime (issue, switch,
-    revoke the old one).
+    revoke the old one), within the bound of active tokens per user.
     """
-    user = _user_by_name(session, name)
-    if user.disabled_at is not None:
-        raise ValueError(f"user {name!r} is disabled")
-    token = _store_token(session, user.id)
-    audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.id)
-    return token
+    user = _enabled_user(session, name)
+    return tokens.mint(session, user.id, user.role, actor=actor).token
 
 
-def rotate_own_token(session: Session, principal: Principal, *, revoke: str | None = None) -> str:
-    """A new token for the caller itself; ``revoke`` (the caller's current token) is revoked in the same step.
+def rotate_own_token(session: Session, principal: Principal, *, revoke: str) -> str:
+    """Replace the caller's token ``revoke`` (the one it authenticated with) by a new one, in the same step.
 
     Only the principal's own identity is ever involved, so rotation over HTTP cannot hand anyone another user's
-    token. A ``revoke`` token that is not the caller's is refused rather than silently ignored.
+    token, and the number of tokens never grows: a token that is not the caller's is refused.
     """
-    if revoke is not None:
-        found = session.scalars(
-            select(ApiToken).where(ApiToken.token_hash == hash_token(revoke), ApiToken.revoked_at.is_(None))
-        ).one_or_none()
-        if found is None or found.user_id != principal.user_id:
-            raise ValueError("revoke: not an active token of the calling user")
-        found.revoked_at = utcnow()
-    token = _store_token(session, principal.user_id)
-    audit.record(
-        session,
-        actor=principal,
-        action="token.rotate",
-        object_type="user",
-        object_id=principal.user_id,
-        purpose="security",
-        details={"revoked_current": revoke is not None},
-    )
-    return token
-
-
-def _store_token(session: Session, user_id: str) -> str:
-    token = _new_token()
-    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token)))
-    session.flush()
-    return token
+    return tokens.rotate(session, principal, revoke).token
 
 
 def authenticate(session: Session, token: str | None) -> Principal | None:
-    """The principal behind a bearer token, or None for a missing, unknown, revoked or disabled one."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+    """The principal behind a bearer token, or None for a missing, unknown, revoked, expired or disabled one."""
+    if token is None or not tokens.looks_like_token(token):
         return None
     row = session.execute(
         select(User.id, User.name, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
+        .where(
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+            User.disabled_at.is_(None),
+        )
     ).first()
     if row is None:
         return None
@@ -265,27 +242,28 @@ def authenticate(session: Session, token: str | None) -> Principal | None:
 
 def revoke_token(session: Session, token: str, *, actor: Principal | str = "system:cli") -> bool:
     """Revoke one token by its plaintext (e.g. one that leaked); True when it was active."""
-    found = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).one_or_none()
-    if found is None:
-        return False
-    found.revoked_at = utcnow()
-    audit.record(session, actor=actor, action="token.revoke", object_type="user", object_id=found.user_id)
-    return True
+    return tokens.revoke_plaintext(session, token, actor=actor)
+
+
+def user_tokens(session: Session, name: str, *, actor: Principal | str) -> list[tokens.TokenInfo]:
+    """A user's tokens for an admin or the server operator (never a token itself); the listing is audited."""
+    user = _user_by_name(session, name)
+    found = tokens.list_tokens(session, user.id)
+    tokens.audit_listing(session, user.id, actor, found)
+    return found
+
+
+def revoke_user_token(session: Session, name: str, token_id: int, *, actor: Principal | str) -> tokens.TokenInfo:
+    """Revoke one token of a user by its id (an admin or the server operator); audited."""
+    user = _user_by_name(session, name)
+    return tokens.revoke(session, user.id, token_id, actor=actor, reason="by_admin")
 
 
 def revoke_user(session: Session, name: str, *, actor: Principal | str = "system:cli") -> int:
     """Revoke every token of a user and disable the user; returns how many tokens were active."""
     user = _user_by_name(session, name)
-    result = session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    count = tokens.revoke_all(session, user.id, actor)
     user.disabled_at = user.disabled_at or utcnow()
-    count = int(getattr(result, "rowcount", 0) or 0)
     audit.record(
         session, actor=actor, action="user.revoke", object_type="user", object_id=user.id, details={"tokens": count}
     )
@@ -296,9 +274,7 @@ def list_users(session: Session, *, actor: Principal | str) -> list[UserInfo]:
     """Every user with role, state and active-token count; the listing itself is audited (who looked at users)."""
     audit.record(session, actor=actor, action="user.list", object_type="user", object_id="*", purpose="security")
     users = session.scalars(select(User).order_by(User.name)).all()
-    active: dict[str, int] = {}
-    for user_id in session.scalars(select(ApiToken.user_id).where(ApiToken.revoked_at.is_(None))):
-        active[user_id] = active.get(user_id, 0) + 1
+    active = tokens.active_counts(session)
     return [
         UserInfo(
             u.id, u.name, Role(u.role), u.created_at, u.disabled_at, active.get(u.id, 0) if not u.disabled_at else 0

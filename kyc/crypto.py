@@ -4,8 +4,16 @@ A personal identity code (henkilötunnus) is stored only encrypted (Fernet: AES-
 person by it without decrypting every row, a keyed HMAC of the normalised code (the *blind index*) is stored
 next to it. Keys come only from the environment: ``KYC_ENCRYPTION_KEY`` is a comma-separated list of Fernet keys,
 the first encrypts and all decrypt, so a key is rotated by prepending a new one and re-encrypting with
-``Cipher.rotate``. The blind-index key is ``KYC_BLIND_INDEX_KEY`` or, when unset, derived (HKDF) from the
-*oldest* configured key, so prepending a new key does not invalidate existing indexes.
+``Cipher.rotate`` (``kyc keys rotate``). Blind-index keys are ``KYC_BLIND_INDEX_KEY`` (comma-separated, first
+current) or, when unset, derived (HKDF) from each encryption key, the current one from the current key. Values are
+indexed under the current blind key and looked up under all of them, so an identity code stays findable through a
+rotation (``new,old`` until ``kyc keys rotate`` has re-indexed, then only ``new``). A separate
+``KYC_BLIND_INDEX_KEY`` keeps the index — and the keyed suppression fingerprints built on it — unchanged when the
+encryption key rotates, which is why production should set one.
+
+Which keys the stored data needs is recorded in the database (``kyc.keycheck``: a canary encrypted with the current
+key and the fingerprints of the blind keys in use), so a process started with keys that cannot read the data
+refuses to start instead of answering "not found".
 
 Outside production a machine with no key generates one into ``var/encryption.key`` (mode 0600) so ``make run``
 works out of the box; with ``KYC_ENV=production`` a missing key is a startup error.
@@ -17,24 +25,35 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import MutableMapping, Sequence
+import time
+from collections.abc import Callable, MutableMapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from kyc.errors import Unavailable
 from kyc.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
 _BLIND_INFO = b"kyc blind index v1"
+_FINGERPRINT_INFO = b"kyc key fingerprint v1"
 # Finnish henkilötunnus: DDMMYY, century sign (- + A, and since 2023 B-F and U-Y), individual number, check char.
 _HETU = re.compile(r"^(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])$")
-_HETU_IN_TEXT = re.compile(r"\b(\d{6})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])\b")
+# In free text the code may be lower-case or percent-encoded (a query string in an access log line: ``170580%2D123l``):
+# every character may also appear as its ``%XX`` escape.
+_D = r"(?:\d|%3[0-9])"
+_CENTURY = r"(?:[-+A-FU-Ya-fu-y]|%2[BbDd]|%4[1-6]|%5[5-9]|%6[1-6]|%7[5-9])"
+_CHECK = r"(?:[0-9A-Ya-y]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9]|%6[1-9A-Fa-f]|%7[0-9])"
+_HETU_IN_TEXT = re.compile(
+    rf"(?:(?<=%[0-9A-Fa-f]{{2}})|(?<![0-9]))({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9])"
+)
 # Nordic codes with a date part: Swedish YYMMDD-NNNN / YYYYMMDDNNNN, Danish DDMMYY-NNNN, Norwegian DDMMYYNNNNN.
 _DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")
 
@@ -43,25 +62,44 @@ class CryptoConfigError(RuntimeError):
     """The key configuration is missing or invalid: the service must not start."""
 
 
-class DecryptionError(ValueError):
-    pass
+class DecryptionError(Unavailable, ValueError):
+    """A stored value the configured keys cannot decrypt: a key configuration problem, not the caller's."""
+
+    code = "decryption_failed"
 
 
 class Cipher:
-    """Encrypt, decrypt and index with an explicit key list (first = current)."""
+    """Encrypt, decrypt and index with explicit key lists (first = current).
 
-    def __init__(self, keys: Sequence[str], blind_key: bytes | None = None) -> None:
+    ``blind_keys`` are the blind-index keys, newest first (``KYC_BLIND_INDEX_KEY``); without them one is derived
+    from each encryption key. New values are indexed with the first; a look-up tries every one
+    (:meth:`blind_indexes`), so a person stays findable while ``kyc keys rotate`` re-indexes the rows.
+    """
+
+    def __init__(self, keys: Sequence[str], blind_key: bytes | Sequence[bytes] | None = None) -> None:
         if not keys:
             raise CryptoConfigError("no encryption key configured")
         try:
-            self._fernet = MultiFernet([Fernet(key.strip().encode("ascii")) for key in keys])
+            fernets = [Fernet(key.strip().encode("ascii")) for key in keys]
         except (ValueError, UnicodeEncodeError) as exc:
             raise CryptoConfigError(
                 "KYC_ENCRYPTION_KEY: every comma-separated key must be a 32-byte url-safe base64 Fernet key "
                 "(generate one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)"
             ) from exc
-        self._blind_key = blind_key or _derive_blind_key(keys[-1])
+        self._fernet = MultiFernet(fernets)
+        self._fernets = fernets
+        self.key_fingerprints = tuple(fingerprint(key.strip().encode("ascii")) for key in keys)
+        """Public names of the encryption keys, first = current (never the keys themselves)."""
+        if isinstance(blind_key, bytes):
+            blind_keys: list[bytes] = [blind_key]
+        elif blind_key:
+            blind_keys = list(blind_key)
+        else:
+            blind_keys = [_derive_blind_key(key) for key in keys]
+        self._blind_keys = blind_keys
+        self.blind_fingerprints = tuple(fingerprint(key) for key in blind_keys)
+        """Public names of the blind-index keys, first = current."""
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -79,8 +117,32 @@ class Cipher:
         except (InvalidToken, UnicodeEncodeError) as exc:
             raise DecryptionError("ciphertext is corrupt or was encrypted with a key no longer configured") from exc
 
+    def encrypted_with(self, token: str) -> str | None:
+        """The fingerprint of the configured key that decrypts ``token`` (None: none of them)."""
+        for fernet, name in zip(self._fernets, self.key_fingerprints, strict=True):
+            try:
+                fernet.decrypt(token.encode("ascii"))
+            except (InvalidToken, UnicodeEncodeError):
+                continue
+            return name
+        return None
+
     def blind_index(self, text: str) -> str:
-        return hmac.new(self._blind_key, normalise_personal_id(text).encode("utf-8"), hashlib.sha256).hexdigest()
+        """The index a value is stored with: under the current blind-index key."""
+        return _index(self._blind_keys[0], text)
+
+    def blind_indexes(self, text: str) -> list[str]:
+        """Every index the value may have been stored with (one per configured blind-index key), for look-ups."""
+        return list(dict.fromkeys(_index(key, text) for key in self._blind_keys))
+
+
+def _index(key: bytes, text: str) -> str:
+    return hmac.new(key, normalise_personal_id(text).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def fingerprint(key: bytes) -> str:
+    """A public name for a key, to tell keys apart in messages and the key check; reveals nothing of the key."""
+    return hmac.new(key, _FINGERPRINT_INFO, hashlib.sha256).hexdigest()[:16]
 
 
 def _derive_blind_key(fernet_key: str) -> bytes:
@@ -108,25 +170,45 @@ def load_keys(settings: Settings) -> list[str]:
 
 
 def _local_key(path: Path) -> str:
+    return local_secret(path, lambda: Fernet.generate_key().decode("ascii"), "KYC_ENCRYPTION_KEY")
+
+
+def local_secret(path: Path, generate: Callable[[], str], variable: str) -> str:
+    """A development secret kept in ``path`` (mode 0600), generated on first use.
+
+    Only outside production: there the secret comes from ``variable`` in the environment. Two processes starting at
+    once agree on one secret (``O_EXCL``; the loser waits for the winner's write).
+    """
     if path.exists():
-        return path.read_text(encoding="ascii").strip()
+        return _read_secret(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode("ascii")
+    secret = generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its key
-        return path.read_text(encoding="ascii").strip()
+    except FileExistsError:  # another process won the race; use its secret
+        return _read_secret(path)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+        handle.write(secret + "\n")
     log.warning(
-        "generated a local encryption key; set KYC_ENCRYPTION_KEY (and KYC_ENV=production) for real deployments",
-        path=str(path),
+        f"generated a local secret; set {variable} (and KYC_ENV=production) for real deployments", path=str(path)
     )
-    return key
+    return secret
+
+
+def _read_secret(path: Path, attempts: int = 50) -> str:
+    for _ in range(attempts):
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+        time.sleep(0.02)  # created by another process that has not written it yet
+    raise CryptoConfigError(f"{path} is empty: delete it to generate a new development secret")
 
 
 def cipher_from_settings(settings: Settings) -> Cipher:
-    blind = settings.blind_index_key.get_secret_value().encode("utf-8") if settings.blind_index_key else None
+    blind = None
+    if settings.blind_index_key is not None:
+        parts = [part.strip() for part in settings.blind_index_key.get_secret_value().split(",") if part.strip()]
+        blind = [part.encode("utf-8") for part in parts] or None
     return Cipher(load_keys(settings), blind)
 
 
@@ -148,6 +230,10 @@ def blind_index(text: str) -> str:
     return get_cipher().blind_index(text)
 
 
+def blind_indexes(text: str) -> list[str]:
+    return get_cipher().blind_indexes(text)
+
+
 def mask_personal_id(value: str) -> str:
     """Keep the birth-date part (and century sign), hide the individual number and check character.
 
@@ -164,9 +250,43 @@ def mask_personal_id(value: str) -> str:
     return (code[:2] if len(code) >= 8 else "") + "****"
 
 
+_PERSONAL_ID_TYPE = re.compile(
+    r"hetu|personal|national|identi|ssn|social|citizen|id_?card|id_?no|tax|cedula|curp|nin\b|pin\b", re.IGNORECASE
+)
+"""Identifier types of a list entry that are personal identity codes (``fi_hetu``, ``national identification
+number``, ``ssn``, ``cedula no``…), unlike document, vessel or registration numbers."""
+
+
+def mask_entry(data: dict[str, Any]) -> dict[str, Any]:
+    """A list entry as shown to officers: personal identity codes masked like a party's, in identifiers and in
+    every text field (a remark may repeat the code). Passport, vessel and registration numbers stay readable:
+    officers compare them with the customer's documents."""
+    shown = dict(data)
+    identifiers = shown.get("identifiers")
+    if isinstance(identifiers, list):
+        shown["identifiers"] = [_masked_identifier(item) for item in identifiers]
+    masked: dict[str, Any] = redact_value(shown)
+    return masked
+
+
+def _masked_identifier(item: Any) -> Any:
+    if not isinstance(item, dict) or not isinstance(item.get("number"), str):
+        return item
+    if _PERSONAL_ID_TYPE.search(str(item.get("type", ""))):
+        return {**item, "number": mask_personal_id(item["number"])}
+    return item
+
+
 def redact(text: str) -> str:
-    """Mask every henkilötunnus inside free text (log messages, error strings)."""
-    return _HETU_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
+    """Mask every henkilötunnus inside free text (log messages, error strings, URLs), in any letter case and
+    percent-encoded too: ``170580-123l`` and ``170580%2D123L`` both become ``170580-****``."""
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return _HETU_IN_TEXT.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    return f"{unquote(match.group(1))}{unquote(match.group(2)).upper()}****"
 
 
 def redact_value(value: Any) -> Any:

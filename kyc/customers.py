@@ -132,7 +132,7 @@ def _birth_date(value: str) -> str:
     try:
         date(parts[0], parts[1], parts[2])
     except ValueError as exc:
-        raise InvalidCorrection(f"birth_date: {exc}", field="birth_date") from exc
+        raise InvalidCorrection("birth_date: not a real calendar date", field="birth_date") from exc
     return value
 
 
@@ -175,7 +175,7 @@ def _apply(party: Party, field: str, value: str | None) -> tuple[str | None, str
     """Set one field; ``(old shown, new shown)`` for the record, or None when nothing changes."""
     if field == "personal_id":
         assert value is not None  # required
-        if party.personal_id_index == crypto.blind_index(value):
+        if party.personal_id_index in crypto.blind_indexes(value):  # under any key in use (rotation)
             return None
         old = party.personal_id_masked
         party.personal_id_encrypted = crypto.encrypt(value)

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     fetch_backoff_seconds: float = 1.0
     source_urls: dict[str, str] = Field(default_factory=dict)
     """Per-source URL overrides, e.g. ``KYC_SOURCE_URLS='{"un_sc": "https://mirror.example/un.xml"}'``."""
+    list_max_age_days: int = Field(30, ge=1)
+    """A source is stale when its active version was published longer ago than this (``kyc lists status``)."""
+    list_max_age_days_by_source: dict[str, int] = Field(
+        default_factory=lambda: {"fi_national": 365, "everypolitician": 3650}
+    )
+    """Per-source limits overriding ``list_max_age_days`` (``KYC_LIST_MAX_AGE_DAYS_BY_SOURCE='{"un_sc": 14}'``):
+    the national list changes rarely, EveryPolitician's archive not at all."""
     ingest_interval_minutes: int = 60
     ingest_sources: list[str] | None = None
     """Sources the scheduler polls (``KYC_INGEST_SOURCES='["un_sc","eu_fsf"]'``); None: every source with a URL."""
@@ -50,6 +57,24 @@ class Settings(BaseSettings):
     """HMAC key for searchable personal-id lookups; derived from the oldest encryption key when unset."""
     encryption_key_file: Path = VAR_DIR / "encryption.key"
     """Where a non-production machine keeps its generated key (mode 0600)."""
+    token_days_people: int = Field(30, ge=1, le=3650)
+    """Lifetime of a bearer token of a person (every role but the systems'): renewed only by rotating it."""
+    token_days_systems: int = Field(180, ge=1, le=3650)
+    """Lifetime of a bearer token of a system (the onboarding flow, the screening API's clients)."""
+    max_active_tokens: int = Field(3, ge=1, le=100)
+    """Unexpired, unrevoked tokens one user may hold; minting beyond it is refused until one is revoked."""
+    audit_key: SecretStr | None = None
+    """HMAC keys of the audit chain and its checkpoints, comma-separated, first = current (signs new entries), the
+    rest only verify older entries (rotation). Never stored in the database; required when ``env=production``."""
+    audit_key_file: Path = VAR_DIR / "audit.key"
+    """Where a non-production machine keeps its generated audit key (mode 0600)."""
+    audit_checkpoint_dir: Path = VAR_DIR / "audit-checkpoints"
+    """Where signed checkpoints of the audit chain are appended (``audit-checkpoints.jsonl``): a directory the
+    database role cannot write, e.g. another host's mount or a file with the append-only attribute."""
+    audit_checkpoint_minutes: int = 60
+    """Beat: how often a checkpoint is written."""
+    audit_syslog: str | None = None
+    """Also send every checkpoint to syslog: a socket path (``/dev/log``) or ``udp://host:port``."""
 
     # Screening service
     retention_years: int = 5
@@ -94,7 +119,7 @@ class Settings(BaseSettings):
     match_schema_thresholds: dict[str, float] = Field(default_factory=dict)
     """Per-schema overrides, e.g. ``KYC_MATCH_SCHEMA_THRESHOLDS='{"Person": 0.85}'``."""
 
-    @field_validator("encryption_key", "blind_index_key", "webhook_secret", mode="before")
+    @field_validator("encryption_key", "blind_index_key", "webhook_secret", "audit_key", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         """``KYC_WEBHOOK_SECRET=`` (a compose default, an empty .env line) means "not set", never an empty key:

@@ -96,15 +96,15 @@ def find_parties(session: Session, *, personal_id: str | None = None, party_id: 
     if (personal_id is None) == (party_id is None):
         raise Invalid("give exactly one of personal_id or party_id")
     if personal_id is not None:
-        index = crypto.blind_index(personal_id)
+        indexes = crypto.blind_indexes(personal_id)  # every key the code may be indexed under (rotation)
     else:
         party = session.get(Party, party_id)
         if party is None:
             return []
-        if party.personal_id_index is None:
+        if party.personal_id_encrypted is None or party.personal_id_index is None:
             return [party]
-        index = party.personal_id_index
-    query = select(Party).where(Party.personal_id_index == index)
+        indexes = crypto.blind_indexes(crypto.decrypt(party.personal_id_encrypted))
+    query = select(Party).where(Party.personal_id_index.in_(indexes))
     return list(session.scalars(query.join(ScreeningJob).order_by(ScreeningJob.created_at, Party.position)).all())
 
 
@@ -354,8 +354,8 @@ def request_erasure(
 def reencrypt_personal_ids(session: Session, cipher: crypto.Cipher | None = None, batch_size: int = 500) -> int:
     """Re-encrypt every stored personal id under the current key and recompute its blind index.
 
-    Key rotation: prepend the new key to ``KYC_ENCRYPTION_KEY``, run this, then drop the old key (and run it again
-    if the blind-index key was derived from the dropped key rather than set in ``KYC_BLIND_INDEX_KEY``).
+    Key rotation: prepend the new key to ``KYC_ENCRYPTION_KEY`` (and ``KYC_BLIND_INDEX_KEY``), run this, then drop
+    the old keys: everything is now encrypted and indexed under the current ones (``kyc.keycheck.renew``).
     """
     active = cipher or crypto.get_cipher()
     done, last_id = 0, ""

@@ -49,3 +49,28 @@ def forbidden_characters(text: str, *, multiline: bool = False) -> list[str]:
 def has_letter(text: str) -> bool:
     """Whether any character is a letter of some script (a name of digits and punctuation names nobody)."""
     return any(ch.isalpha() for ch in text)
+
+
+def refuse_forbidden(text: str, *, multiline: bool = False) -> str:
+    """``text`` unchanged, or ``ValueError`` naming the code points (never the text) when it holds any.
+
+    For free text that is stored and shown as typed — references, reasons, comments: NUL cannot even be stored
+    (PostgreSQL text), and bidi controls could make a reason read differently to the next officer.
+    """
+    found = forbidden_characters(text, multiline=multiline)
+    if found:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise ValueError(f"contains control or invisible format characters ({shown})")
+    return text
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters (Cc, NUL included) ``text`` holds, as ``U+XXXX``: for URLs, where format characters
+    may be part of a searched name but a control character never is."""
+    found: list[str] = []
+    for ch in text:
+        if not (ch.isascii() and ch.isprintable()) and unicodedata.category(ch) == "Cc":
+            code = f"U+{ord(ch):04X}"
+            if code not in found:
+                found.append(code)
+    return found

@@ -2,8 +2,10 @@
 """List versions: store a parsed file as a new version with its diff, in one transaction.
 
 The rules a supervisor relies on live here, not in the adapters: identical bytes create nothing new; an
-empty, duplicate-keyed or suspiciously shrunk list is rejected and the previous version stays active; every
-attempt is logged so staleness is visible.
+empty, duplicate-keyed or suspiciously shrunk list is rejected and the previous version stays active; a list never
+goes back in time (a file published before the active version is rejected unless an operator allows it after
+checking by hand — otherwise an old file would "remove" designations made since); every attempt is logged, and a
+source is stale when its last attempt failed or its publication is older than the source's age limit.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import func, insert, select
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
 from kyc.errors import Conflict, NotFound, Refused
+from kyc.settings import Settings, get_settings
 from kyc.storage.access import User
 from kyc.storage.base import utcnow
 from kyc.storage.lists import FetchLog, ListChange, ListEntry, ListSource, ListVersion, ListVersionFile
@@ -46,6 +49,10 @@ class ParsedList:
     file_format: str
     published_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    dated_by_file: bool = True
+    """``published_at`` is the file's own stamp (UN ``dateGenerated``, EU ``generationDate``…). False when it is
+    derived from the entries (the newest listing or decision date): delisting the newest entry then makes a newer
+    file look older, so such dates are not used to refuse a file as going back in time."""
 
 
 class ListRejected(Exception):
@@ -142,6 +149,24 @@ def _check(source: str, parsed: ParsedList, previous_count: int | None, shrink_t
             )
 
 
+def _check_not_older(source: str, published_at: datetime | None, current: ListVersion | None) -> None:
+    """Refuse a file published before the active version (both dates known): replaying an old file would drop every
+    designation made since, and delta screening would then mark those hits delisted."""
+    if published_at is None or current is None or current.published_at is None:
+        return
+    if _as_utc(published_at) < _as_utc(current.published_at):
+        raise ListRejected(
+            source,
+            f"the file was published {published_at.date().isoformat()}, before the active version {current.id} "
+            f"(published {current.published_at.date().isoformat()}): a list never goes back in time; if this "
+            "older file really must become active, check it by hand and ingest it with --allow-older",
+        )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def store_version(
     session: Session,
     *,
@@ -152,6 +177,7 @@ def store_version(
     origin: str,
     shrink_threshold: float = 0.30,
     allow_shrink: bool = False,
+    allow_older: bool = False,
     require_approval: bool = False,
     created_by: str | None = None,
     etag: str | None = None,
@@ -176,6 +202,8 @@ def store_version(
     if pending is not None:
         return IngestResult(source, "pending", pending.id, pending.entry_count)
 
+    if not allow_older and parsed.dated_by_file:
+        _check_not_older(source, parsed.published_at, current)
     _check(source, parsed, None if allow_shrink or current is None else current.entry_count, shrink_threshold)
     dumped = {entry.source_ref: entry.to_data() for entry in parsed.entries}
     new_hashes = {ref: data_hash(data) for ref, data in dumped.items()}
@@ -399,9 +427,14 @@ class SourceStatus:
     last_error: str | None
     last_error_at: datetime | None
     pending_versions: int
+    max_age_days: int = 30
+    """The source's age limit (``KYC_LIST_MAX_AGE_DAYS``, per source ``KYC_LIST_MAX_AGE_DAYS_BY_SOURCE``)."""
+    age_days: float | None = None
+    """Days since publication — or since the fetch, for files that carry no publication date (``age_basis``)."""
+    age_basis: str | None = None
 
     @property
-    def stale(self) -> bool:
+    def failed_since(self) -> bool:
         """The last attempt failed after the last success: the active version may be out of date."""
         return (
             self.last_error_at is not None
@@ -409,8 +442,33 @@ class SourceStatus:
             and self.last_outcome in ("failed", "rejected")
         )
 
+    @property
+    def too_old(self) -> bool:
+        return self.age_days is not None and self.age_days > self.max_age_days
 
-def status(session: Session) -> list[SourceStatus]:
+    @property
+    def stale(self) -> bool:
+        return self.failed_since or self.too_old
+
+    @property
+    def stale_reason(self) -> str | None:
+        reasons = []
+        if self.too_old and self.age_days is not None:
+            reasons.append(
+                f"{self.age_basis} {self.age_days:.0f} days ago, more than the {self.max_age_days}-day limit"
+            )
+        if self.failed_since:
+            reasons.append(f"last attempt {self.last_outcome}: {self.last_error or ''}".rstrip(": "))
+        return "; ".join(reasons) or None
+
+
+def max_age_days(source: str, settings: Settings) -> int:
+    return settings.list_max_age_days_by_source.get(source, settings.list_max_age_days)
+
+
+def status(session: Session, settings: Settings | None = None, now: datetime | None = None) -> list[SourceStatus]:
+    config = settings or get_settings()
+    moment = now or utcnow()
     pending = dict(
         session.execute(
             select(ListVersion.source, func.count()).where(ListVersion.status == "pending").group_by(ListVersion.source)
@@ -419,6 +477,7 @@ def status(session: Session) -> list[SourceStatus]:
     result = []
     for state in session.execute(select(ListSource).order_by(ListSource.name)).scalars():
         version = session.get(ListVersion, state.active_version_id) if state.active_version_id else None
+        age, basis = _age(version, moment)
         result.append(
             SourceStatus(
                 source=state.name,
@@ -432,9 +491,53 @@ def status(session: Session) -> list[SourceStatus]:
                 last_error=state.last_error,
                 last_error_at=state.last_error_at,
                 pending_versions=int(pending.get(state.name, 0)),
+                max_age_days=max_age_days(state.name, config),
+                age_days=age,
+                age_basis=basis,
             )
         )
     return result
+
+
+def _age(version: ListVersion | None, now: datetime) -> tuple[float | None, str | None]:
+    if version is None:
+        return None, None
+    moment, basis = (version.published_at, "published") if version.published_at else (version.fetched_at, "fetched")
+    return (now - _as_utc(moment)).total_seconds() / 86400, basis
+
+
+@dataclass(frozen=True)
+class NamedChange:
+    change: str
+    source_ref: str
+    name: str | None
+    """The entry's primary name: in this version for added and changed entries, in the previous one for removed."""
+
+
+def named_changes(session: Session, version: ListVersion) -> list[NamedChange]:
+    """The version's diff with the names officers recognise, not only the source's ids."""
+    rows = changes(session, version.id)
+    current = _primary_names(session, version.id, [r.source_ref for r in rows if r.change != "removed"])
+    removed = [r.source_ref for r in rows if r.change == "removed"]
+    previous = _primary_names(session, version.previous_version_id, removed) if version.previous_version_id else {}
+    return [
+        NamedChange(r.change, r.source_ref, (previous if r.change == "removed" else current).get(r.source_ref))
+        for r in rows
+    ]
+
+
+def _primary_names(session: Session, version_id: int, refs: Sequence[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for start in range(0, len(refs), 500):
+        batch = refs[start : start + 500]
+        rows = session.execute(
+            select(ListEntry.source_ref, ListEntry.data).where(
+                ListEntry.version_id == version_id, ListEntry.source_ref.in_(batch)
+            )
+        )
+        for ref, data in rows:
+            names[ref] = Entry.from_data(data).primary_name
+    return names
 
 
 def changes(session: Session, version_id: int) -> list[ListChange]:

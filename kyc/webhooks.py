@@ -238,10 +238,29 @@ class CallbackTarget:
     addresses: tuple[str, ...]
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+"""NAT64 prefixes: the low 32 bits are an IPv4 address the translator connects to."""
+
+
 def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is not a public unicast one (None when it is)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why an address is not a public unicast one (None when it is).
+
+    IPv6 transition addresses carry an IPv4 address inside: 6to4 (``2002::/16``) and Teredo (``2001::/32``) are
+    refused outright — relays route them to whatever IPv4 address they embed, private ones included, and no real
+    callback receiver needs them — and IPv4-mapped and NAT64 addresses are judged by the IPv4 address they embed.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.sixtofour is not None:
+            return "6to4 transition address"
+        if address.teredo is not None:
+            return "Teredo transition address"
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in network for network in _NAT64):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            inner = _refusal(embedded)
+            if inner is not None:
+                return f"NAT64 address of a {inner} IPv4 address"
     for label, flag in (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),

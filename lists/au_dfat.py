@@ -101,7 +101,10 @@ class AuDfatAdapter(Adapter):
             raise ParseError(f"{raw.name}: no designations in the sheet")
         entries = [group.entry(raw.name) for group in groups.values()]
         return ParsedList(
-            entries=entries, file_format="au_dfat_xlsx", published_at=utc_midnight(latest) if latest else None
+            entries=entries,
+            file_format="au_dfat_xlsx",
+            published_at=utc_midnight(latest) if latest else None,
+            dated_by_file=False,
         )
 
 

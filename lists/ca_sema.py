@@ -76,7 +76,7 @@ class CaSemaAdapter(Adapter):
             entries.append(entry)
         listed = [entry.listed_on for entry in entries if entry.listed_on]
         published = utc_midnight(datetime.strptime(max(listed), "%Y-%m-%d").date()) if listed else None
-        return ParsedList(entries=entries, file_format="ca_sema_xml", published_at=published)
+        return ParsedList(entries=entries, file_format="ca_sema_xml", published_at=published, dated_by_file=False)
 
 
 def _where(file_name: str, position: int) -> str:

@@ -72,6 +72,7 @@ class EveryPoliticianAdapter(Adapter):
             entries=list(entries.values()),
             file_format="popolo_json",
             published_at=utc_midnight(date.fromisoformat(max(dates))) if dates else None,
+            dated_by_file=False,
             warnings=warnings,
         )
 

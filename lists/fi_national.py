@@ -96,7 +96,9 @@ class FiNationalAdapter(Adapter):
             raise ParseError(f"{raw.name}: the file holds no decisions, only the header")
         latest = max(entry.listed_on for entry in entries if entry.listed_on)
         published = utc_midnight(date.fromisoformat(latest))
-        return ParsedList(entries=entries, file_format="fi_national_csv_v1", published_at=published)
+        return ParsedList(
+            entries=entries, file_format="fi_national_csv_v1", published_at=published, dated_by_file=False
+        )
 
 
 @dataclass
@@ -144,6 +146,10 @@ def _delimiter(text: str, file_name: str) -> str:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+"""Cells a spreadsheet evaluates (CSV injection): refused in every column, since this file is opened in one."""
+
+
 def _row(cells: list[str], line: int, problems: _Problems, first_line: dict[str, int]) -> Entry | None:
     if not any(cell.strip() for cell in cells):
         return None  # blank line, or Excel's ";;;;;;;;;;"
@@ -153,8 +159,10 @@ def _row(cells: list[str], line: int, problems: _Problems, first_line: dict[str,
     row = {column: cell.strip() for column, cell in zip(COLUMNS, cells, strict=True)}
     before = len(problems.found)
     for column, value in row.items():
-        if value.startswith("="):
-            problems.add(line, column, "looks like a spreadsheet formula; paste values only")
+        if value.startswith(FORMULA_STARTS):
+            problems.add(
+                line, column, f"starts with {value[0]!r}, so a spreadsheet may run it as a formula; paste values only"
+            )
         elif len(value) > _MAX_TEXT:
             problems.add(line, column, f"longer than {_MAX_TEXT} characters")
     if len(problems.found) > before:

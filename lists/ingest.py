@@ -34,6 +34,7 @@ def ingest_files(
     settings: Settings,
     *,
     allow_shrink: bool = False,
+    allow_older: bool = False,
     user: str | None = None,
 ) -> IngestResult:
     try:
@@ -42,12 +43,23 @@ def ingest_files(
         _record(settings, source, "failed", str(exc), None)
         raise IngestFailed(f"{source}: {exc}") from exc
     return ingest_raw(
-        source, files, settings, origin=", ".join(str(p) for p in paths), allow_shrink=allow_shrink, user=user
+        source,
+        files,
+        settings,
+        origin=", ".join(str(p) for p in paths),
+        allow_shrink=allow_shrink,
+        allow_older=allow_older,
+        user=user,
     )
 
 
 def ingest_url(
-    source: str, settings: Settings, url: str | None = None, *, allow_shrink: bool = False
+    source: str,
+    settings: Settings,
+    url: str | None = None,
+    *,
+    allow_shrink: bool = False,
+    allow_older: bool = False,
 ) -> IngestResult | None:
     """Fetch the source's URL conditionally. Returns None when the server answered 304 Not Modified."""
     from kyc.storage.lists import ListSource
@@ -80,6 +92,7 @@ def ingest_url(
         settings,
         origin=url,
         allow_shrink=allow_shrink,
+        allow_older=allow_older,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
     )
@@ -92,6 +105,7 @@ def ingest_raw(
     *,
     origin: str,
     allow_shrink: bool = False,
+    allow_older: bool = False,
     user: str | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
@@ -117,6 +131,7 @@ def ingest_raw(
                 origin=origin,
                 shrink_threshold=settings.shrink_threshold,
                 allow_shrink=allow_shrink,
+                allow_older=allow_older,
                 require_approval=adapter.requires_approval,
                 created_by=user,
                 etag=etag,

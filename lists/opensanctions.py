@@ -137,6 +137,7 @@ class OpenSanctionsAdapter(Adapter):
             entries=list(entries.values()),
             file_format="+".join(sorted(set(formats))),
             published_at=_latest(stamps),
+            dated_by_file=False,
             warnings=graph.warnings,
         )
 

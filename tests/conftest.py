@@ -51,7 +51,8 @@ def pg_url() -> Iterator[str]:
 def _truncate(url: str, attempts: int = 5) -> None:
     """Empty every table the migrations created (not only those whose models this test imported).
 
-    A Celery task of the previous test may still be finishing against this database; when PostgreSQL resolves the
+    The audit tables' append-only triggers are skipped for this (``session_replication_role = replica``). A Celery
+    task of the previous test may still be finishing against this database; when PostgreSQL resolves the
     resulting lock conflict by picking the TRUNCATE as the deadlock victim, the TRUNCATE is simply tried again.
     """
     for attempt in range(1, attempts + 1):
@@ -64,6 +65,8 @@ def _truncate(url: str, attempts: int = 5) -> None:
                 ).scalars()
                 tables = ", ".join(f'"{name}"' for name in names)
                 if tables:
+                    # The audit tables refuse TRUNCATE (append-only triggers); replica mode skips triggers.
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
                     conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             return
         except OperationalError as exc:
@@ -94,6 +97,18 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, fetch_retries=2, fetch_backoff_seconds=0.01, fetch_timeout_seconds=10)
+
+
+@pytest.fixture(autouse=True)
+def _own_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test writes and reads audit checkpoints in its own directory: checkpoints of another test's database
+    would (rightly) look like a replaced chain."""
+    from kyc.settings import get_settings
+
+    monkeypatch.setenv("KYC_AUDIT_CHECKPOINT_DIR", str(tmp_path_factory.mktemp("audit-checkpoints")))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

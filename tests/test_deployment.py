@@ -37,7 +37,7 @@ from tests.support.env import PG_ADMIN_URL, REDIS_URL, REPO, list_file
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 APP_SERVICES = ("api", "worker", "beat")
-REQUIRED_SECRETS = ("KYC_ENCRYPTION_KEY", "KYC_WEBHOOK_SECRET", "POSTGRES_PASSWORD")
+REQUIRED_SECRETS = ("KYC_ENCRYPTION_KEY", "KYC_WEBHOOK_SECRET", "KYC_AUDIT_KEY", "POSTGRES_PASSWORD")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 BIN = Path(sys.executable).parent
 
@@ -100,7 +100,9 @@ def test_compose_secrets_are_required_not_defaulted() -> None:
     with pytest.raises(KeyError, match="KYC_ENCRYPTION_KEY"):
         service_env(env, {"POSTGRES_PASSWORD": "x", "KYC_WEBHOOK_SECRET": "y"})
     assert (
-        service_env(env, {"POSTGRES_PASSWORD": "x", "KYC_WEBHOOK_SECRET": "y", "KYC_ENCRYPTION_KEY": "k"})["KYC_ENV"]
+        service_env(
+            env, {"POSTGRES_PASSWORD": "x", "KYC_WEBHOOK_SECRET": "y", "KYC_ENCRYPTION_KEY": "k", "KYC_AUDIT_KEY": "a"}
+        )["KYC_ENV"]
         == "production"
     )
 
@@ -194,14 +196,20 @@ def test_compose_stack_commands_run_and_screen_a_job(stack_database: str, tmp_pa
         "POSTGRES_PASSWORD": "unused-locally",
         "KYC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "KYC_WEBHOOK_SECRET": uuid.uuid4().hex,
+        "KYC_AUDIT_KEY": uuid.uuid4().hex,
     }
     services = compose()["services"]
     env = service_env(services["api"], secrets)
     # The containers' host names are this machine's services; everything else is the compose file's own value.
     assert env["KYC_DATABASE_URL"].endswith("@postgres:5432/kyc") and env["KYC_BROKER_URL"] == "redis://redis:6379/0"
-    env |= {"KYC_DATABASE_URL": stack_database, "KYC_BROKER_URL": broker}
     var_dir = tmp_path / "var"
     var_dir.mkdir()
+    assert env["KYC_AUDIT_CHECKPOINT_DIR"] == "/app/audit-checkpoints"  # a compose volume
+    env |= {
+        "KYC_DATABASE_URL": stack_database,
+        "KYC_BROKER_URL": broker,
+        "KYC_AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
+    }
     process_env = {
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "HOME": str(tmp_path),

@@ -12,17 +12,21 @@ the job rows are the source of truth and the sweeper re-enqueues any job whose m
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.apps.worker import Worker
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
 
+from kyc.crypto import CryptoConfigError
+from kyc.keycheck import startup_check
 from kyc.logs import configure as configure_logging
 from kyc.settings import VAR_DIR, Settings, get_settings
 
-app = Celery("kyc", include=["workers.tasks", "workers.monitoring"])
+app = Celery("kyc", include=["workers.tasks", "workers.monitoring", "workers.audit"])
 
 
 def _redacting_logs(*_args: Any, **_kwargs: Any) -> None:
@@ -34,6 +38,21 @@ after_setup_logger.connect(_redacting_logs, weak=False)
 after_setup_task_logger.connect(_redacting_logs, weak=False)
 
 _settings: Settings | None = None
+
+
+def _refuse_wrong_keys(sender: Any = None, **_kwargs: Any) -> None:
+    """``celery -A workers.app worker`` does not start with keys that cannot read the stored data or the audit
+    chain (``kyc.keycheck``). Embedded and test workers are checked by whoever starts them (``kyc serve``)."""
+    if not isinstance(sender, Worker):
+        return
+    try:
+        startup_check(current_settings())
+    except CryptoConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc  # not an Exception: the signal dispatcher would only log one
+
+
+worker_init.connect(_refuse_wrong_keys, weak=False)
 
 
 def current_settings() -> Settings:
@@ -74,6 +93,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "check-list-sources": {
             "task": "kyc.check_sources",
             "schedule": timedelta(minutes=max(1, min(60, settings.ingest_interval_minutes))),
+        },
+        "audit-checkpoint": {  # the audit chain's end, signed, outside the database (kyc.checkpoints)
+            "task": "kyc.audit.checkpoint",
+            "schedule": timedelta(minutes=max(1, settings.audit_checkpoint_minutes)),
         },
         "monitoring-tick": {  # unscreened list versions, config changes, risk-based rescreens
             "task": "kyc.monitoring.tick",

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import require
-from api.deps import SessionDep
-from kyc import audit
+from api.deps import SessionDep, SettingsDep
+from kyc import audit, checkpoints
 from kyc.access import Permission, Principal
+from kyc.audit import Verdict
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
@@ -44,10 +45,14 @@ class AuditPage(BaseModel):
 
 class VerificationOut(BaseModel):
     ok: bool
+    verdict: Verdict = Field(description="What the evidence shows; ``intact`` when ``ok``.")
     checked: int
     first_bad_id: int | None
     reason: str | None
     head_hash: str | None
+    checkpoint_entry_id: int | None = Field(description="The newest external checkpoint compared (null: none yet).")
+    checkpoint_at: datetime | None
+    recorded: bool = Field(description="Whether this verification could itself be audited (not without a head).")
 
 
 @router.get("", response_model=AuditPage)
@@ -96,22 +101,37 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 @router.get("/verify", response_model=VerificationOut)
-def verify_chain(session: SessionDep, auditor: Auditor) -> VerificationOut:
-    """Recompute the whole hash chain; ``ok`` false names the first entry that does not hold."""
-    result = audit.verify(session)
-    audit.record(
-        session,
-        actor=auditor,
-        action="audit.verify",
-        object_type="audit_log",
-        object_id="*",
-        purpose="audit",
-        details={"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id},
-    )
+def verify_chain(session: SessionDep, settings: SettingsDep, auditor: Auditor) -> VerificationOut:
+    """Recompute the whole keyed chain and compare it with its head and the external checkpoints; ``ok`` false
+    names the first entry that does not hold and the ``verdict``."""
+    result = checkpoints.verify(session, settings)
+    try:
+        with session.begin_nested():
+            audit.record(
+                session,
+                actor=auditor,
+                action="audit.verify",
+                object_type="audit_log",
+                object_id="*",
+                purpose="audit",
+                details={
+                    "ok": result.ok,
+                    "verdict": result.verdict.value,
+                    "checked": result.checked,
+                    "first_bad_id": result.first_bad_id,
+                },
+            )
+        recorded = True
+    except audit.AuditUnavailable:
+        recorded = False
     return VerificationOut(
         ok=result.ok,
+        verdict=result.verdict,
         checked=result.checked,
         first_bad_id=result.first_bad_id,
         reason=result.reason,
         head_hash=result.head_hash,
+        checkpoint_entry_id=result.anchor.entry_id if result.anchor else None,
+        checkpoint_at=result.anchor.at if result.anchor else None,
+        recorded=recorded,
     )

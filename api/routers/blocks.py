@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
+from api.params import DbId, FreeText, SingleLineText
 from kyc import audit, customers, review
 from kyc.access import Permission, Principal
 from kyc.storage.hits import BlockLift
@@ -33,15 +34,15 @@ class LiftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ground: review.LiftGround
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
-    reference: str | None = Field(default=None, max_length=review.MAX_REFERENCE)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
+    reference: SingleLineText | None = Field(default=None, max_length=review.MAX_REFERENCE)
 
 
 class LiftDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
 
 
 class LiftOut(BaseModel):
@@ -116,7 +117,7 @@ def request_lift(customer_id: str, body: LiftIn, principal: Requester, session: 
 )
 def decide_lift(
     customer_id: str,
-    lift_id: int,
+    lift_id: DbId,
     body: LiftDecisionIn,
     principal: Approver,
     session: SessionDep,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api import refusals
 from api.auth import require
 from api.deps import ScreenerDep, SessionDep, SettingsDep
+from api.params import FreeText
 from kyc import audit, customers, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
@@ -68,7 +69,7 @@ class PartyPatch(BaseModel):
     birth_date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
     nationality: str | None = Field(None, max_length=2)
     country: str | None = Field(None, max_length=2)
-    reason: str = Field(
+    reason: FreeText = Field(
         min_length=1,
         max_length=review.MAX_REASON,
         description="Why the data is corrected: kept with the old and new values (``subject_corrections``).",

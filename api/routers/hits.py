@@ -17,6 +17,7 @@ from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden
+from api.params import FreeText
 from api.schemas import PartyOut
 from kyc import audit, review
 from kyc.access import Permission, Principal
@@ -118,7 +119,7 @@ class DecisionIn(BaseModel):
     decision: review.Verdict = Field(
         description="Analysts: false_positive, true_match, escalate. Approvers: approve or reject a proposal."
     )
-    reason: str = Field(min_length=1, max_length=review.MAX_REASON)
+    reason: FreeText = Field(min_length=1, max_length=review.MAX_REASON)
 
 
 class DecisionResultOut(BaseModel):

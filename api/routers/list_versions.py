@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from api.auth import require
 from api.deps import SessionDep
+from api.params import DbId
 from kyc import audit, versions
 from kyc.access import Permission, Principal
 from kyc.storage.lists import ListVersion
@@ -89,7 +90,7 @@ def list_versions(
 
 
 @router.post("/{version_id}/approve", response_model=VersionOut)
-def approve(version_id: int, request: Request, principal: ListManager, session: SessionDep) -> VersionOut:
+def approve(version_id: DbId, request: Request, principal: ListManager, session: SessionDep) -> VersionOut:
     """Activate a pending version: the importer cannot approve their own import (four eyes)."""
     approved = versions.approve_version(session, version_id, principal.name, approver_id=principal.user_id)
     audit.record(

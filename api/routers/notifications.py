@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import SessionDep
+from api.params import DbId, SingleLineText
 from kyc import audit, review
 from kyc.access import Permission, Principal
 
@@ -50,7 +51,9 @@ class Notifications(BaseModel):
 class SentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference: str = Field(min_length=1, max_length=review.MAX_REFERENCE, description="The authority's reference.")
+    reference: SingleLineText = Field(
+        min_length=1, max_length=review.MAX_REFERENCE, description="The authority's reference."
+    )
     sent_at: AwareDatetime | None = Field(default=None, description="When it was sent (default: now).")
 
 
@@ -78,7 +81,7 @@ def list_notifications(
     response_model=NotificationOut,
     responses={409: {"description": "Already recorded as sent"}},
 )
-def record_sent(notification_id: int, body: SentIn, principal: Recorder, session: SessionDep) -> NotificationOut:
+def record_sent(notification_id: DbId, body: SentIn, principal: Recorder, session: SessionDep) -> NotificationOut:
     """Record that the notification was sent to the authority (analyst or approver): who (the caller), when, and
     the authority's reference."""
     note = review.mark_notification_sent(

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field, model_validator
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
-from kyc import crypto, subjects
+from api.params import FreeText, SingleLineText
+from kyc import subjects
 from kyc.access import Permission, Principal
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -31,7 +32,7 @@ Corrector = Annotated[Principal, Depends(require(Permission.CORRECT_SUBJECT))]
 class SubjectLookup(BaseModel):
     personal_id: str | None = Field(None, min_length=1, max_length=64, description="Personal identity code.")
     party_id: str | None = Field(None, min_length=1, max_length=36)
-    reference: str | None = Field(None, max_length=128, description="The DPO's own case reference.")
+    reference: SingleLineText | None = Field(None, max_length=128, description="The DPO's own case reference.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SubjectLookup:
@@ -42,9 +43,9 @@ class SubjectLookup(BaseModel):
 
 class CorrectionIn(BaseModel):
     field: Literal["name", "birth_date", "nationality", "country", "personal_id"]
-    value: str | None = Field(max_length=500)
-    reason: str = Field(min_length=3, max_length=2000)
-    reference: str | None = Field(None, max_length=128)
+    value: SingleLineText | None = Field(max_length=500)
+    reason: FreeText = Field(min_length=3, max_length=2000)
+    reference: SingleLineText | None = Field(None, max_length=128)
 
 
 class CorrectionOut(BaseModel):
@@ -87,10 +88,7 @@ def export_subject(lookup: SubjectLookup, session: SessionDep, settings: Setting
     parties = _find(session, lookup)
     if not parties:
         raise _not_found(settings, dpo, "access", lookup.reference)
-    try:
-        return subjects.export_subject(session, parties, actor=dpo, reference=lookup.reference)
-    except crypto.DecryptionError as exc:
-        raise ApiError(500, "decryption_failed", f"a stored personal id cannot be decrypted: {exc}") from exc
+    return subjects.export_subject(session, parties, actor=dpo, reference=lookup.reference)
 
 
 @router.get("/parties/{party_id}/corrections", response_model=CorrectionsOut)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from kyc import crypto
 from kyc.errors import NotFound
 from kyc.hits import Priority
 from kyc.storage.base import utcnow
@@ -81,6 +82,7 @@ class HitView:
     party: Party
     customer_id: str
     entry: dict[str, Any] | None
+    """Identity codes masked, like the party's."""
 
 
 def get_hit(session: Session, hit_id: str) -> Hit:
@@ -98,4 +100,4 @@ def hit_view(session: Session, hit_id: str) -> HitView:
     entry = session.execute(
         select(ListEntry.data).where(ListEntry.version_id == hit.version_id, ListEntry.source_ref == hit.source_ref)
     ).scalar_one_or_none()
-    return HitView(hit, party, job.customer_id, entry)
+    return HitView(hit, party, job.customer_id, crypto.mask_entry(entry) if entry is not None else None)

@@ -1,5 +1,6 @@
 """Who may do what, and the record of what they did: users, bearer tokens (stored hashed), the hash-chained
-audit log with its head, and the generations of each client's webhook signing secret (no secret stored)."""
+audit log with its head, the generations of each client's webhook signing secret (no secret stored), and the key
+check that tells whether the configured keys can read the stored personal data."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +33,10 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token, stored only as its sha256: a database dump does not let anyone log in."""
+    """A bearer token, stored only as its sha256: a database dump does not let anyone log in.
+
+    Every token expires (``KYC_TOKEN_DAYS_PEOPLE`` / ``_SYSTEMS``); ``hint`` (its last four characters) lets its
+    owner tell tokens apart in a listing without the token being recoverable."""
 
     __tablename__ = "api_tokens"
 
@@ -38,7 +44,12 @@ class ApiToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    """Who minted it: ``cli:<os user>`` on the server, or the user itself rotating."""
+    hint: Mapped[str | None] = mapped_column(String(8))
     revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditLog(Base):
@@ -69,7 +80,8 @@ class AuditHead(Base):
     """The single row holding the newest id and hash of the chain.
 
     Writing it first serialises appenders on SQLite (the write lock is taken before the chain is read) and it
-    anchors the tail, so deleting the newest rows is detected too.
+    anchors the tail, so deleting the newest rows is detected too (and, should the head be moved back with them,
+    by the checkpoints outside the database).
     """
 
     __tablename__ = "audit_head"
@@ -77,6 +89,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    legacy_until: Mapped[int] = mapped_column(Integer, default=0)
+    """Entries up to this id were written before the chain was keyed (plain SHA-256); fixed at the upgrade.
+
+    Triggers refuse deleting the head, moving ``last_id`` back and changing this boundary; checkpoints repeat it."""
 
 
 class WebhookKey(Base):
@@ -95,3 +111,18 @@ class WebhookKey(Base):
     previous_until: Mapped[datetime | None]
     rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
     rotated_by: Mapped[str] = mapped_column(String(128))
+
+
+class KeyCheck(Base):
+    """What the stored personal data needs of the keys (one row): a canary encrypted with the current encryption
+    key and the fingerprints of the blind-index keys the stored indexes were built with (``kyc.keycheck``).
+
+    Fingerprints are public names of keys (HMACs of a constant under the key), never the keys."""
+
+    __tablename__ = "key_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    canary: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(32))
+    blind_fingerprints: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

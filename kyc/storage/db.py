@@ -1,11 +1,15 @@
 """Engine, sessions and migrations.
 
 Every process (CLI, API, worker) opens the database through ``get_engine``; the schema is always created by
-Alembic, never by ``create_all``, so SQLite and PostgreSQL run the same migrations.
+Alembic, never by ``create_all``, so SQLite and PostgreSQL run the same migrations. Engines hide statement
+parameters in their exceptions (``hide_parameters``): a failed insert of a party would otherwise carry its name
+and birth date into every log line and traceback that prints the error.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,13 +36,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def normalise_url(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs and create the folder of a SQLite file."""
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
+
+
+def _private_file(path: Path) -> None:
+    """A SQLite database holds personal data: create it 0600 (in a 0700 folder when the folder is new) before SQLite
+    would create it with the umask's 0644; SQLite gives its -wal and -shm files the database file's mode. An
+    existing file of ours that others can read is tightened."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        status = path.stat()
+        if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) & 0o077:
+            path.chmod(0o600)
 
 
 def get_engine(url: str) -> Engine:
@@ -47,10 +70,15 @@ def get_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite"):
-                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+                database = _sqlite_file(url)
+                if database is not None:
+                    _private_file(database)  # before SQLite creates it with the umask's mode
+                engine = create_engine(
+                    url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+                )
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
             _engines[url] = engine
         return engine
 

@@ -17,6 +17,7 @@ from api.app import create_app
 from kyc import access
 from kyc.access import Role
 from kyc.settings import Settings
+from kyc.storage.access import ApiToken
 from kyc.storage.db import transaction
 from kyc.storage.hits import Hit
 from kyc.storage.jobs import Party, ScreeningJob
@@ -52,6 +53,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/admin/users"): frozenset({ADM}),
     ("POST", "/v1/admin/users/{name}/revoke"): frozenset({ADM}),
     ("POST", "/v1/me/tokens"): ALL,  # the caller's own token only (H2)
+    ("GET", "/v1/me/tokens"): ALL,
+    ("DELETE", "/v1/me/tokens/{token_id}"): ALL,  # own tokens only: another's is a 404
+    ("GET", "/v1/admin/users/{name}/tokens"): frozenset({ADM}),
+    ("POST", "/v1/admin/users/{name}/tokens/{token_id}/revoke"): frozenset({ADM}),
     ("POST", "/v1/subjects/export"): frozenset({DPO}),
     ("GET", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),
     ("POST", "/v1/subjects/parties/{party_id}/corrections"): frozenset({DPO}),
@@ -127,7 +132,8 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
     client = TestClient(create_app(Settings(database_url=db_url)))
     with transaction(db_url) as session:
         tokens = {role: access.create_user(session, f"matrix-{role.value}", role)[1] for role in Role}
-        access.create_user(session, "matrix-target", Role.ANALYST)
+        target, _ = access.create_user(session, "matrix-target", Role.ANALYST)
+        target_token_id = session.scalars(select(ApiToken.id).where(ApiToken.user_id == target.user_id)).one()
     submitted = client.post(
         "/v1/screenings",
         json=SCREENING,
@@ -140,6 +146,7 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         "version_id": "1",
         "notification_id": "1",
         "lift_id": "1",
+        "token_id": str(target_token_id),  # nobody's own token: revoking it over /v1/me is a 404 for every role
         **_add_hit(db_url),
     }
 

@@ -20,6 +20,7 @@ from kyc.settings import Settings
 from kyc.storage.access import AuditLog, User
 from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
+from kyc.storage.lists import ListEntry
 from kyc.storage.subjects import SubjectCorrection
 from lists.fi_national import COLUMNS
 from lists.ingest import ingest_files
@@ -335,3 +336,26 @@ def test_a_customer_with_a_pending_proposal_is_refused_until_it_is_decided(
     assert ended.status_code == 200, ended.text
     assert ended.json()["relationship_ended_at"] >= customer_of(settings, job_id).created_at.isoformat()[:10]
     assert client.post(end, json={}, headers=auth(approver)).status_code == 409  # already ended
+
+
+def test_hit_detail_masks_the_listed_entrys_identity_codes(case: tuple[TestClient, Settings, str]) -> None:
+    """Analysts saw a listed person's full identity code in ``entry.identifiers``; it is masked like a party's."""
+    client, settings, job_id = case
+    hit = hit_on(settings, job_id, "IQi.074")
+    with transaction(settings.database_url) as session:
+        entry = session.scalars(
+            select(ListEntry).where(ListEntry.version_id == hit.version_id, ListEntry.source_ref == "IQi.074")
+        ).one()
+        data = dict(entry.data)
+        data["identifiers"] = [
+            *data.get("identifiers", []),
+            {"type": "fi_hetu", "number": "131052-308T", "country": "FI"},
+            {"type": "national identification number", "number": "19660101-1234"},
+        ]
+        data["remarks"] = "hetu 131052-308T"
+        session.execute(update(ListEntry).where(ListEntry.id == entry.id).values(data=data))
+    detail = client.get(f"/v1/hits/{hit.id}", headers=auth(make_token(settings.database_url, Role.ANALYST)))
+    assert detail.status_code == 200
+    numbers = {i["type"]: i["number"] for i in detail.json()["entry"]["identifiers"]}
+    assert numbers["fi_hetu"] == "131052-****" and numbers["national identification number"] == "19660101-****"
+    assert detail.json()["entry"]["remarks"] == "hetu 131052-****" and "308T" not in detail.text

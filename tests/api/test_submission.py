@@ -131,7 +131,7 @@ def test_same_key_returns_the_same_job_through_the_unique_constraint(db_url: str
         assert session.scalars(select(ScreeningJob.id)).all() == [first[1]]
         assert session.scalars(select(Customer.client_id)).all() == [uid]  # the rolled-back attempts left nothing
         assert len(session.scalars(select(Party.id)).all()) == 3
-        assert [e.action for e in audit.entries(session)] == ["user.create", "screening.submit"]
+        assert [e.action for e in audit.entries(session)] == ["user.create", "token.issue", "screening.submit"]
         assert audit.verify(session).ok
 
 

@@ -54,6 +54,12 @@ METADATA = "https://169.254.169.254/latest/meta-data"
         ("https://u:pw@hooks.example/x", "credentials"),
         ("http://93.184.215.14/x", "https"),
         ("https://localhost/x", "loopback"),
+        ("https://[2002:a00:1::1]/x", "6to4"),  # 6to4 of 10.0.0.1
+        ("https://[2002:7f00:1::1]/x", "6to4"),  # of 127.0.0.1
+        ("https://[2002:5db8:d70e::1]/x", "6to4"),  # even of a public address: relays are not to be trusted
+        ("https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x", "Teredo"),  # client 10.0.0.1
+        ("https://[64:ff9b::a00:1]/x", "NAT64 address of a private"),
+        ("https://[64:ff9b::7f00:1]/x", "NAT64 address of a loopback"),
     ],
 )
 def test_callback_url_to_a_non_public_place_is_refused(url: str, reason: str) -> None:

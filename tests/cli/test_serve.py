@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kyc import audit
 from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.db import migrate
@@ -40,6 +41,8 @@ def embedded_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KYC_")}
     env.update(KYC_DATABASE_URL=db_url, KYC_INGEST_SOURCES="[]", KYC_SWEEP_INTERVAL_SECONDS="2", PYTHONPATH=str(REPO))
+    # The audit entries above are keyed with this process's key; a server with another one refuses to start.
+    env["KYC_AUDIT_KEY"] = audit.get_audit_keys().current.decode()
     kyc = Path(sys.executable).parent / "kyc"
     process = subprocess.Popen(
         [str(kyc), "serve", "--port", str(port)],

@@ -115,7 +115,16 @@ def test_revocation(db_url: str) -> None:
         with pytest.raises(access.UnknownUser):
             access.revoke_user(session, "nobody")
         actions = [e.action for e in audit.entries(session)]
-        assert actions == ["user.create", "user.create", "token.issue", "token.revoke", "user.revoke", "user.list"]
+        assert actions == [
+            "user.create",
+            "token.issue",
+            "user.create",
+            "token.issue",
+            "token.issue",
+            "token.revoke",
+            "user.revoke",
+            "user.list",
+        ]
 
 
 def test_bad_user_input_is_refused(db_url: str) -> None:
@@ -305,9 +314,18 @@ def test_reviewer_reproduction_admin_can_no_longer_act_as_an_officer(
         assert created.status_code == 201 and "kyc_" not in created.text
         assert _active_tokens(db_url, f"new-{role}") == 0
 
-    # The one route left that returns a token issues it for the caller itself.
-    assert {(m, p) for m, p in endpoints(app) if "token" in p} == {("POST", "/v1/me/tokens")}
-    rotated = client.post("/v1/me/tokens", headers=admin)
+    # The one route that returns a token replaces the caller's own; the others list and revoke, by id.
+    assert {(m, p) for m, p in endpoints(app) if "token" in p} == {
+        ("POST", "/v1/me/tokens"),
+        ("GET", "/v1/me/tokens"),
+        ("DELETE", "/v1/me/tokens/{token_id}"),
+        ("GET", "/v1/admin/users/{name}/tokens"),
+        ("POST", "/v1/admin/users/{name}/tokens/{token_id}/revoke"),
+    }
+    for name in ("ana", "appr"):
+        listed = client.get(f"/v1/admin/users/{name}/tokens", headers=admin)
+        assert listed.status_code == 200 and "kyc_" not in listed.text
+    rotated = client.post("/v1/me/tokens", json={"revoke_current": True}, headers=admin)
     assert rotated.status_code == 201 and rotated.json()["name"] == "user-admin"
     with transaction(db_url) as session:
         principal = access.authenticate(session, rotated.json()["token"])
@@ -318,31 +336,23 @@ def test_reviewer_reproduction_admin_can_no_longer_act_as_an_officer(
 
 def test_me_tokens_rotates_only_the_callers_own_token(db_url: str, tokens: dict[str, str]) -> None:
     client = _admin_client(db_url)
-    assert client.post("/v1/me/tokens").status_code == 401
-    first = client.post("/v1/me/tokens", headers={"Authorization": f"Bearer {tokens['analyst']}"})
+    assert client.post("/v1/me/tokens", json={"revoke_current": True}).status_code == 401
+    analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    for body in (None, {}, {"revoke_current": False}):
+        refused = client.post("/v1/me/tokens", json=body, headers=analyst)
+        assert refused.status_code == 422, body  # over HTTP a token is only ever replaced, never added
+    first = client.post("/v1/me/tokens", json={"revoke_current": True}, headers=analyst)
     assert first.status_code == 201, first.text
-    assert first.json()["name"] == "user-analyst" and first.json()["revoked_current"] is False
+    assert first.json()["name"] == "user-analyst" and first.json()["revoked_current"] is True
     new = first.json()["token"]
     assert new.startswith("kyc_") and new != tokens["analyst"]
-    second = client.post("/v1/me/tokens", json={"revoke_current": True}, headers={"Authorization": f"Bearer {new}"})
-    assert second.status_code == 201 and second.json()["revoked_current"] is True
     with transaction(db_url) as session:
-        assert access.authenticate(session, new) is None  # the token used for the call is revoked
-        newest = access.authenticate(session, second.json()["token"])
+        assert access.authenticate(session, tokens["analyst"]) is None  # the token used for the call is revoked
+        newest = access.authenticate(session, new)
         assert newest is not None and newest.name == "user-analyst" and newest.role is Role.ANALYST
-        assert access.authenticate(session, tokens["analyst"]) is not None  # untouched: not the calling token
         rotations = audit.entries(session, action="token.rotate")
-        assert [e.actor_name for e in rotations] == ["user-analyst", "user-analyst"]
-        assert [e.details for e in rotations] == [{"revoked_current": False}, {"revoked_current": True}]
-
-
-def test_rotate_own_token_refuses_to_revoke_another_users_token(db_url: str) -> None:
-    with transaction(db_url) as session:
-        ann, _ = access.create_user(session, "ann", Role.ANALYST)
-        _, bobs = access.create_user(session, "bob", Role.APPROVER)
-        with pytest.raises(ValueError, match="revoke: not an active token of the calling user"):
-            access.rotate_own_token(session, ann, revoke=bobs)
-        assert access.authenticate(session, bobs) is not None
+        assert [e.actor_name for e in rotations] == ["user-analyst"]
+        assert rotations[0].details["revoked_token_id"] != rotations[0].details["token_id"]
 
 
 def test_cli_issues_the_first_token_of_a_user_registered_over_http(
@@ -362,7 +372,7 @@ def test_cli_issues_the_first_token_of_a_user_registered_over_http(
     with transaction(cli_env) as session:
         principal = access.authenticate(session, issued.stdout.strip())
         assert principal is not None and principal.name == "officer-2" and principal.role is Role.APPROVER
-        entry = audit.entries(session, action="token.issue")[0]
+        entry = audit.entries(session, action="token.issue")[-1]
         assert entry.actor.startswith("cli:") and entry.object_id == principal.user_id
 
 

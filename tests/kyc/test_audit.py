@@ -3,13 +3,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
@@ -22,6 +21,7 @@ from kyc.access import Principal, Role
 from kyc.settings import Settings, get_settings
 from kyc.storage.access import AuditLog
 from kyc.storage.db import get_engine, transaction
+from tests.support.audit import HEAD, LOG, delete_head, rewrite, tamper, truncate_tail
 
 
 @pytest.fixture(autouse=True)
@@ -39,22 +39,6 @@ def _append(db_url: str, count: int) -> None:
     with transaction(db_url) as session:
         for i in range(count):
             audit.record(session, actor=ANN, action="hit.read", object_type="hit", object_id=f"h{i}", details={"n": i})
-
-
-@contextmanager
-def _tamper(db_url: str) -> Iterator[Connection]:
-    """A privileged user bypassing the append-only triggers, as an attacker with DBA rights could."""
-    engine = get_engine(db_url)
-    postgres = engine.dialect.name == "postgresql"
-    with engine.begin() as conn:
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_log_no_update"))
-            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
-        yield conn
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def _verify(db_url: str) -> audit.AuditVerification:
@@ -99,7 +83,7 @@ def test_append_only_triggers_refuse_update_and_delete(db_url: str) -> None:
 
 def test_detects_a_modified_row(db_url: str) -> None:
     _append(db_url, 5)
-    with _tamper(db_url) as conn:
+    with tamper(db_url) as conn:
         conn.execute(text("UPDATE audit_log SET object_id = 'other' WHERE id = 3"))
     result = _verify(db_url)
     assert not result.ok and result.first_bad_id == 3 and result.checked == 2
@@ -112,9 +96,9 @@ def test_detects_a_modified_row_whose_hash_was_recomputed(db_url: str) -> None:
         row = session.get(AuditLog, 2)
         assert row is not None
         row.details = {"n": 99}
-        forged = audit.row_hash(row)
+        forged = audit.row_hash(row, key=audit.get_audit_keys().current)  # even with the key: the link breaks
         session.expunge(row)
-    with _tamper(db_url) as conn:
+    with tamper(db_url) as conn:
         conn.execute(
             text("UPDATE audit_log SET details = :d, row_hash = :h WHERE id = 2"), {"d": '{"n": 99}', "h": forged}
         )
@@ -125,7 +109,7 @@ def test_detects_a_modified_row_whose_hash_was_recomputed(db_url: str) -> None:
 @pytest.mark.parametrize(("deleted", "first_bad"), [(3, 4), (1, 2)])
 def test_detects_a_deleted_row(db_url: str, deleted: int, first_bad: int) -> None:
     _append(db_url, 5)
-    with _tamper(db_url) as conn:
+    with tamper(db_url) as conn:
         conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": deleted})
     result = _verify(db_url)
     assert not result.ok and result.first_bad_id == first_bad
@@ -134,7 +118,7 @@ def test_detects_a_deleted_row(db_url: str, deleted: int, first_bad: int) -> Non
 
 def test_detects_deleted_newest_rows(db_url: str) -> None:
     _append(db_url, 5)
-    with _tamper(db_url) as conn:
+    with tamper(db_url) as conn:
         conn.execute(text("DELETE FROM audit_log WHERE id >= 4"))
     result = _verify(db_url)
     assert not result.ok and result.checked == 3 and result.first_bad_id == 4
@@ -206,11 +190,11 @@ def test_cli_audit_verify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert ok.stdout.startswith("audit chain intact: 4 entries")
         again = runner.invoke(cli_app, ["audit", "verify"])  # the first verification was itself audited
         assert again.stdout.startswith("audit chain intact: 5 entries")
-        with _tamper(db_url) as conn:
+        with tamper(db_url) as conn:
             conn.execute(text("UPDATE audit_log SET purpose = 'marketing' WHERE id = 2"))
         broken = runner.invoke(cli_app, ["audit", "verify"])
         assert broken.exit_code == 1
-        assert "audit chain BROKEN at entry 2" in broken.stderr and "modified" in broken.stderr
+        assert "audit chain BROKEN (modified) at entry 2" in broken.stderr
     finally:
         get_settings.cache_clear()
 
@@ -227,7 +211,7 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
     with transaction(db_url) as session:
         _, auditor_token = access.create_user(session, "inspector", Role.AUDITOR)
         _, analyst_token = access.create_user(session, "ann", Role.ANALYST)
-    _append(db_url, 5)  # entries 3..7
+    _append(db_url, 5)  # entries 5..9 (each user's creation and first token are two entries)
     client = _audit_client(db_url)
     headers = {"Authorization": f"Bearer {auditor_token}"}
     first = client.get("/v1/audit", params={"limit": 4}, headers=headers)
@@ -235,13 +219,13 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
     page = first.json()
     assert [e["id"] for e in page["entries"]] == [1, 2, 3, 4] and page["next_after_id"] == 4
     assert page["entries"][0]["action"] == "user.create" and len(page["entries"][0]["row_hash"]) == 64
-    rest = client.get("/v1/audit", params={"after_id": 4, "action": "hit.read"}, headers=headers).json()
+    rest = client.get("/v1/audit", params={"after_id": 6, "action": "hit.read"}, headers=headers).json()
     assert [e["object_id"] for e in rest["entries"]] == ["h2", "h3", "h4"] and rest["next_after_id"] is None
     verified = client.get("/v1/audit/verify", headers=headers).json()
-    assert verified["ok"] is True and verified["checked"] == 9  # 7 + the two audited reads
+    assert verified["ok"] is True and verified["checked"] == 11  # 9 + the two audited reads
     reads = client.get("/v1/audit", params={"object_type": "audit_log"}, headers=headers).json()["entries"]
     assert [e["action"] for e in reads] == ["audit.read", "audit.read", "audit.verify"]
-    assert reads[1]["details"] == {"filters": {"action": "hit.read"}, "after_id": 4, "returned": 3}
+    assert reads[1]["details"] == {"filters": {"action": "hit.read"}, "after_id": 6, "returned": 3}
     assert reads[0]["actor_name"] == "inspector" and reads[0]["role"] == "auditor"
 
     assert client.get("/v1/audit").status_code == 401
@@ -249,7 +233,7 @@ def test_audit_router_pages_verifies_and_audits_itself(db_url: str) -> None:
     assert denied.status_code == 403
     assert client.get("/v1/audit", params={"limit": 0}, headers=headers).status_code == 422
 
-    with _tamper(db_url) as conn:
+    with tamper(db_url) as conn:
         conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE id = 5"))
     broken = client.get("/v1/audit/verify", headers=headers).json()
     assert broken["ok"] is False and broken["first_bad_id"] == 5 and broken["checked"] == 4
@@ -269,3 +253,161 @@ def test_audit_router_time_filters_accept_naive_and_aware_times(db_url: str) -> 
     assert future.status_code == 200 and future.json()["entries"] == []
     past = client.get("/v1/audit", params={"until": "2000-01-01T00:00:00Z"}, headers=headers)
     assert past.json()["entries"] == []
+
+
+# --- the keyed chain against a database administrator ------------------------------------------------------------
+
+
+def _set_object(row: dict[str, object]) -> None:
+    row["object_id"] = "someone-else"
+
+
+def test_reviewer_reproduction_rewrite_with_recomputed_hashes_is_detected(db_url: str) -> None:
+    """Row 98 of 100 rewritten and every hash after it recomputed with ``compute_hash``, head updated: a plain
+    SHA-256 chain verified this as intact. Without the audit key the recomputed entries cannot verify."""
+    _append(db_url, 100)
+    rewrite(db_url, 98, _set_object, key=None)
+    result = _verify(db_url)
+    assert not result.ok and result.verdict is audit.Verdict.REWRITTEN and result.first_bad_id == 98
+    assert result.checked == 97 and "without the audit key" in (result.reason or "")
+
+
+def test_rewrite_with_a_guessed_key_is_a_modified_entry(db_url: str) -> None:
+    _append(db_url, 6)
+    rewrite(db_url, 4, _set_object, key=b"not-the-audit-key-" * 3)
+    result = _verify(db_url)
+    assert not result.ok and result.verdict is audit.Verdict.MODIFIED and result.first_bad_id == 4
+
+
+def test_rewrite_with_the_key_itself_holds_together_so_the_key_must_stay_out_of_reach(db_url: str) -> None:
+    """Whoever holds KYC_AUDIT_KEY can rewrite the chain; only checkpoints (tests/kyc/test_checkpoints.py) then
+    tell. This pins down the operating model the README states: the key stays with the application, never with
+    the database's administrators."""
+    _append(db_url, 5)
+    rewrite(db_url, 2, _set_object, key=audit.get_audit_keys().current)
+    assert _verify(db_url).ok
+
+
+def test_tail_truncation_with_the_head_moved_back_needs_a_checkpoint(db_url: str) -> None:
+    _append(db_url, 6)
+    truncate_tail(db_url, 4)
+    assert _verify(db_url).ok  # indistinguishable from a shorter chain without an external checkpoint
+    with transaction(db_url) as session:
+        anchor = audit.Anchor(6, "f" * 64, 0, audit.utcnow())
+        result = audit.verify(session, anchors=[anchor])
+    assert result.verdict is audit.Verdict.TRUNCATED and result.first_bad_id == 5 and "recorded entry 6" in (
+        result.reason or ""
+    )
+
+
+def test_missing_head_is_a_verdict_and_blocks_appends_until_restored(db_url: str) -> None:
+    _append(db_url, 3)
+    delete_head(db_url)
+    result = _verify(db_url)
+    assert result.verdict is audit.Verdict.HEAD_MISSING and not result.ok
+    with pytest.raises(audit.AuditUnavailable, match="head is missing"), transaction(db_url) as session:
+        audit.record(session, actor=ANN, action="x", object_type="t", object_id="1")
+    with transaction(db_url) as session:
+        assert session.scalars(select(AuditLog.id)).all() == [1, 2, 3]  # no second chain started at id 1
+        head = audit.restore_head(session)
+        assert head.last_id == 3 and head.legacy_until == 0
+    _append(db_url, 1)
+    assert _verify(db_url).ok and _verify(db_url).checked == 4
+
+
+def test_restore_head_refuses_a_chain_that_does_not_hold(db_url: str) -> None:
+    _append(db_url, 3)
+    rewrite(db_url, 2, _set_object, key=None)
+    delete_head(db_url)
+    with pytest.raises(audit.AuditUnavailable, match="not intact"), transaction(db_url) as session:
+        audit.restore_head(session)
+
+
+def test_head_triggers_refuse_delete_moving_back_and_changing_the_legacy_boundary(db_url: str) -> None:
+    _append(db_url, 3)
+    engine = get_engine(db_url)
+    statements = [
+        HEAD.delete(),
+        update(HEAD).values(last_id=1),
+        update(HEAD).values(legacy_until=3),
+    ]
+    if engine.dialect.name == "postgresql":
+        statements += [text("TRUNCATE audit_head"), text("TRUNCATE audit_log")]
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+    assert _verify(db_url).ok and _verify(db_url).checked == 3
+
+
+def test_key_rotation_new_key_first_old_key_verifies(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = "o" * 40, "n" * 40
+    _with_audit_key(monkeypatch, old)
+    _append(db_url, 2)
+    _with_audit_key(monkeypatch, f"{new},{old}")
+    _append(db_url, 2)
+    result = _verify(db_url)
+    assert result.ok and result.checked == 4
+    _with_audit_key(monkeypatch, new)
+    assert _verify(db_url).verdict is audit.Verdict.MODIFIED  # the old entries need the retired key to verify
+    _with_audit_key(monkeypatch, f"{new},{old}")
+    with transaction(db_url) as session:  # an entry signed with the retired key after newer ones
+        prev = session.scalars(select(AuditLog.row_hash).where(AuditLog.id == 4)).one()
+    with tamper(db_url) as conn:
+        row = dict(conn.execute(select(LOG).where(LOG.c.id == 4)).mappings().one())
+        row["row_hash"] = audit.compute_hash(row["prev_hash"], row, key=old.encode())
+        conn.execute(update(LOG).where(LOG.c.id == 4).values(row_hash=row["row_hash"]))
+        conn.execute(update(HEAD).values(last_hash=row["row_hash"]))
+    assert prev != row["row_hash"]
+    result = _verify(db_url)
+    assert result.verdict is audit.Verdict.REWRITTEN and result.first_bad_id == 4 and "retired" in (result.reason or "")
+
+
+def test_a_key_that_did_not_write_the_chain_is_refused_at_start(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_audit_key(monkeypatch, "a" * 40)
+    _append(db_url, 2)
+    with transaction(db_url) as session:
+        audit.check_key(session)
+    _with_audit_key(monkeypatch, "b" * 40)
+    with pytest.raises(audit.AuditKeyError, match="does not verify the newest audit entry"), transaction(
+        db_url
+    ) as session:
+        audit.check_key(session)
+
+
+def test_production_requires_an_audit_key_of_real_length() -> None:
+    with pytest.raises(audit.AuditKeyError, match="KYC_AUDIT_KEY is required"):
+        audit.load_audit_keys(Settings(env="production", audit_key=None))
+    with pytest.raises(audit.AuditKeyError, match="shorter than 32"):
+        audit.load_audit_keys(Settings(env="production", audit_key="short"))
+    keys = audit.load_audit_keys(Settings(env="production", audit_key=f"{'x' * 32}, {'y' * 32}"))
+    assert keys.current == b"x" * 32 and len(keys.ids) == 2 and keys.ids[0] != keys.ids[1]
+
+
+def _with_audit_key(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("KYC_AUDIT_KEY", value)
+    get_settings.cache_clear()
+    audit.get_audit_keys.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_audit_keys() -> Iterator[None]:
+    audit.get_audit_keys.cache_clear()
+    yield
+    audit.get_audit_keys.cache_clear()
+
+
+def test_identity_codes_are_masked_in_details_and_object_ids(db_url: str) -> None:
+    """A query filter or a reference a client typed lands in the audit log; identity codes in it never do."""
+    with transaction(db_url) as session:
+        audit.record(
+            session,
+            actor=ANN,
+            action="hits.queue.read",
+            object_type="screening_hit",
+            object_id="170580-123l",
+            details={"customer_id": "170580-123L", "filters": {"q": ["x 010101A123A y"]}},
+        )
+        entry = audit.entries(session)[0]
+    assert entry.details == {"customer_id": "170580-****", "filters": {"q": ["x 010101A**** y"]}}
+    assert entry.object_id == "170580-****"
+    assert _verify(db_url).ok

@@ -4,6 +4,7 @@ import stat
 from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -67,7 +68,9 @@ def test_blind_index_is_stable_normalised_keyed_and_survives_rotation() -> None:
     assert cipher.blind_index(" 170580-123l ") == index
     assert cipher.blind_index("170580-123K") != index
     assert Cipher([KEY_NEW]).blind_index(HETU) != index  # keyed: not a plain hash anyone can recompute
-    assert Cipher([KEY_NEW, KEY_OLD]).blind_index(HETU) == index  # derived from the oldest key
+    rotating = Cipher([KEY_NEW, KEY_OLD])
+    assert rotating.blind_index(HETU) == Cipher([KEY_NEW]).blind_index(HETU)  # new values: the current key
+    assert index in rotating.blind_indexes(HETU)  # look-ups still find values indexed under the old one
     explicit = Cipher([KEY_OLD], blind_key=b"separate blind index key")
     assert explicit.blind_index(HETU) != index and Cipher([KEY_NEW], b"separate blind index key").blind_index(
         HETU
@@ -143,7 +146,8 @@ def test_keys_from_environment_with_rotation(clean_env: Path, monkeypatch: pytes
     get_settings.cache_clear()
     assert crypto.decrypt(old_token) == HETU
     assert Cipher([KEY_NEW]).decrypt(crypto.encrypt(HETU)) == HETU
-    assert crypto.blind_index(HETU) == Cipher([KEY_OLD]).blind_index(HETU)
+    assert crypto.blind_index(HETU) == Cipher([KEY_NEW]).blind_index(HETU)
+    assert Cipher([KEY_OLD]).blind_index(HETU) in crypto.blind_indexes(HETU)
     assert KEY_NEW not in repr(Settings())  # SecretStr keeps the key out of reprs and logs
     assert not (clean_env / "var" / "encryption.key").exists()
 
@@ -199,3 +203,33 @@ def test_redact_processor_masks_nested_values() -> None:
         "persons": [{"personal_id": "170580-****"}],
         "ids": ("010101A****",),
     }
+
+
+def test_mask_entry_masks_identity_codes_of_real_list_entries() -> None:
+    """UN designations carry 'National Identification Number' documents; the national list carries henkilötunnus
+    codes. Officers see them masked like a party's; passports and vessel numbers stay readable."""
+    from kyc.versions import RawFile
+    from lists.un_sc import UnScAdapter
+    from tests.support.env import list_file
+
+    path = list_file("un_sc/2026-02-27_watchman/UN_consolidated.xml")
+    entries = UnScAdapter().parse([RawFile(path.name, path.read_bytes())]).entries
+    entry = next(
+        e
+        for e in entries
+        if any(i.type == "national identification number" for i in e.identifiers)
+        and any(i.type == "passport" for i in e.identifiers)
+    )
+    data: dict[str, Any] = entry.to_data()
+    data["identifiers"].append({"type": "fi_hetu", "number": "131052-308T", "country": "FI", "note": None})
+    data["remarks"] = "also known under 131052-308t"
+    masked = crypto.mask_entry(data)
+    national = [i for i in masked["identifiers"] if i["type"] == "national identification number"]
+    original = [i for i in data["identifiers"] if i["type"] == "national identification number"]
+    assert national and all(m["number"].endswith("****") for m in national)
+    assert all(m["number"] != o["number"] for m, o in zip(national, original, strict=True))
+    assert next(i for i in masked["identifiers"] if i["type"] == "fi_hetu")["number"] == "131052-****"
+    passports = [i["number"] for i in masked["identifiers"] if i["type"] == "passport"]
+    assert passports == [i["number"] for i in data["identifiers"] if i["type"] == "passport"]
+    assert masked["remarks"] == "also known under 131052-****" and "131052-308T" not in str(masked)
+    assert data["identifiers"][-1]["number"] == "131052-308T"  # the stored entry itself is untouched

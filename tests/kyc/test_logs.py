@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -140,3 +141,88 @@ def test_uvicorn_access_log_with_its_own_handler_is_masked() -> None:
     finally:
         access.removeHandler(handler)
     assert stream.getvalue().strip() == '127.0.0.1:5000 - "GET /v1/x?pid=131052-**** HTTP/1.1" 200 OK'
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["source=170580-123l", "source=170580%2D123L", "source=170580%2d123l", "q=x%20170580-123L%26y", "pid=010594y9032"],
+)
+def test_access_log_masks_lower_case_and_url_encoded_codes(query: str) -> None:
+    """A code in a query string reached the access log in clear when lower-case or URL-encoded."""
+    configure()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('"%(request_line)s" %(status_code)s', use_colors=False))
+    access = logging.getLogger("test.uvicorn.access.encoded")
+    access.addHandler(handler)
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    try:
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/v1/hits?{query}", "1.1", 200)
+    finally:
+        access.removeHandler(handler)
+    line = stream.getvalue()
+    assert "****" in line
+    for secret in ("123l", "123L", "9032"):
+        assert secret not in line, line
+
+
+NAME, BIRTH = "Maija Meikäläinen-Testinen", "1977-03-04"
+
+
+def _database_errors(db_url: str) -> list[BaseException]:
+    """Real driver errors carrying personal data: a party insert that fails (its name and birth date are the
+    statement's parameters) and a unique violation on a person's name (PostgreSQL quotes the key in DETAIL)."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import DBAPIError
+
+    from kyc.storage.access import User
+    from kyc.storage.db import get_engine
+    from kyc.storage.jobs import Party
+
+    errors: list[BaseException] = []
+    engine = get_engine(db_url)
+    party = {"id": "p-1", "job_id": "no-such-job", "position": 1, "role": "representative", "schema": "Person"}
+    for statement in (
+        insert(Party).values(**party, name=NAME, birth_date=BIRTH, personal_id_masked=HETU, declared_pep=False),
+        insert(User).values(id="u-2", name=NAME, role="analyst", created_at=datetime.now(UTC)),
+    ):
+        try:
+            with engine.begin() as conn:
+                if statement.table.name == "users":
+                    conn.execute(insert(User).values(id="u-1", name=NAME, role="analyst", created_at=datetime.now(UTC)))
+                conn.execute(statement)
+        except DBAPIError as exc:
+            errors.append(exc)
+    assert len(errors) == 2
+    return errors
+
+
+def test_database_errors_reach_no_log_with_personal_data(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A party's name and birth date appeared in a worker error log inside the SQL parameters of an exception."""
+    configure()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    task_log = logging.getLogger("test.celery.app.trace")
+    task_log.addHandler(handler)
+    task_log.propagate = False
+    try:
+        for exc in _database_errors(db_url):
+            assert NAME not in str(exc) or "DETAIL" in str(exc)  # the engine hides parameters; PostgreSQL's DETAIL
+            try:
+                raise RuntimeError("screening failed") from exc
+            except RuntimeError as outer:
+                structlog.get_logger("worker").exception("screening.failed", error=exc)
+                task_log.error("Task kyc.screen_job raised unexpected: %r", outer.__cause__, exc_info=True)
+                task_log.error("Task failed: %s", repr(exc))  # a repr already turned into text (Celery does that)
+    finally:
+        task_log.removeHandler(handler)
+    output = capsys.readouterr().err + stream.getvalue()
+    for secret in (NAME, "Meikäläinen", BIRTH, "123L"):
+        assert secret not in output, output
+    assert "IntegrityError" in output and "Traceback (most recent call last)" in output
+    assert "[SQL: INSERT INTO screening_parties" in output and "message hidden" in output
+    if db_url.startswith("postgresql"):
+        assert "sqlstate=23503" in output and "constraint_name=" in output  # enough for an operator to act on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,7 @@ def test_http_fetch_then_not_modified(settings: Settings) -> None:
         assert ingest_url("un_sc", settings, server.url("consolidated.xml")) is None
         assert server.statuses == [200, 304]
     with transaction(settings.database_url) as session:
-        [row] = status(session)
+        [row] = status(session, now=datetime(2026, 3, 1, tzinfo=UTC))  # two days after the file's publication
         assert row.last_outcome == "not_modified" and not row.stale
 
 
@@ -171,6 +172,6 @@ def test_cli_ingest_status_and_diff(db_url: str, monkeypatch: pytest.MonkeyPatch
         assert row["source"] == "un_sc" and row["entry_count"] == 1003
         assert row["published_at"].startswith("2026-02-27") and row["last_outcome"] == "rejected"
         diff = runner.invoke(app, ["lists", "diff", "un_sc", "--json"])
-        assert json.loads(diff.stdout)["removed"] == ["IQi.074"]
+        assert json.loads(diff.stdout)["removed"] == [{"source_ref": "IQi.074", "name": "MUNIR AL QUBAYSI"}]
     finally:
         get_settings.cache_clear()

@@ -104,7 +104,11 @@ def test_template_header_is_accepted_and_its_example_row_refused() -> None:
         ("decision_date", "", "required"),
         ("decision_date", "2025", "is not a date"),
         ("decision_date", "2999-01-01", "is in the future"),
-        ("notes", '=HYPERLINK("http://x")', "looks like a spreadsheet formula"),
+        ("notes", '=HYPERLINK("http://x")', "as a formula; paste values only"),
+        ("notes", "+cmd|' /C calc'!A0", "starts with '+', so a spreadsheet may run it as a formula"),
+        ("notes", "-2+3+cmd|' /C calc'!A0", "starts with '-', so a spreadsheet may run it as a formula"),
+        ("aliases", "@SUM(1+1)*cmd|' /C calc'!A0", "starts with '@', so a spreadsheet may run it as a formula"),
+        ("name", " =1+1", "starts with '=', so a spreadsheet may run it as a formula"),
         ("notes", "x" * 501, "longer than 500 characters"),
     ],
 )

@@ -212,9 +212,12 @@ def test_ingest_through_ingest_files(settings: Settings) -> None:
         assert version.published_at is not None and version.published_at.date().isoformat() == "2025-04-14"
         kony = next(e for e in load_entries(session, version.id) if e.source_ref == "13378")
     assert kony.un_ref == "CFi.010" and kony.birth_dates[0].date == "1994"
-    # The 2016 sample is a tenth of the size: a suspicious shrink, and the 2025 version stays active.
-    with pytest.raises(ListRejected, match="uk_ofsi: rejected: suspicious shrink"):
+    # The 2016 sample was published nine years earlier: refused as going back in time, and even when that is
+    # allowed it is a tenth of the size, a suspicious shrink. The 2025 version stays active.
+    with pytest.raises(ListRejected, match="uk_ofsi: rejected: the file was published 2016-02-12, before the active"):
         ingest_files("uk_ofsi", [list_file(CSV_2016)], settings)
+    with pytest.raises(ListRejected, match="uk_ofsi: rejected: suspicious shrink"):
+        ingest_files("uk_ofsi", [list_file(CSV_2016)], settings, allow_older=True)
     with transaction(settings.database_url) as session:
         still = active_version(session, "uk_ofsi")
         assert still is not None and still.id == result.version_id
