@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kyc import crypto
-from kyc.errors import Unavailable
+from kyc.errors import Invalid, Unavailable
 from kyc.settings import Settings, get_settings
 from kyc.storage.access import AuditHead, AuditLog
 from kyc.storage.base import utcnow
@@ -77,7 +77,7 @@ _PERSONAL_KEYS = frozenset(
 )
 
 
-class PersonalDataInAudit(ValueError):
+class PersonalDataInAudit(Invalid):
     pass
 
 

@@ -37,7 +37,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kyc.errors import Unavailable
+from kyc.errors import KycError, Unavailable
 from kyc.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ _HETU_IN_TEXT = re.compile(
 _DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")
 
 
-class CryptoConfigError(RuntimeError):
+class CryptoConfigError(KycError):
     """The key configuration is missing or invalid: the service must not start."""
 
 

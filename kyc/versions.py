@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
-from kyc.errors import Conflict, NotFound, Refused
+from kyc.errors import Conflict, Invalid, NotFound, Refused
 from kyc.settings import Settings, get_settings
 from kyc.storage.access import User
 from kyc.storage.base import utcnow
@@ -55,7 +55,7 @@ class ParsedList:
     file look older, so such dates are not used to refuse a file as going back in time."""
 
 
-class ListRejected(Exception):
+class ListRejected(Invalid):
     """A file that must not become active. The message names the source and the reason."""
 
     def __init__(self, source: str, reason: str) -> None:

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from kyc import audit
 from kyc.access import Principal
+from kyc.errors import Invalid
 from kyc.storage.access import WebhookKey
 from kyc.storage.base import utcnow
 
@@ -65,7 +66,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 """Unix seconds as sent (ASCII digits only; 12 digits reach far beyond any clock)."""
 
 
-class SignatureError(ValueError):
+class SignatureError(Invalid):
     """The signature header is missing, malformed, expired or does not match the delivery."""
 
 
@@ -220,7 +221,7 @@ def backoff_seconds(attempt: int, base: float, cap: float = 3600.0) -> float:
 # --- where callbacks may go (SSRF) ---------------------------------------------------------------------------------
 
 
-class CallbackRefused(ValueError):
+class CallbackRefused(Invalid):
     """The callback URL points somewhere the service must not send requests (the reason names what is wrong)."""
 
 

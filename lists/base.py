@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
 from kyc.entry import PartialDate
+from kyc.errors import Invalid
 from kyc.versions import ParsedList, RawFile
 
 
-class ParseError(ValueError):
+class ParseError(Invalid):
     """The file is not a valid instance of the source's format. The message says where and why."""
 
 

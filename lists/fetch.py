@@ -12,10 +12,11 @@ from urllib.parse import unquote, urlparse
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from kyc.errors import Unavailable
 from kyc.versions import RawFile
 
 
-class FetchError(Exception):
+class FetchError(Unavailable):
     """The download failed; the active version keeps serving."""
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import structlog
 
+from kyc.errors import Unavailable
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import IngestResult, ListRejected, RawFile, record_attempt, store_version
@@ -17,7 +18,7 @@ from lists.registry import get_adapter
 log = structlog.get_logger(__name__)
 
 
-class IngestFailed(Exception):
+class IngestFailed(Unavailable):
     """A download failed (the active version keeps serving); the message names the source."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from kyc.errors import NotFound
 from lists.base import Adapter
 
 _ADAPTERS: dict[str, str] = {
@@ -25,7 +26,7 @@ _ADAPTERS: dict[str, str] = {
 SOURCES: tuple[str, ...] = tuple(_ADAPTERS)
 
 
-class UnknownSource(KeyError):
+class UnknownSource(NotFound, KeyError):
     def __str__(self) -> str:
         return f"unknown source {self.args[0]!r}; known: {', '.join(SOURCES)}"
 

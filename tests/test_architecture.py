@@ -81,3 +81,23 @@ def test_large_kyc_modules_say_why() -> None:
         if len(lines) > MAX_MODULE_LINES and not any(line.startswith(SIZE_REASON) for line in lines[:3]):
             violations.append(f"{path.relative_to(REPO)}: {len(lines)} lines and no '{SIZE_REASON} …' line")
     assert violations == []
+
+
+def test_every_domain_error_is_a_kyc_error() -> None:
+    """Callers map one family (``kyc.errors``); an exception of the core or the adapters outside it would be a 500."""
+    import importlib
+    import inspect
+
+    from kyc.errors import KycError
+
+    outside = []
+    for package in ("kyc", "lists"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            module = importlib.import_module(name)
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ == name and issubclass(cls, BaseException) and not issubclass(cls, KycError):
+                    outside.append(f"{name}.{cls.__name__}")
+    assert outside == []
