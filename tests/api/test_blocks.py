@@ -1,4 +1,4 @@
-"""Authority notifications and lifting a block over HTTP (issue 4): real UN hits, two officers, every step audited.
+"""Authority notifications and lifting a block over HTTP: real UN hits, two officers, every step audited.
 
 A confirmed sanctions match blocks the customer and raises a pending notification; such a customer can be neither
 ended nor purged. Here the way out: the notification is recorded as sent (who, when, reference), then a block lift

@@ -1,4 +1,4 @@
-"""The submission hot path (issue 4) on SQLite and PostgreSQL: its statement budget, the token cache's bound on
+"""The submission hot path on SQLite and PostgreSQL: its statement budget, the token cache's bound on
 honouring a revocation, idempotency through the unique key, and customers scoped by the submitting client."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def test_a_new_submission_costs_six_statements_on_postgresql_seven_on_sqlite(
 ) -> None:
     """Token (cached), customer look-up, customer, job, parties (one bulk INSERT), audit claim, audit append.
 
-    The budget the throughput target (issue 4) rests on; it was 11 before: token, idempotency key and customer
+    The budget the throughput target rests on; it was 11 before: token, idempotency key and customer
     look-ups, three inserts and five statements for the audit chain.
     """
     _uid, token = user(db_url, "crm")

@@ -387,8 +387,8 @@ def test_admin_router_refuses_other_roles(db_url: str, tokens: dict[str, str]) -
 
 
 def test_cli_list_approval_is_audited_under_the_user_name(cli_env: str) -> None:
-    """LOW 7: ``kyc lists approve --user NAME`` leaves an audit row like the API's, under the verified user (issue 4:
-    NAME must be an existing, active user allowed to approve; see ``tests/cli/test_lists_approve.py``)."""
+    """``kyc lists approve --user NAME`` leaves an audit row like the API's, under the verified user
+    (NAME must be an existing, active user allowed to approve; see ``tests/cli/test_lists_approve.py``)."""
     with transaction(cli_env) as session:
         _alice, alice_token = access.create_user(session, "alice", Role.ADMIN)
         bob, bob_token = access.create_user(session, "bob", Role.ADMIN)

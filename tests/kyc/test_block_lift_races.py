@@ -1,4 +1,4 @@
-"""Lifting a block must not carry away a sanctions match confirmed after the lift was asked for (issue 4 review).
+"""Lifting a block must not carry away a sanctions match confirmed after the lift was asked for.
 
 A block-lift request names a ground and a reason about the matches confirmed when it was made. A second sanctions
 match of the same customer confirmed later keeps ``blocked_at`` as it was (the customer is already blocked), so the

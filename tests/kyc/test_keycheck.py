@@ -18,9 +18,9 @@ from api.app import create_app
 from cli.main import app as cli_app
 from kyc import access, audit, crypto, keycheck, subjects
 from kyc.access import Role
-from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
+from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 from tests.support.env import REPO
 
 HETU = "170580-123L"

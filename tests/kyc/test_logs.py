@@ -1,4 +1,4 @@
-"""Log lines go to the current stderr and never carry a full personal identity code (review finding M9).
+"""Log lines go to the current stderr and never carry a full personal identity code.
 
 Covered: nested structured values, exception messages and tracebacks (no local variables shown), and stdlib
 records from uvicorn and celery loggers — through the root logger's handlers and through uvicorn's own

@@ -1,4 +1,4 @@
-"""Callback signatures cover timestamp, delivery id and body, with a secret per onboarding client (issue 4).
+"""Callback signatures cover timestamp, delivery id and body, with a secret per onboarding client.
 
 The end-to-end tests send real deliveries (``workers.tasks.deliver_once``) to the real local receiver in
 ``tests/httpserver.py``, which verifies them the way the README tells a client to, with the secret printed by
