@@ -1,8 +1,8 @@
 """Bearer-token authentication and permission checks for the routers.
 
 ``Depends(require(Permission.READ_HITS))`` yields the calling ``Principal``: 401 with ``WWW-Authenticate: Bearer``
-when the token is missing, unknown or revoked; 403 when the role lacks a permission. A refusal is written to the
-audit log in its own transaction, because the request's own transaction is rolled back with the error.
+when the token is missing, unknown, expired or revoked; 403 when the role lacks a permission. A refusal is written
+to the audit log in its own transaction, because the request's own transaction is rolled back with the error.
 
 ``require_cached`` is the same check for the job-submission endpoint only, with a short in-process cache of
 token -> principal (see :class:`TokenCache`): a revoked token or disabled user can still *submit* jobs to an API
@@ -43,7 +43,7 @@ def require(*permissions: Permission) -> Callable[..., Principal]:
             raise unauthorized()
         principal = authenticate(session, credentials.credentials)
         if principal is None:
-            raise unauthorized("the bearer token is unknown or revoked", invalid=True)
+            raise unauthorized("the bearer token is unknown, expired or revoked", invalid=True)
         missing = sorted(p.value for p in needed if not principal.can(p))
         if missing:
             _record_refusal(settings, principal, *_endpoint(request), missing)
@@ -113,7 +113,7 @@ def require_cached(*permissions: Permission) -> Callable[..., Awaitable[Principa
         if principal is None:
             principal = await run_blocking(_authenticate, settings.database_url, token)
             if principal is None:
-                raise unauthorized("the bearer token is unknown or revoked", invalid=True)
+                raise unauthorized("the bearer token is unknown, expired or revoked", invalid=True)
             cache.put(settings.database_url, digest, principal)
         missing = sorted(p.value for p in needed if not principal.can(p))
         if missing:

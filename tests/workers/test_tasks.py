@@ -75,6 +75,8 @@ def test_completion_webhook_is_signed_retried_with_backoff_and_every_attempt_rec
         screen_job_task.delay(job_id)
         assert wait_for(service.database_url, job_id) == "completed"
         wait_until(lambda: len(hook.received) == 1, what="webhook delivery")
+        # The receiver answers before the worker commits the delivered attempt: wait for the record too.
+        wait_until(lambda: len(deliveries(service, job_id)) == 4, what="delivery recorded")
     assert hook.rejected == []  # every attempt carried a valid signature
     payload = hook.received[0]["body"]
     assert payload == {
