@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from kyc.matching import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
 from kyc.screening import MatcherScreener, Screener
 from kyc.settings import Settings
 from kyc.settings import get_settings as _kyc_settings

@@ -42,7 +42,7 @@ from sqlalchemy import func, insert, select
 from bench.paths import shared_data
 from kyc import monitoring
 from kyc.countries import to_country
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
 from kyc.storage.db import dispose_engines, migrate, transaction

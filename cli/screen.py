@@ -22,7 +22,8 @@ import typer
 from pydantic import ValidationError
 
 from cli.common import fail, is_terminal, settings
-from kyc.matching import Match, Matcher, Query, config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matching import Match, Matcher, Query
 
 QUERY_FIELDS = frozenset(
     {"schema", "name", "birth_date", "nationality", "countries", "identifiers", "gender", "aliases"}

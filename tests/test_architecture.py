@@ -67,6 +67,31 @@ def test_routers_hold_no_sql() -> None:
     assert violations == []
 
 
+ENGINE_FORBIDDEN = ("kyc.storage", "kyc.versions", "sqlalchemy")
+
+
+def _full_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_matching_engine_is_pure() -> None:
+    """The engine builds and screens over entries it is given: where they are stored is the caller's business."""
+    violations = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / "kyc" / "matching").rglob("*.py"))
+        for name in sorted(_full_imports(path))
+        if any(name == bad or name.startswith(bad + ".") for bad in ENGINE_FORBIDDEN)
+    ]
+    assert violations == []
+
+
 MAX_MODULE_LINES = 400
 SIZE_REASON = "# Over 400 lines:"
 

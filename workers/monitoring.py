@@ -16,7 +16,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from kyc import monitoring
-from kyc.matching import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
 from kyc.storage.db import transaction

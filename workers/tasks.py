@@ -17,7 +17,7 @@ from celery import Task
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kyc import outbox, webhooks
-from kyc.matching import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
 from kyc.retention import purge_expired
 from kyc.screening import (
     MatcherScreener,

@@ -3,7 +3,6 @@
 Pure: no HTTP, no Celery. ``Matcher.build`` over ``(version_id, entry)`` pairs, ``Matcher.screen(Query)``.
 """
 
-from kyc.matching.cache import MatcherCache, config_from_settings, load_matcher, matcher_cache
 from kyc.matching.compare import compare_names
 from kyc.matching.engine import Matcher
 from kyc.matching.model import ENGINE_VERSION, FeatureWeights, Match, MatchConfig, Query
@@ -15,12 +14,8 @@ __all__ = [
     "Match",
     "MatchConfig",
     "Matcher",
-    "MatcherCache",
     "NameForm",
     "Query",
     "compare_names",
-    "config_from_settings",
-    "load_matcher",
-    "matcher_cache",
     "name_form",
 ]

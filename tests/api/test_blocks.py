@@ -18,7 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from kyc import monitoring, retention
 from kyc.access import Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog

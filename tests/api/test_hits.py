@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from api.app import create_app
 from kyc import monitoring
 from kyc.access import Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog, User
 from kyc.storage.base import utcnow

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from kyc.logs import configure
-from kyc.matching import MatchConfig, matcher_cache
+from kyc.matcher_cache import matcher_cache
+from kyc.matching import MatchConfig
 from kyc.settings import Settings, get_settings
 from lists.ingest import ingest_files
 from tests.support.env import list_file

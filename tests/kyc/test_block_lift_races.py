@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 
 from kyc import monitoring, retention, review
 from kyc.access import Principal, Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.settings import Settings
 from kyc.storage.db import get_engine, session_factory, transaction

@@ -217,7 +217,7 @@ def test_a_changed_matcher_configuration_rescreens_everybody_once(service: Setti
 
 def test_a_version_superseded_before_its_delta_is_covered_by_the_next_one(settings: Settings) -> None:
     """v1 (delta-screened) -> v2 (never screened: superseded at once) -> v3: v3's delta covers what v2 added."""
-    from kyc.matching import matcher_cache
+    from kyc.matcher_cache import matcher_cache
     from kyc.submission import PersonSpec
     from kyc.versions import ParsedList, RawFile, store_version
     from lists.fetch import read_local
@@ -279,7 +279,7 @@ def test_delta_fans_out_in_customer_chunks_and_completes_when_every_chunk_is_cou
 
 def test_changed_evidence_lapses_a_proposal_and_never_overwrites_a_confirmed_hit(settings: Settings) -> None:
     """HTi.006 changes between the two UN lists: a pending proposal on it lapses, a confirmed verdict stays put."""
-    from kyc.matching import matcher_cache
+    from kyc.matcher_cache import matcher_cache
     from kyc.review import ReviewError
     from kyc.storage.hits import HitDecision
     from workers.tasks import run_screening

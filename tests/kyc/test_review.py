@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from kyc import customers, retention, review
 from kyc.access import Principal, Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.retention import PurgeResult, purge_expired
 from kyc.review import DecisionRefused, ReviewError
 from kyc.settings import Settings

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 
 from kyc import review
 from kyc.access import Principal, Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.review import ReviewError
 from kyc.settings import Settings
 from kyc.storage.db import session_factory

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kyc.entry import Entry, Name, Position, Schema
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.outcome import job_outcome
 from kyc.pep import PepKind, PepStatus, classify, earliest_end
 from kyc.retention import end_relationship, purge_expired, set_legal_hold

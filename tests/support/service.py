@@ -19,7 +19,7 @@ from celery.worker import state as worker_state
 from sqlalchemy import select
 
 from kyc.access import Role, create_user
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.jobs import ScreeningJob

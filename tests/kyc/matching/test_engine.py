@@ -1,4 +1,4 @@
-"""The matcher over the real UN list: retrieval, qualifiers, schema rules, explanations, thresholds, the cache."""
+"""The matcher over the real UN list: retrieval, qualifiers, schema rules, explanations, thresholds."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from kyc.entry import Entry, Name, NameKind, Schema
-from kyc.logs import configure
-from kyc.matching import ENGINE_VERSION, MatchConfig, Matcher, MatcherCache, Query, load_matcher
-from kyc.settings import Settings
-from kyc.storage.db import transaction
-from kyc.versions import RawFile, active_version_ids
-from lists.ingest import ingest_files
+from kyc.matching import ENGINE_VERSION, MatchConfig, Matcher, Query
+from kyc.versions import RawFile
 from lists.registry import get_adapter
 from lists.un_sc import UnScAdapter
 from tests.support.env import eval_file, list_file
 
-UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
 LISTED_TOGETHER = {
     "un_sc": UN_2026,
@@ -172,23 +167,6 @@ def test_invalid_queries_are_rejected_with_the_field() -> None:
         person("X", nationality="Atlantis")
     with pytest.raises(ValueError, match="schema"):
         Query.model_validate({"name": "X", "schema": "Starship"})
-
-
-def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings) -> None:
-    configure()  # logging to this process's stderr, whatever an earlier CLI test left bound
-    cache_ = MatcherCache()
-    ingest_files("un_sc", [list_file(UN_2025)], settings)
-    first = cache_.get(settings.database_url)
-    assert first.entry_count == 1000
-    assert cache_.get(settings.database_url) is first  # unchanged versions: no rebuild
-    ingest_files("un_sc", [list_file(UN_2026)], settings)
-    second = cache_.get(settings.database_url)
-    assert second is not first and second.entry_count == 1003
-    with transaction(settings.database_url) as session:
-        assert second.version_ids == active_version_ids(session)
-        direct = load_matcher(session)
-    assert direct.version_ids == second.version_ids
-    assert second.screen(person("Emraan Ali"))[0].version_id == second.version_ids["un_sc"]
 
 
 def test_person_query_also_screens_entries_of_unknown_kind() -> None:
