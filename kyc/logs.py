@@ -50,9 +50,21 @@ def scrub_database_text(text: str) -> str:
     return _DB_QUOTED_INPUT.sub(r"\1: (hidden)", text)
 
 
+_URL_SECRETS = re.compile(r"([?&](?:api_key|q)=)[^&\s\"']*")
+"""Query parameters of the OpenSanctions-compatible API that carry a token (``api_key``) or a searched name (``q``):
+both reach uvicorn's access log as part of the path."""
+
+
+def scrub_url_secrets(text: str) -> str:
+    """``text`` with the values of ``api_key=`` and ``q=`` query parameters hidden."""
+    if "api_key=" not in text and "q=" not in text:
+        return text
+    return _URL_SECRETS.sub(r"\1(hidden)", text)
+
+
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
-        return scrub_database_text(value)
+        return scrub_url_secrets(scrub_database_text(value))
     if isinstance(value, dict):
         return {key: _scrub_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
@@ -200,7 +212,8 @@ class RedactingFilter(logging.Filter):
 
 def redact_record(record: logging.LogRecord) -> None:
     """Mask in place; idempotent, so a record masked when created passes a handler's filter unchanged."""
-    record.msg = scrub_database_text(redact(record.msg if isinstance(record.msg, str) else str(record.msg)))
+    message = record.msg if isinstance(record.msg, str) else str(record.msg)
+    record.msg = scrub_url_secrets(scrub_database_text(redact(message)))
     if isinstance(record.args, Mapping):
         record.args = {key: _redact_arg(value) for key, value in record.args.items()}
     elif isinstance(record.args, tuple):
