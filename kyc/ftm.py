@@ -230,27 +230,27 @@ def occupancy(entry: Entry, position: Position) -> dict[str, Any]:
 def relation(
     entry: Entry, rel: Relation, related: Callable[[str], dict[str, Any] | None], index: int
 ) -> tuple[str, dict[str, Any]]:
-    """A family membership (``familyPerson``) or close association (``associates``), with the other person nested
-    when the source names an entry of its own for them."""
+    """A family membership (``familyPerson``) or close association (``associates``) between persons, with the other
+    person nested when the source lists them in their own right; a link involving a company is an ``UnknownLink``
+    (``unknownLinkTo``), as FtM has family and associates only between persons."""
     eid = entity_id(entry.source, entry.source_ref)
-    other: str | dict[str, Any] | None = None
-    if rel.other_ref:
-        other = related(rel.other_ref)
+    person = SCHEMA[entry.schema_.value] == "Person"
+    other = related(rel.other_ref) if rel.other_ref else None
     if other is None:
-        person = _stub(
-            eid,
-            f"relative-{index}",
-            "Person",
-            rel.other_name or "unknown",
-            {"name": [rel.other_name] if rel.other_name else []},
+        props = {"name": [rel.other_name] if rel.other_name else []}
+        other = _stub(
+            eid, f"related-{index}", "Person" if person else "LegalEntity", rel.other_name or "unknown", props
         )
-        other = person
-    props: dict[str, list[Any]]
-    if rel.kind == "family":
-        props = {"person": [eid], "relative": [other], "relationship": [rel.description] if rel.description else []}
-        return "familyPerson", _stub(eid, f"family-{index}", "Family", rel.description or "family", props)
-    props = {"person": [eid], "associate": [other], "relationship": [rel.description] if rel.description else []}
-    return "associates", _stub(eid, f"associate-{index}", "Associate", rel.description or "associate", props)
+    description = [rel.description] if rel.description else []
+    links: dict[str, list[Any]]
+    if person and other["schema"] == "Person":
+        if rel.kind == "family":
+            links = {"person": [eid], "relative": [other], "relationship": description}
+            return "familyPerson", _stub(eid, f"family-{index}", "Family", rel.description or "family", links)
+        links = {"person": [eid], "associate": [other], "relationship": description}
+        return "associates", _stub(eid, f"associate-{index}", "Associate", rel.description or "associate", links)
+    links = {"subject": [eid], "object": [other], "role": description}
+    return "unknownLinkTo", _stub(eid, f"link-{index}", "UnknownLink", rel.description or "linked to", links)
 
 
 def nested_entity(
@@ -276,3 +276,32 @@ def nested_entity(
         prop, value = relation(entry, rel, other, index)
         props.setdefault(prop, []).append(value)
     return entity
+
+
+def flatten(entity: dict[str, Any]) -> list[dict[str, Any]]:
+    """A nested entity as flat FtM entities, each nested one replaced by its id (what FtM JSON lines hold)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def walk(node: dict[str, Any]) -> str:
+        flat = {k: v for k, v in node.items() if k != "properties"}
+        props: dict[str, list[Any]] = {}
+        flat["properties"] = props
+        if node["id"] not in seen:
+            seen.add(node["id"])
+            out.append(flat)
+        for prop, values in node.get("properties", {}).items():
+            props[prop] = [walk(v) if isinstance(v, dict) else v for v in values]
+        return str(node["id"])
+
+    walk(entity)
+    return out
+
+
+def export_entities(entries: list[Entry], seen: Seen | None = None) -> list[dict[str, Any]]:
+    """Every entry of one list version with its sanctions, positions and relations, as flat FtM entities."""
+    by_ref = {entry.source_ref: entry for entry in entries}
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        out.extend(flatten(nested_entity(entry, seen, by_ref.get)))
+    return out
