@@ -59,16 +59,18 @@ AUTHORITIES: Mapping[str, str] = {
     "fi_national": "Finnish National Bureau of Investigation (asset freezing)",
 }
 
-_SAFE_REF = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_REF = re.compile(r"[^A-Za-z0-9.-]+")
 
 
 def entity_id(source: str, source_ref: str) -> str:
-    """``un_sc-QDi.430``: stable across versions; a reference with other characters (spaces, slashes) is written
+    """``un-sc-QDi.430``: stable across versions, and a valid FtM id (letters, digits, dots and dashes, starting
+    and ending with a letter or digit). A reference with other characters (spaces, slashes, underscores) is written
     with dashes plus a short hash of the original, so two references never share an id."""
-    safe = _SAFE_REF.sub("-", source_ref).strip("-")
+    safe = _SAFE_REF.sub("-", source_ref).strip("-.")
     if safe != source_ref or not safe:
-        safe = f"{safe}-{hashlib.sha256(source_ref.encode()).hexdigest()[:8]}".lstrip("-")
-    return f"{source}-{safe}"
+        digest = hashlib.sha256(source_ref.encode()).hexdigest()[:8]
+        safe = f"{safe}-{digest}" if safe else digest
+    return f"{source.replace('_', '-')}-{safe}"
 
 
 @dataclass(frozen=True)
@@ -161,13 +163,15 @@ def to_entity(entry: Entry, seen: Seen | None = None) -> dict[str, Any]:
     }
 
 
-def _stub(entry_id: str, suffix: str, schema: str, caption: str, props: dict[str, list[Any]]) -> dict[str, Any]:
+def _stub(
+    entry_id: str, suffix: str, schema: str, caption: str, props: dict[str, list[Any]], source: str
+) -> dict[str, Any]:
     return {
         "id": f"{entry_id}-{suffix}",
         "caption": caption,
         "schema": schema,
         "properties": {k: v for k, v in props.items() if v},
-        "datasets": [entry_id.split("-", 1)[0]],
+        "datasets": [source],
         "referents": [],
         "target": False,
     }
@@ -187,7 +191,7 @@ def sanction(entry: Entry) -> dict[str, Any] | None:
         "authorityId": [entry.source_ref],
     }
     caption = ", ".join(entry.programs) or SOURCE_TITLES.get(entry.source, entry.source)
-    return _stub(eid, "sanction", "Sanction", caption, props)
+    return _stub(eid, "sanction", "Sanction", caption, props, entry.source)
 
 
 def _position_suffix(position: Position) -> str:
@@ -210,6 +214,7 @@ def occupancy(entry: Entry, position: Position) -> dict[str, Any]:
             "organization": [position.body] if position.body else [],
             "topics": ["role.pep"],
         },
+        entry.source,
     )
     status = "ended" if position.end else "current"
     return _stub(
@@ -224,6 +229,7 @@ def occupancy(entry: Entry, position: Position) -> dict[str, Any]:
             "endDate": [position.end] if position.end else [],
             "status": [status],
         },
+        entry.source,
     )
 
 
@@ -239,18 +245,29 @@ def relation(
     if other is None:
         props = {"name": [rel.other_name] if rel.other_name else []}
         other = _stub(
-            eid, f"related-{index}", "Person" if person else "LegalEntity", rel.other_name or "unknown", props
+            eid,
+            f"related-{index}",
+            "Person" if person else "LegalEntity",
+            rel.other_name or "unknown",
+            props,
+            entry.source,
         )
     description = [rel.description] if rel.description else []
     links: dict[str, list[Any]]
     if person and other["schema"] == "Person":
         if rel.kind == "family":
             links = {"person": [eid], "relative": [other], "relationship": description}
-            return "familyPerson", _stub(eid, f"family-{index}", "Family", rel.description or "family", links)
+            return "familyPerson", _stub(
+                eid, f"family-{index}", "Family", rel.description or "family", links, entry.source
+            )
         links = {"person": [eid], "associate": [other], "relationship": description}
-        return "associates", _stub(eid, f"associate-{index}", "Associate", rel.description or "associate", links)
+        return "associates", _stub(
+            eid, f"associate-{index}", "Associate", rel.description or "associate", links, entry.source
+        )
     links = {"subject": [eid], "object": [other], "role": description}
-    return "unknownLinkTo", _stub(eid, f"link-{index}", "UnknownLink", rel.description or "linked to", links)
+    return "unknownLinkTo", _stub(
+        eid, f"link-{index}", "UnknownLink", rel.description or "linked to", links, entry.source
+    )
 
 
 def nested_entity(

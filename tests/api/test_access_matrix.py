@@ -160,7 +160,7 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         "notification_id": "1",
         "lift_id": "1",
         "dataset": "default",
-        "entity_id": "un_sc-QDi.999",
+        "entity_id": "un-sc-QDi.999",
         "token_id": str(target_token_id),  # nobody's own token: revoking it over /v1/me is a 404 for every role
         **_add_hit(db_url),
     }
