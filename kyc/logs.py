@@ -50,16 +50,19 @@ def scrub_database_text(text: str) -> str:
     return _DB_QUOTED_INPUT.sub(r"\1: (hidden)", text)
 
 
-_URL_SECRETS = re.compile(r"([?&](?:api_key|q)=)[^&\s\"']*")
-"""Query parameters of the OpenSanctions-compatible API that carry a token (``api_key``) or a searched name (``q``):
-both reach uvicorn's access log as part of the path."""
+_API_KEY = re.compile(r"([?&]api_key=)[^&\s\"']*")
+_SEARCH_TEXT = re.compile(r"(/search/[^?\s]*\?(?:[^\s#]*?&)?q=)[^&\s\"']*")
+"""The OpenSanctions-compatible API takes a token as ``api_key=`` and a searched name as ``/search/…?q=``: both
+would otherwise reach uvicorn's access log as part of the path."""
 
 
 def scrub_url_secrets(text: str) -> str:
-    """``text`` with the values of ``api_key=`` and ``q=`` query parameters hidden."""
-    if "api_key=" not in text and "q=" not in text:
-        return text
-    return _URL_SECRETS.sub(r"\1(hidden)", text)
+    """``text`` with the values of ``api_key=`` and of a search's ``q=`` hidden."""
+    if "api_key=" in text:
+        text = _API_KEY.sub(r"\1(hidden)", text)
+    if "/search/" in text and "q=" in text:
+        text = _SEARCH_TEXT.sub(r"\1(hidden)", text)
+    return text
 
 
 def _scrub_value(value: Any) -> Any:
