@@ -202,7 +202,23 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
     app = FastAPI(
         title="KYC/AML screening",
         version="0.1.0",
-        description="Sanctions, asset-freeze and PEP screening of business customers and their people.",
+        description=(
+            "Sanctions, asset-freeze and PEP screening of business customers and their people: the service's own "
+            f"API under `/v1`, and an OpenSanctions-compatible API (yente 5.x protocol) under "
+            f"`{current.opensanctions_path}` for Marble, nomenklatura's YenteEnricher and other yente clients."
+        ),
+        openapi_tags=[
+            {
+                "name": "OpenSanctions-compatible (yente 5.x)",
+                "description": (
+                    "yente's /match, /search, /entities, /catalog and /algorithms, answered by this service's "
+                    "engine: a client switches by setting its host to this service's URL plus "
+                    f"`{current.opensanctions_path}`. Token of a `screening_api` user as `Authorization: Bearer`, "
+                    "`Authorization: ApiKey` or `api_key=`. Scores are calibrated so that 0.70 is this service's "
+                    "own threshold; errors are `{\"detail\": ...}`."
+                ),
+            }
+        ],
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,

@@ -309,7 +309,11 @@ def test_only_the_screening_api_role_and_every_request_audited_without_names(
 
 
 def test_the_compatible_api_is_documented_next_to_ours(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    (tag,) = [t for t in spec["tags"] if t["name"] == "OpenSanctions-compatible (yente 5.x)"]
+    assert "/opensanctions" in tag["description"] and "ApiKey" in tag["description"]
+    assert client.get("/docs").status_code == 200
     assert "/v1/screenings" in paths
     assert {"/opensanctions/match/{dataset}", "/opensanctions/catalog", "/opensanctions/readyz"} <= set(paths)
     assert paths["/opensanctions/match/{dataset}"]["post"]["tags"] == ["OpenSanctions-compatible (yente 5.x)"]
