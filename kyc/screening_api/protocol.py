@@ -19,7 +19,7 @@ from kyc.matching.model import QuerySchema
 COMPATIBLE_VERSION = "5.5.0"
 """The yente release whose protocol this follows."""
 DEFAULT_THRESHOLD = 0.70
-"""yente's ``SCORE_THRESHOLD``: on the reported scale our own threshold sits here (see the module docstring)."""
+"""yente's ``SCORE_THRESHOLD``: on the reported scale our own threshold sits here (see the package docstring)."""
 MAX_BATCH = 100
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 5
