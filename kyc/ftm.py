@@ -4,6 +4,7 @@ Pure translation, no storage: ``entity_id`` names an entry the same way in every
 source's own reference), so a client that stored an id (a dismissed match, an ``exclude_entity_ids`` list) finds
 the same designation after the next ingestion. Property names, schemata and topics are FollowTheMoney's and
 OpenSanctions' (``sanction``, ``role.pep``, ``role.rca``); country codes are lower-case ISO 3166-1 as FtM writes them.
+Finnish personal identity codes are masked (``kyc.crypto.redact``), as in every answer of the service.
 
 ``to_entity`` gives the flat entity (what ``/match`` and ``/search`` return, and what ``kyc lists export --format
 ftm`` writes); ``nested_entity`` adds the adjacent entities OpenSanctions attaches to a listed person or company: its
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kyc.crypto import redact
 from kyc.entry import Entry, NameKind, Position, Relation
 
 SCHEMA = {
@@ -108,6 +110,7 @@ def properties(entry: Entry) -> dict[str, list[str]]:
 
     def add(prop: str, value: str | None) -> None:
         if value:
+            value = redact(value)  # a listed person's identity code is masked like a party's
             values = props.setdefault(prop, [])
             if value not in values:
                 values.append(value)

@@ -51,6 +51,7 @@ from kyc.screening_api.protocol import (
     UnknownDataset,
     UnknownEntity,
     algorithm_name,
+    echo_query,
     to_query,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "calibrate",
     "catalog",
     "catalog_etag",
+    "echo_query",
     "entity",
     "in_dataset",
     "match",

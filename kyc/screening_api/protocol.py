@@ -11,6 +11,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kyc.countries import to_country
+from kyc.crypto import redact
 from kyc.entry import PartialDate
 from kyc.errors import Invalid, NotFound, Unavailable
 from kyc.matching import Query
@@ -267,6 +268,7 @@ def to_query(example: EntityExample) -> Query:
 
 
 def echo_query(example: EntityExample) -> dict[str, Any]:
-    """The query as understood: the properties used for matching (yente echoes its parsed entity)."""
-    props = {name: _values(example.properties, name) for name in USED_PROPS}
+    """The query as understood: the properties used for matching (yente echoes its parsed entity), with personal
+    identity codes masked as in every other answer of the service."""
+    props = {name: [redact(v) for v in _values(example.properties, name)] for name in USED_PROPS}
     return {"id": example.id, "schema": example.schema_, "properties": {k: v for k, v in props.items() if v}}

@@ -121,3 +121,21 @@ def test_catalog_before_and_after_the_index(index: ApiIndex) -> None:
     building = catalog(None, versions)
     assert building["index_stale"] and building["current"] == []
     assert all(d["index_version"] is None for d in building["datasets"])
+
+
+def test_identity_codes_are_masked_in_the_echoed_query_and_in_listed_entities() -> None:
+    from kyc.entry import Identifier, Name
+    from kyc.screening_api import echo_query
+
+    echoed = echo_query(example(name="Matti Meikäläinen", idNumber="170580-123L"))
+    assert echoed["properties"]["idNumber"] == ["170580-****"]
+    listed = Entry(
+        source="fi_national",
+        source_ref="FI-1",
+        schema="Person",
+        names=(Name(value="Matti Meikäläinen"),),
+        identifiers=(Identifier(type="national_id", number="170580-123L"),),
+        remarks="henkilötunnus 170580-123L",
+    )
+    props = ftm.to_entity(listed)["properties"]
+    assert props["idNumber"] == ["170580-****"] and "123L" not in props["notes"][0]
