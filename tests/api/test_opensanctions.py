@@ -340,7 +340,7 @@ def _free_port() -> int:
 def server(service: tuple[Settings, str]) -> Iterator[str]:
     """Our app served by uvicorn on 127.0.0.1 in a thread; yields the API URL a yente client is configured with."""
     port = _free_port()
-    config = uvicorn.Config(create_app(service[0]), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(service[0]), host="127.0.0.1", port=port, log_config=None, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
