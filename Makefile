@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# yente's response models, for the tests of the OpenSanctions-compatible API: without its pinned dependencies (see
+# pyproject.toml, dev extra), which would downgrade fastapi, uvicorn, httpx and rigour.
+YENTE_MODELS := yente==5.5.0
 
 .PHONY: install run test test-fast lint bench clean
 
@@ -10,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps '$(YENTE_MODELS)'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -69,6 +69,13 @@ def _reason(err: Mapping[str, Any]) -> str:
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """422 with every field path and reason — and never the rejected value, which may be a personal id."""
     assert isinstance(exc, RequestValidationError)
+    if errors.is_compatible_api(_request):
+        # yente's (FastAPI's) shape, without the rejected input, which may be a name or a personal id
+        detail = [
+            {"loc": _loc(e.get("loc", ()), str(e.get("type", ""))), "msg": _reason(e), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
     details = []
     for err in exc.errors():
         loc = _loc(err.get("loc", ()), str(err.get("type", "")))
@@ -167,13 +174,15 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _include_routers(app: FastAPI) -> None:
-    """Every module in ``api/routers`` with a ``router`` (others add theirs without editing this file)."""
+def _include_routers(app: FastAPI, settings: Settings) -> None:
+    """Every module in ``api/routers`` with a ``router`` (others add theirs without editing this file); a module
+    naming a ``PREFIX_SETTING`` is mounted under that setting's path."""
     for info in sorted(pkgutil.iter_modules(api.routers.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"api.routers.{info.name}")
         router = getattr(module, "router", None)
         if router is not None:
-            app.include_router(router)
+            setting = getattr(module, "PREFIX_SETTING", None)
+            app.include_router(router, prefix=str(getattr(settings, setting)) if setting else "")
 
 
 def _docs_enabled(settings: Settings) -> bool:
@@ -193,7 +202,23 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
     app = FastAPI(
         title="KYC/AML screening",
         version="0.1.0",
-        description="Sanctions, asset-freeze and PEP screening of business customers and their people.",
+        description=(
+            "Sanctions, asset-freeze and PEP screening of business customers and their people: the service's own "
+            f"API under `/v1`, and an OpenSanctions-compatible API (yente 5.x protocol) under "
+            f"`{current.opensanctions_path}` for Marble, nomenklatura's YenteEnricher and other yente clients."
+        ),
+        openapi_tags=[
+            {
+                "name": "OpenSanctions-compatible (yente 5.x)",
+                "description": (
+                    "yente's /match, /search, /entities, /catalog and /algorithms, answered by this service's "
+                    "engine: a client switches by setting its host to this service's URL plus "
+                    f"`{current.opensanctions_path}`. Token of a `screening_api` user as `Authorization: Bearer`, "
+                    "`Authorization: ApiKey` or `api_key=`. Scores are calibrated so that 0.70 is this service's "
+                    "own threshold; errors are `{\"detail\": ...}`."
+                ),
+            }
+        ],
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
@@ -216,5 +241,6 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
             return Health(status="degraded", database="unreachable")
         return Health(status="ok", database="ok")
 
-    _include_routers(app)
+    app.state.opensanctions_path = current.opensanctions_path
+    _include_routers(app, current)
     return app

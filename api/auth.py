@@ -16,8 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.blocking import run_blocking
 from api.deps import SessionDep, SettingsDep
@@ -145,3 +145,43 @@ def _record_refusal(settings: Settings, principal: Principal, method: str, path:
             purpose="security",
             details={"missing": missing},
         )
+
+
+_api_key_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    description="`Bearer TOKEN` or `ApiKey TOKEN` (nomenklatura's YenteEnricher): a `screening_api` user's token.",
+)
+_api_key_query = APIKeyQuery(name="api_key", auto_error=False, description="The token, as hosted-API clients send it.")
+
+
+def screening_api_token(authorization: str | None, api_key: str | None) -> str | None:
+    """The token of a yente-protocol client: ``Authorization: Bearer …``, ``Authorization: ApiKey …`` or the
+    ``api_key`` query parameter (in that order)."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    if scheme.lower() in ("bearer", "apikey") and value.strip():
+        return value.strip()
+    if api_key and api_key.strip():
+        return api_key.strip()
+    return None
+
+
+def require_screening_api(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Security(_api_key_header)] = None,
+    api_key: Annotated[str | None, Security(_api_key_query)] = None,
+) -> Principal:
+    """The OpenSanctions-compatible API's check: any of the three ways of sending the token, and the
+    ``use_screening_api`` permission (only the ``screening_api`` role holds it)."""
+    token = screening_api_token(authorization, api_key)
+    if token is None:
+        raise unauthorized("an API key is required (Authorization: Bearer|ApiKey TOKEN, or api_key=TOKEN)")
+    principal = authenticate(session, token)
+    if principal is None:
+        raise unauthorized("the API key is unknown or revoked", invalid=True)
+    if not principal.can(Permission.USE_SCREENING_API):
+        _record_refusal(settings, principal, *_endpoint(request), [Permission.USE_SCREENING_API.value])
+        raise forbidden(f"role {principal.role.value} lacks permission {Permission.USE_SCREENING_API.value}")
+    return principal

@@ -1,4 +1,7 @@
-"""API errors rendered as ``{"status", "code", "message"}`` (like yente), and the one place domain errors get a status.
+"""API errors rendered as ``{"status", "code", "message"}``, and the one place domain errors get a status.
+
+Under the OpenSanctions-compatible API's base path errors are rendered as yente renders them, ``{"detail": …}``,
+and an invalid query is a 400 there (yente's status), not a 422.
 
 Routers let ``kyc.errors`` propagate: :func:`handle_domain_error` maps the family (not found 404, conflict 409,
 refused 403, invalid 422 with the field path, unavailable 503 with ``Retry-After``). ``ApiError`` is for what only
@@ -41,8 +44,17 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
-async def handle_api_error(_request: Request, exc: Exception) -> JSONResponse:
+def is_compatible_api(request: Request) -> bool:
+    """Whether the request is for the yente-protocol API (its base path is kept on the app by ``create_app``)."""
+    prefix: str | None = getattr(request.app.state, "opensanctions_path", None)
+    path = request.url.path
+    return prefix is not None and (path == prefix or path.startswith(prefix + "/"))
+
+
+async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    if is_compatible_api(request):
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
@@ -69,9 +81,12 @@ def from_domain(exc: domain.KycError) -> ApiError:
     return ApiError(status, exc.code, exc.message, headers)
 
 
-async def handle_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, domain.KycError)
     error = from_domain(exc)
+    if is_compatible_api(request):
+        status = 400 if isinstance(exc, domain.Invalid) else error.status
+        return JSONResponse({"detail": exc.message}, status_code=status, headers=error.headers)
     body = error.body()
     if isinstance(exc, domain.Invalid) and exc.field:
         body["errors"] = [{"field": exc.field, "loc": exc.field.split("."), "reason": exc.message}]

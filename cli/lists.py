@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cli.common import fail, is_terminal, settings
 from cli.users import cli_actor
-from kyc import audit
+from kyc import audit, ftm, screening_api
 from kyc.access import Principal, authenticate
 from kyc.errors import KycError
 from kyc.storage.db import transaction
@@ -22,8 +22,10 @@ from kyc.versions import (
     ListRejected,
     SourceStatus,
     active_version,
+    active_version_ids,
     approve_version,
     approving_user,
+    load_entries,
     named_changes,
     status,
 )
@@ -200,6 +202,46 @@ def _status_json(r: SourceStatus) -> dict[str, object]:
         "stale_reason": r.stale_reason,
         "pending_versions": r.pending_versions,
     }
+
+
+@app.command("export")
+def export_command(
+    source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCES)}, or all")],
+    format_: Annotated[str, typer.Option("--format", help="Output format: ftm (FollowTheMoney JSON lines).")] = "ftm",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the active version of a source (or of every source) as FollowTheMoney entities, one JSON per line,
+    for nomenklatura, Aleph and OpenSanctions tooling. Exit 2 for an unknown source or one without an active
+    version."""
+    if format_ != "ftm":
+        fail(f"unknown format {format_!r}; known: ftm")
+    if source != "all" and source not in SOURCES:
+        fail(str(UnknownSource(source)))
+    with transaction(settings().database_url) as session:
+        versions = active_version_ids(session)
+        wanted = sorted(versions) if source == "all" else [source]
+        if source != "all" and source not in versions:
+            fail(f"{source}: no active version to export")
+        infos = {v.source: v for v in screening_api.active_versions(session, {s: versions[s] for s in wanted})}
+        batches = [(name, load_entries(session, versions[name])) for name in wanted]
+    stream = output.open("w", encoding="utf-8") if output is not None else None
+    count = 0
+    try:
+        for name, entries in batches:
+            stamp = ftm.iso_seconds(infos[name].moment)
+            seen = ftm.Seen(first_seen=stamp, last_seen=stamp, last_change=stamp)
+            for entity in ftm.export_entities(entries, seen):
+                line = json.dumps(entity, ensure_ascii=False, sort_keys=True)
+                if stream is not None:
+                    stream.write(line + "\n")
+                else:
+                    typer.echo(line)
+                count += 1
+    finally:
+        if stream is not None:
+            stream.close()
+    if output is not None:
+        typer.echo(f"{count} entities from {', '.join(wanted) or 'no source'} written to {output}", err=True)
 
 
 @app.command("diff")

@@ -1,7 +1,8 @@
 """Roles, permissions, users and bearer tokens: least privilege as the AML duties are split.
 
 The onboarding system submits customers and learns only the outcome (tipping-off risk: hit details must not reach
-the business flow); analysts propose decisions, approvers give the second decision of four eyes; auditors read
+the business flow); a screening-API client (``screening_api``) matches names against the lists and sees no case
+data; analysts propose decisions, approvers give the second decision of four eyes; auditors read
 everything including the audit trail but change nothing; the data protection officer serves data-subject requests;
 admins manage users, tokens and lists but see no case data.
 
@@ -44,6 +45,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     DPO = "dpo"
     ADMIN = "admin"
+    SCREENING_API = "screening_api"
+    """A system screening through the OpenSanctions-compatible API (Marble, nomenklatura): nothing else."""
 
 
 class Permission(StrEnum):
@@ -70,6 +73,8 @@ class Permission(StrEnum):
     """Ask for a customer's asset-freeze block to be lifted, with ground and reason (the first of four eyes)."""
     APPROVE_BLOCK_LIFT = "approve_block_lift"
     """Approve or reject somebody else's block-lift request (the second of four eyes: approvers)."""
+    USE_SCREENING_API = "use_screening_api"
+    """Match, search and read list entities through the OpenSanctions-compatible API (no case data at all)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -103,6 +108,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.DPO: frozenset({Permission.EXPORT_SUBJECT, Permission.CORRECT_SUBJECT}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.MANAGE_LISTS, Permission.READ_LISTS}),
+    Role.SCREENING_API: frozenset({Permission.USE_SCREENING_API}),
 }
 
 

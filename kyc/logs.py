@@ -50,9 +50,24 @@ def scrub_database_text(text: str) -> str:
     return _DB_QUOTED_INPUT.sub(r"\1: (hidden)", text)
 
 
+_API_KEY = re.compile(r"([?&]api_key=)[^&\s\"']*")
+_SEARCH_TEXT = re.compile(r"(/search/[^?\s]*\?(?:[^\s#]*?&)?q=)[^&\s\"']*")
+"""The OpenSanctions-compatible API takes a token as ``api_key=`` and a searched name as ``/search/…?q=``: both
+would otherwise reach uvicorn's access log as part of the path."""
+
+
+def scrub_url_secrets(text: str) -> str:
+    """``text`` with the values of ``api_key=`` and of a search's ``q=`` hidden."""
+    if "api_key=" in text:
+        text = _API_KEY.sub(r"\1(hidden)", text)
+    if "/search/" in text and "q=" in text:
+        text = _SEARCH_TEXT.sub(r"\1(hidden)", text)
+    return text
+
+
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
-        return scrub_database_text(value)
+        return scrub_url_secrets(scrub_database_text(value))
     if isinstance(value, dict):
         return {key: _scrub_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
@@ -200,7 +215,8 @@ class RedactingFilter(logging.Filter):
 
 def redact_record(record: logging.LogRecord) -> None:
     """Mask in place; idempotent, so a record masked when created passes a handler's filter unchanged."""
-    record.msg = scrub_database_text(redact(record.msg if isinstance(record.msg, str) else str(record.msg)))
+    message = record.msg if isinstance(record.msg, str) else str(record.msg)
+    record.msg = scrub_url_secrets(scrub_database_text(redact(message)))
     if isinstance(record.args, Mapping):
         record.args = {key: _redact_arg(value) for key, value in record.args.items()}
     elif isinstance(record.args, tuple):

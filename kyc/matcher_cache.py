@@ -76,6 +76,25 @@ class MatcherCache:
             gc.freeze()
             return fresh
 
+    def current(self, database_url: str, config: MatchConfig | None = None) -> Matcher | None:
+        """The matcher when one is already built over the active versions (and configuration), else None: a
+        readiness check that never builds."""
+        wanted = config or self._config or MatchConfig()
+        with transaction(database_url) as session:
+            current_ids = active_version_ids(session)
+        matcher = self._matchers.get(database_url)
+        if matcher is not None and matcher.version_ids == current_ids and matcher.config == wanted:
+            return matcher
+        return None
+
+    def build_in_background(self, database_url: str, config: MatchConfig | None = None) -> None:
+        """Start building the matcher in a daemon thread unless a build for that database is already running
+        (what a readiness probe asks for, so that the first real request does not wait for the build)."""
+        if self._lock(database_url).locked():
+            return
+        thread = threading.Thread(target=self.get, args=(database_url, config), daemon=True, name="matcher-build")
+        thread.start()
+
     def clear(self) -> None:
         with self._guard:
             self._matchers.clear()

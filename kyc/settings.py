@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     monitoring_chunk_size: int = 2000
     """Customers per full-rescreen task: chunks spread over the worker processes."""
 
+    # OpenSanctions-compatible API
+    opensanctions_path: str = Field("/opensanctions", pattern=r"^(/[A-Za-z0-9._-]+)+$")
+    """Base path of the yente-protocol API (``KYC_OPENSANCTIONS_PATH``): a client's host setting is the service URL
+    plus this, e.g. ``https://kyc.example/opensanctions``."""
+
     # Matching
     match_threshold: float = 0.80
     """Default alert threshold of the matcher (``kyc.matching.MatchConfig.threshold``)."""

@@ -27,13 +27,14 @@ pytestmark = pytest.mark.usefixtures("encryption_key")
 
 OPEN = "open"
 ALL = frozenset(Role)
-ONB, ANA, APP, AUD, DPO, ADM = (
+ONB, ANA, APP, AUD, DPO, ADM, SCR = (
     Role.ONBOARDING,
     Role.ANALYST,
     Role.APPROVER,
     Role.AUDITOR,
     Role.DPO,
     Role.ADMIN,
+    Role.SCREENING_API,
 )
 COMPLIANCE = frozenset({ANA, APP, AUD})
 
@@ -76,6 +77,15 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
     ("GET", "/v1/lists/versions"): frozenset({ANA, APP, AUD, ADM}),
     ("POST", "/v1/lists/versions/{version_id}/approve"): frozenset({ADM}),
+    # The OpenSanctions-compatible API: the screening_api role only, and that role nothing else (but its own tokens)
+    ("POST", "/opensanctions/match/{dataset}"): frozenset({SCR}),
+    ("GET", "/opensanctions/search/{dataset}"): frozenset({SCR}),
+    ("GET", "/opensanctions/entities/{entity_id}"): frozenset({SCR}),
+    ("GET", "/opensanctions/catalog"): frozenset({SCR}),
+    ("GET", "/opensanctions/algorithms"): frozenset({SCR}),
+    ("GET", "/opensanctions/-/version"): frozenset({SCR}),
+    ("GET", "/opensanctions/healthz"): OPEN,
+    ("GET", "/opensanctions/readyz"): OPEN,
 }
 
 PERSONAL_ID = "170580-123L"
@@ -109,6 +119,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/notifications/{notification_id}/sent"): {"reference": "matrix test"},
     ("POST", "/v1/customers/{customer_id}/block-lifts"): {"ground": "delisted", "reason": "matrix test"},
     ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): {"decision": "reject", "reason": "x"},
+    ("POST", "/opensanctions/match/{dataset}"): {
+        "queries": {"q1": {"schema": "Person", "properties": {"name": ["Matti Meikäläinen"]}}}
+    },
 }
 # Endpoints whose allowed roles depend on the body: each further (body, roles) is checked as well.
 VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
@@ -146,6 +159,8 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         "version_id": "1",
         "notification_id": "1",
         "lift_id": "1",
+        "dataset": "default",
+        "entity_id": "un-sc-QDi.999",
         "token_id": str(target_token_id),  # nobody's own token: revoking it over /v1/me is a 404 for every role
         **_add_hit(db_url),
     }

@@ -226,3 +226,23 @@ def test_database_errors_reach_no_log_with_personal_data(db_url: str, capsys: py
     assert "[SQL: INSERT INTO screening_parties" in output and "message hidden" in output
     if db_url.startswith("postgresql"):
         assert "sqlstate=23503" in output and "constraint_name=" in output  # enough for an operator to act on
+
+
+def test_access_log_hides_api_keys_and_searched_names() -> None:
+    """yente clients send the token as ``api_key=`` and a name as ``/search/…?q=``: neither reaches the log."""
+    configure()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('"%(request_line)s" %(status_code)s', use_colors=False))
+    access = logging.getLogger("test.uvicorn.access.yente")
+    access.addHandler(handler)
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    path = "/opensanctions/search/default?limit=5&q=Maija%20Meik%C3%A4l%C3%A4inen&api_key=kyc_secret-token"
+    try:
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    finally:
+        access.removeHandler(handler)
+    line = stream.getvalue()
+    assert "limit=5&q=(hidden)&api_key=(hidden)" in line, line
+    assert "Maija" not in line and "secret" not in line
