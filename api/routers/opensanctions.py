@@ -17,7 +17,7 @@ from api.auth import require_screening_api
 from api.deps import SessionDep, SettingsDep
 from kyc import screening_api as yente
 from kyc.access import Principal
-from kyc.matching import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
 from kyc.screening_api import ApiIndex, MatchParams, MatchRequest, SearchParams
 from kyc.storage.db import transaction
 from kyc.versions import active_version_ids

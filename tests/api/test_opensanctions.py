@@ -34,7 +34,7 @@ from yente.data.common import (
 from api.app import create_app
 from kyc import access
 from kyc.access import Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog
 from kyc.storage.db import transaction
