@@ -39,9 +39,10 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from kyc.countries import to_country
-from kyc.entry import Entry, Name, NameKind, PartialDate, Schema, unique, unique_names
+from kyc.entry import Entry, Name, NameKind, PartialDate, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, excel_serial_date, make_partial_date, partial_date, utc_midnight
+from lists.names import listed_names
 
 COLUMNS = (
     "Reference",
@@ -190,7 +191,7 @@ class _Designation:
             source="au_dfat",
             source_ref=self.ref,
             schema_=self.schema or Schema.LEGAL_ENTITY,
-            names=unique_names(self.names),
+            names=listed_names(self.names, self.schema or Schema.LEGAL_ENTITY),
             birth_dates=unique(self.birth_dates),
             birth_places=unique(self.birth_places),
             nationalities=unique(self.nationalities),
