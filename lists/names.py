@@ -25,8 +25,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Literal
 
+from normality import ascii_text
 from rigour.langs import iso_639_alpha3
 from rigour.names import remove_org_types
 from rigour.text.scripts import text_scripts
@@ -43,7 +45,7 @@ _LATIN_TO_CYRILLIC = str.maketrans("AaBCcEeëHiIKĸMOoPpTXxYy", "АаВСсЕе�
 _CYRILLIC_TO_LATIN = str.maketrans("АаВСсЕеНіІКкМОоРрТХхУу", "AaBCcEeHiIKkMOoPpTXxYy")
 _LABEL = re.compile(
     r"^(?:a\.?k\.?a\.?|f\.?k\.?a\.?|n\.?k\.?a\.?|also known as|formerly known as|previously known as|known as|"
-    r"original script|in [a-z]+|[a-z]+ script)\s*[:,]?\s+",
+    r"original script|in [a-z]+|[a-z]+ script)(?:\s*[:,]\s*|\s+)",
     re.IGNORECASE,
 )
 _ALIAS_LABEL = re.compile(r"^(?:a\.?k\.?a\.?|f\.?k\.?a\.?|n\.?k\.?a\.?|also known as|formerly known as|known as)\b",
@@ -161,21 +163,38 @@ class _Group:
 
 
 def _split(text: str, kind: NameKind, person: bool) -> list[tuple[str, NameKind]]:
-    text = _SUCCESSORS.sub("", text)
     out: list[tuple[str, NameKind]] = []
-    for segment in _segments(text):
-        out.extend(_segment(segment, kind, person))
+    for item in _ENUMERATION.split(_SUCCESSORS.sub("", text)):
+        for segment in _segments(_balance(item)):
+            out.extend(_segment(segment, kind, person))
     return out
 
 
 def _segments(text: str) -> list[str]:
-    """Top-level ``;`` and ``a) … b) …`` parts, and inline ``a.k.a.`` and ``Subordinate Institution -`` parts."""
+    """Top-level ``;`` parts, and inline ``a.k.a.`` and ``Subordinate Institution -`` parts."""
     parts: list[str] = []
     for piece in _top_level(text, ";"):
-        for item in _ENUMERATION.split(piece):
-            for sub in _PARTS.split(item):
-                parts.extend(_INLINE_ALIAS.split(sub) if "(" not in sub else [sub])
+        for sub in _PARTS.split(piece):
+            parts.extend(_INLINE_ALIAS.split(sub) if "(" not in sub else [sub])
     return [part for part in (p.strip(" ,;:") for p in parts) if part]
+
+
+def _balance(text: str) -> str:
+    """``text`` without the parentheses that close or open nothing (``Беларускі народны банк) (``)."""
+    if "(" not in text and ")" not in text:
+        return text
+    opened: list[int] = []
+    unmatched: set[int] = set()
+    for i, ch in enumerate(text):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")":
+            if opened:
+                opened.pop()
+            else:
+                unmatched.add(i)
+    unmatched.update(opened)
+    return "".join(" " if i in unmatched else ch for i, ch in enumerate(text)) if unmatched else text
 
 
 def _top_level(text: str, separator: str) -> list[str]:
@@ -415,10 +434,32 @@ def _unbracketed(text: str, kind: NameKind, person: bool) -> list[tuple[str, Nam
 
 
 def _script_runs(text: str) -> list[str]:
-    """Latin and a separable script side by side (``Agha Jan Alizai اغا جان عالیزی``) as their runs."""
+    """Latin and another script side by side (``Agha Jan Alizai اغا جان عالیزی``) as their runs.
+
+    Cyrillic and Greek runs only when they spell the Latin run (``Abu Banat Абу Банат``): translations keep Latin
+    names inside them (``генерал Nkunda``).
+    """
     found = scripts(text)
-    if "Latin" not in found or not (found - {"Latin"}) or not (found - {"Latin"}) <= _SEPARABLE:
+    other = found - {"Latin"}
+    if "Latin" not in found or not other:
         return [text]
+    if not other <= _SEPARABLE:
+        if not other <= {"Cyrillic", "Greek"}:
+            return [text]
+        runs = _runs(text)
+        if len(runs) == 2 and _transliterates(runs[0], runs[1]):
+            return runs
+        return [text]
+    runs = _runs(text)
+    return runs if len(runs) <= 3 else [text]
+
+
+def _transliterates(first: str, second: str) -> bool:
+    a, b = ascii_text(first).casefold(), ascii_text(second).casefold()
+    return SequenceMatcher(None, a, b).ratio() >= 0.75
+
+
+def _runs(text: str) -> list[str]:
     runs: list[tuple[str, list[str]]] = []
     for token in text.split():
         token_scripts = scripts(token)
@@ -427,6 +468,4 @@ def _script_runs(text: str) -> list[str]:
             runs[-1][1].append(token)
         else:
             runs.append((label, [token]))
-    if len(runs) > 3:
-        return [text]
     return [" ".join(tokens) for _, tokens in runs if tokens]

@@ -24,7 +24,7 @@ from api.params import FreeText
 from kyc import audit, customers, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
-from kyc.entry import PartialDate
+from kyc.dates import parse_birth_date
 from kyc.storage.base import utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -88,9 +88,13 @@ class PartyPatch(BaseModel):
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            PartialDate(date=value)  # raises with the reason on an impossible date
-        return value
+        """An officer's correction is taken exactly: an impossible day is refused with the reason, not degraded."""
+        if value is None:
+            return None
+        parsed = parse_birth_date(value)
+        if parsed.warning:
+            raise ValueError(parsed.warning)
+        return parsed.value
 
     @field_validator("nationality", "country")
     @classmethod

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kyc.countries import to_country
-from kyc.entry import Entry, PartialDate, PartialDateStr
+from kyc.dates import parse_birth_date
+from kyc.entry import Entry, PartialDateStr
 
 ENGINE_VERSION = "kyc-match/1.3"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
@@ -51,11 +52,13 @@ class Query(BaseModel):
             raise ValueError("name is blank")
         return cleaned
 
-    @field_validator("birth_date")
+    @field_validator("birth_date", mode="before")
     @classmethod
-    def _real_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            PartialDate(date=value)  # raises on month 13 or 31 February, with the reason
+    def _real_date(cls, value: object) -> object:
+        """Unpadded forms made canonical and an impossible day cut to its month (``kyc.dates``); callers that must
+        report what was cut parse the date themselves first."""
+        if isinstance(value, str):
+            return parse_birth_date(value).value
         return value
 
     @field_validator("nationality")
