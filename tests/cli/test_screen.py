@@ -89,8 +89,49 @@ def test_screen_prints_hits_best_first(un_db: Settings) -> None:
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
     assert hits[0]["source_ref"] == "QDi.430"
-    bad = CliRunner().invoke(app, ["screen", "Emraan Ali", "--birth-date", "1967-13-01"])
-    assert bad.exit_code == 2 and "birth_date" in bad.stderr
+
+def test_screen_takes_partial_and_imperfect_birth_dates(un_db: Settings) -> None:
+    args = ["screen", "Emraan", "Ali", "--schema", "Person", "--json", "--birth-date"]
+    for given, detail in (("1967", "partial"), ("1967-7", "partial"), ("1967-7-4", "exact")):
+        result = CliRunner().invoke(app, [*args, given])
+        assert result.exit_code == 0 and not result.stderr, result.output
+        hit = json.loads(result.stdout)[0]
+        assert hit["source_ref"] == "QDi.430"
+        assert hit["explanation"]["features"]["birth_date"]["detail"] == detail, hit["explanation"]
+    impossible = CliRunner().invoke(app, [*args, "1967-07-32"])
+    assert impossible.exit_code == 0, impossible.output
+    assert "warning: birth_date: day 32 does not exist in 1967-07; screened on the month 1967-07" in impossible.stderr
+    assert json.loads(impossible.stdout)[0]["source_ref"] == "QDi.430"
+    garbage = CliRunner().invoke(app, [*args, "sometime in 1967"])
+    assert garbage.exit_code == 0 and "birth_date ignored" in garbage.stderr, garbage.output
+    assert "screened on the name" in garbage.stderr
+    assert json.loads(garbage.stdout)[0]["source_ref"] == "QDi.430"
+
+
+def test_match_never_drops_a_line_for_its_birth_date(un_db: Settings, tmp_path: Path) -> None:
+    dates = {"y": "1967", "ym": "1967-07", "unpadded": "1965-4-03", "day32": "1974-01-32", "feb30": "1967-02-30",
+             "month13": "1967-13-01", "number": 1967, "text": "unknown", "future": "2999-01-01"}  # fmt: skip
+    queries = _write(
+        tmp_path / "dates.jsonl",
+        [json.dumps({"id": key, "schema": "Person", "name": "Emraan Ali", "birth_date": value})
+         for key, value in dates.items()],
+    )  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 0, result.output  # nothing skipped
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == set(dates)
+    assert all(r["hits"] and r["hits"][0]["source_ref"] == "QDi.430" for r in rows.values())
+    for clean in ("y", "ym", "unpadded", "number"):
+        assert "warnings" not in rows[clean]
+    assert rows["day32"]["warnings"] == ["birth_date: day 32 does not exist in 1974-01; screened on the month 1974-01"]
+    assert rows["feb30"]["warnings"] == ["birth_date: day 30 does not exist in 1967-02; screened on the month 1967-02"]
+    assert rows["month13"]["warnings"] == ["birth_date: month 13 does not exist; screened on the year 1967"]
+    assert rows["text"]["warnings"][0].startswith("birth_date ignored (not a date")
+    assert rows["future"]["warnings"][0].startswith("birth_date ignored (year 2999")
+    assert "line 4: birth_date: day 32 does not exist" in result.stderr
+    # the month the impossible day kept is compared with the listed 1967-07-04: another month, not the same day
+    assert rows["feb30"]["hits"][0]["explanation"]["features"]["birth_date"]["detail"] != "exact"
 
 
 def test_match_in_parallel_gives_the_same_output_in_order(un_db: Settings, tmp_path: Path) -> None:
