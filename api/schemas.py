@@ -29,6 +29,7 @@ from kyc.countries import to_country
 from kyc.dates import parse_birth_date
 from kyc.storage.jobs import Party
 from kyc.submission import CustomerSpec, JobSpec, PersonSpec
+from kyc.text import has_letter, strip_invisible
 
 MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""
@@ -51,11 +52,15 @@ def _country(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    cleaned = " ".join(value.split())
-    if not cleaned:
-        raise ValueError("name is blank")
+    """A name as it is screened and stored: bidi controls, zero-width and other invisible format characters removed
+    (``kyc.text``), and refused when no letter is left (three zero-width spaces name nobody)."""
     if any(ord(ch) < 32 for ch in value if ch not in "\t\n\r"):
         raise ValueError("name contains control characters")
+    cleaned = " ".join(strip_invisible(value).split())
+    if not cleaned:
+        raise ValueError("name is blank once invisible characters are removed")
+    if not has_letter(cleaned):
+        raise ValueError("name holds no letter")
     return cleaned
 
 

@@ -35,6 +35,7 @@ from rigour.text.scripts import text_scripts
 
 from kyc.countries import to_country
 from kyc.entry import Name, NameKind, Schema, unique_names
+from kyc.text import strip_invisible
 
 _CJK = frozenset({"Han", "Hiragana", "Katakana", "Hangul"})
 _SEPARABLE = frozenset({"Arabic", "Hebrew", "Ethiopic", "Syriac", "Thaana", "Devanagari", "Bengali", "Thai",
@@ -79,7 +80,7 @@ def split_name(name: Name, schema: Schema) -> list[Name]:
     """One listed name as the separate names it holds (usually just itself)."""
     person = schema == Schema.PERSON
     out: list[Name] = []
-    for text, kind in _split(fold_confusables(name.value), name.kind, person):
+    for text, kind in _split(fold_confusables(strip_invisible(name.value)), name.kind, person):
         text = _tidy(text)
         if not text or not any(ch.isalpha() for ch in text):
             continue

@@ -26,6 +26,7 @@ from kyc.access import Permission, Principal
 from kyc.countries import to_country
 from kyc.dates import parse_birth_date
 from kyc.storage.base import utcnow
+from kyc.text import has_letter, strip_invisible
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -80,9 +81,11 @@ class PartyPatch(BaseModel):
     def _name(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        cleaned = " ".join(value.split())
+        cleaned = " ".join(strip_invisible(value).split())
         if not cleaned or any(ord(ch) < 32 for ch in cleaned):
             raise ValueError("name is blank or contains control characters")
+        if not has_letter(cleaned):
+            raise ValueError("name holds no letter")
         return cleaned
 
     @field_validator("birth_date")

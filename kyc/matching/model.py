@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kyc.countries import to_country
 from kyc.dates import parse_birth_date
 from kyc.entry import Entry, PartialDateStr
+from kyc.text import has_letter, strip_invisible
 
 ENGINE_VERSION = "kyc-match/1.3"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
@@ -47,10 +48,19 @@ class Query(BaseModel):
     @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        cleaned = " ".join(value.split())
+        """Invisible format characters (bidi controls, zero-width spaces) removed: they change how a name looks,
+        never whom it names; what is left must hold a letter of some script."""
+        cleaned = " ".join(strip_invisible(value).split())
         if not cleaned:
-            raise ValueError("name is blank")
+            raise ValueError("name is blank once invisible characters are removed")
+        if not has_letter(cleaned):
+            raise ValueError("name holds no letter")
         return cleaned
+
+    @field_validator("aliases")
+    @classmethod
+    def _visible_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(alias for a in value if has_letter(alias := " ".join(strip_invisible(a).split())))
 
     @field_validator("birth_date", mode="before")
     @classmethod

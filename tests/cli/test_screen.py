@@ -161,3 +161,31 @@ def test_threshold_comes_from_the_settings(un_db: Settings, monkeypatch: pytest.
     strict = CliRunner().invoke(app, args)
     assert strict.exit_code == 0 and json.loads(strict.stdout) == []
     assert default[0]["explanation"]["config_hash"] != MatchConfig(schema_thresholds={"Person": 0.99}).config_hash()
+
+
+def test_invisible_characters_are_removed_and_a_name_without_a_letter_is_refused(
+    un_db: Settings, tmp_path: Path
+) -> None:
+    joined = CliRunner().invoke(app, ["screen", "Em\u200braan\u2066 Ali\u2069", "--schema", "Person", "--json"])
+    assert joined.exit_code == 0, joined.output
+    top = json.loads(joined.stdout)[0]
+    assert top["source_ref"] == "QDi.430" and top["query_name"] == "Emraan Ali"
+    for nobody in ("\u200b\u200b\u200b", "\u202e\u202c", "1234"):
+        refused = CliRunner().invoke(app, ["screen", nobody])
+        assert refused.exit_code == 2 and "name" in refused.stderr, refused.output
+    queries = _write(
+        tmp_path / "hostile.jsonl",
+        [
+            json.dumps({"id": "zw", "schema": "Person", "name": "\u200b\u200b\u200b"}),
+            json.dumps({"id": "joined", "schema": "Person", "name": "Em\u200braan Ali\ufeff"}),
+            json.dumps({"id": "rlo", "schema": "Person", "name": "\u202eilA naarmE\u202c"}),
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 1 and "line 1: name" in result.stderr, result.output
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == {"joined", "rlo"}
+    assert rows["joined"]["hits"][0]["source_ref"] == "QDi.430"
+    # what is screened is what an officer reads once the override is gone: "ilA naarmE", nobody listed
+    assert all(h["query_name"] == "ilA naarmE" for h in rows["rlo"]["hits"])
