@@ -49,12 +49,10 @@ _LABEL = re.compile(
     r"original script|in [a-z]+|[a-z]+ script)(?:\s*[:,]\s*|\s+)",
     re.IGNORECASE,
 )
-_ALIAS_LABEL = re.compile(r"^(?:a\.?k\.?a\.?|f\.?k\.?a\.?|n\.?k\.?a\.?|also known as|formerly known as|known as)\b",
-                          re.IGNORECASE)  # fmt: skip
 _REMARKS = frozenset({
     "formerly listed as", "previously listed as", "birth name", "combat name", "nom de guerre", "call sign",
     "initials", "third", "second", "original script", "sub-unit name", "maiden name", "nickname", "alias",
-    "previously listed as. in arabic", "formerly", "previously", "deceased",
+    "formerly", "previously", "deceased",
 })  # fmt: skip
 _QUALIFIERS = frozenset({
     "ngo", "offshore", "off shore", "off-shore", "branch", "private", "pvt", "pvt.", "pty", "holding", "group",
@@ -68,7 +66,6 @@ _PARTS = re.compile(r"\.\s+(?:Subordinate Institution\s*-|Affiliated Entity:)\s*
 _INLINE_ALIAS = re.compile(r",?\s+(?:a\.k\.a\.|f\.k\.a\.|also known as)\s*,?\s+", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+")
 _EDGE = " ,;:.-–"
-_TOKEN = re.compile(r"\S+")
 
 
 def listed_names(names: Iterable[Name], schema: Schema) -> tuple[Name, ...]:
