@@ -81,7 +81,8 @@ class AuDfatAdapter(Adapter):
     source = "au_dfat"
     title = "Australia DFAT Consolidated List"
     default_url = "https://www.dfat.gov.au/sites/default/files/regulation8_consolidated.xlsx"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:

@@ -56,7 +56,8 @@ class CaSemaAdapter(Adapter):
         "https://www.international.gc.ca/world-monde/assets/office_docs/"
         "international_relations-relations_internationales/sanctions/sema-lmes.xml"
     )
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:

@@ -116,7 +116,8 @@ class OpenSanctionsAdapter(Adapter):
     source = "opensanctions"
     title = "OpenSanctions (FollowTheMoney and Senzing exports; PEPs and consolidated sanctions)"
     default_url = "https://data.opensanctions.org/datasets/latest/peps/entities.ftm.json"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if not files:

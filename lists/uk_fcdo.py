@@ -40,7 +40,8 @@ class UkFcdoAdapter(Adapter):
     source = "uk_fcdo"
     title = "UK Sanctions List (FCDO)"
     default_url = "https://sanctionslist.fcdo.gov.uk/docs/UK-Sanctions-List.xml"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:

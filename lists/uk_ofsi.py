@@ -55,7 +55,8 @@ class UkOfsiAdapter(Adapter):
     source = "uk_ofsi"
     title = "UK OFSI Consolidated List of Asset Freeze Targets (ConList)"
     default_url = None
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:

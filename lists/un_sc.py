@@ -27,7 +27,8 @@ class UnScAdapter(Adapter):
     source = "un_sc"
     title = "UN Security Council Consolidated List"
     default_url = "https://scsanctions.un.org/resources/xml/en/consolidated.xml"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:

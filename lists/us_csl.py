@@ -50,7 +50,8 @@ class UsCslAdapter(Adapter):
     source = "us_csl"
     title = "US Consolidated Screening List (trade.gov)"
     default_url = "https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
