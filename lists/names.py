@@ -52,7 +52,8 @@ _LABEL = re.compile(
 _REMARKS = frozenset({
     "formerly listed as", "previously listed as", "birth name", "combat name", "nom de guerre", "call sign",
     "initials", "third", "second", "original script", "sub-unit name", "maiden name", "nickname", "alias",
-    "formerly", "previously", "deceased",
+    "formerly", "previously", "deceased", "segundo", "junior", "jr", "senior", "sr", "ii", "iii", "iv", "hijo",
+    "filho", "rtd", "retd", "ret", "retired",
 })  # fmt: skip
 _QUALIFIERS = frozenset({
     "ngo", "offshore", "off shore", "off-shore", "branch", "private", "pvt", "pvt.", "pty", "holding", "group",
@@ -143,7 +144,7 @@ def _tidy(text: str) -> str:
     if ("(" in text or ")" in text) and _groups(text) is None:
         text = text.replace("(", " ").replace(")", " ")
         text = " ".join(text.split())
-    text = text.strip(" ,;:")
+    text = re.sub(r"\s+\.(?=\s|$)", "", text).strip(" ,;:")
     if text.lower().startswith("and "):
         text = text[4:]
     return text.strip(" ,;:")
@@ -302,6 +303,8 @@ def _judge(group: _Group, base: str, person: bool) -> Verdict:
         return "names"
     group_scripts, base_scripts = scripts(text), scripts(base)
     if group_scripts and base_scripts and not (group_scripts & base_scripts):
+        if text[0].islower() and ";" not in text:
+            return "remark"  # a nickname in translation: "(ο Μαροκινός)", the Moroccan
         return "qualifier" if not person and to_country(text) else "names"
     if abbreviates:
         return "acronym" if group.trailing else "inner_acronym"
@@ -311,7 +314,9 @@ def _judge(group: _Group, base: str, person: bool) -> Verdict:
         return "names"
     if person:
         if len(text.split()) == 1 and (not group.trailing or _last_word(group.before)):
-            return "variant"
+            # a one-word alternative of the word before it; in scripts whose nicknames stand for several words
+            # (בן ציון (בנצי)) the substitution would be wrong
+            return "variant" if "Latin" in group_scripts else "remark"
         return "names" if ";" in text else "remark"
     if _is_qualifier(text):
         return "qualifier"
