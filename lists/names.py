@@ -11,8 +11,9 @@ What is split: top-level ``;`` and ``a) … b) …`` enumerations; parenthesised
 original-script name), an acronym of the name (a weak alias), an ``a.k.a.``/``f.k.a.``/``also known as`` alias,
 a list of variants, or the expansion of an acronym name (``ADF (ALLIED DEMOCRATIC FORCES)``); a person's
 one-word alternative (``Ahmad (Ahmed) SANTOS`` gives ``Ahmed SANTOS`` too); a Latin name followed by a name in a
-script such as Arabic or Hebrew; and Cyrillic names joined by an English ``and``. Remarks in parentheses
-(``formerly listed as``, ``combat name``, a language) are dropped from the name.
+script such as Arabic or Hebrew (Cyrillic or Greek only when it spells the Latin run); and Cyrillic names joined
+by an English ``and``. Remarks in parentheses (``formerly listed as``, ``combat name``, ``SEGUNDO``, a language) are
+dropped from the name, and so are invisible format characters (``kyc.text``), as on the query side.
 
 What is not: commas at the top level (``SURNAME, Given`` and ``OCEAN MARITIME MANAGEMENT COMPANY, LIMITED``),
 qualifiers of organisation names (``AERO CONTINENTE (USA) INC.``, ``AL-HARAMAIN (ALBANIA BRANCH)``: a place or a
