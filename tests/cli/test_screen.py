@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from kyc.logs import configure
 from kyc.matching import MatchConfig, matcher_cache
 from kyc.settings import Settings, get_settings
 from lists.ingest import ingest_files
-from tests.support.env import list_file
+from tests.support.env import eval_file, list_file
 
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
 
@@ -189,3 +190,26 @@ def test_invisible_characters_are_removed_and_a_name_without_a_letter_is_refused
     assert rows["joined"]["hits"][0]["source_ref"] == "QDi.430"
     # what is screened is what an officer reads once the override is gone: "ilA naarmE", nobody listed
     assert all(h["query_name"] == "ilA naarmE" for h in rows["rlo"]["hits"])
+
+
+def test_match_screens_every_line_of_the_treated_un_fixture(un_db: Settings, tmp_path: Path) -> None:
+    """yente's treated UN positives write 17 of 683 birth dates unpadded (``1965-4-03``) or impossible
+    (``1974-01-32``, ``1968-13-30``): every line is screened, the three impossible ones with a warning."""
+    with eval_file("yente_screening_fixtures/positives_un_treated.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    queries = _write(
+        tmp_path / "treated.jsonl",
+        [json.dumps({"id": str(i), "schema": "Person", "name": r["full_name"],
+                     "birth_date": r["date_of_birth"] or None, "nationality": r["nationality"] or None})
+         for i, r in enumerate(rows)],
+    )  # fmt: skip
+    out = tmp_path / "treated-out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(results) == len(rows) == 683
+    warned = {rows[int(r["id"])]["date_of_birth"]: r["warnings"] for r in results if "warnings" in r}
+    assert sorted(warned) == ["1948-13-16", "1968-13-30", "1974-01-32"]
+    unpadded = [r for r in results if "-" in rows[int(r["id"])]["date_of_birth"] and "warnings" not in r]
+    assert sum(1 for r in unpadded if len(rows[int(r["id"])]["date_of_birth"]) < 10) == 14
+    assert sum(1 for r in results if r["hits"]) >= 680  # three are no longer on this list version
