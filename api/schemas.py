@@ -11,14 +11,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fi import hetu, ytunnus
 
 from api.params import SingleLineText
 from kyc.countries import to_country
+from kyc.dates import parse_birth_date
 from kyc.storage.jobs import Party
 from kyc.submission import CustomerSpec, JobSpec, PersonSpec
+from kyc.text import has_letter, strip_invisible
 
 MAX_PERSONS = 1000
 """A hard ceiling for the schema only; the configured limit (``KYC_MAX_PERSONS``) is checked by the router."""
@@ -41,11 +52,15 @@ def _country(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    cleaned = " ".join(value.split())
-    if not cleaned:
-        raise ValueError("name is blank")
+    """A name as it is screened and stored: bidi controls, zero-width and other invisible format characters removed
+    (``kyc.text``), and refused when no letter is left (three zero-width spaces name nobody)."""
     if any(ord(ch) < 32 for ch in value if ch not in "\t\n\r"):
         raise ValueError("name contains control characters")
+    cleaned = " ".join(strip_invisible(value).split())
+    if not cleaned:
+        raise ValueError("name is blank once invisible characters are removed")
+    if not has_letter(cleaned):
+        raise ValueError("name holds no letter")
     return cleaned
 
 
@@ -101,7 +116,11 @@ class PersonIn(BaseModel):
 
     role: Role
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    birth_date: date | None = Field(None, description="A real calendar date, YYYY-MM-DD.")
+    birth_date: Annotated[str, StringConstraints(max_length=10)] | None = Field(
+        None,
+        description="YYYY, YYYY-MM or YYYY-MM-DD (unpadded forms too); an impossible day is screened on its month "
+        "and reported in the response's warnings.",
+    )
     nationality: Annotated[str, StringConstraints(max_length=2)] | None = None
     personal_id: Annotated[str, StringConstraints(max_length=11)] | None = Field(
         None, description="Finnish personal identity code (henkilötunnus); stored encrypted, shown masked."
@@ -119,12 +138,24 @@ class PersonIn(BaseModel):
     def _nationality(cls, value: str | None) -> str | None:
         return None if value is None else _country(value)
 
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        """A JSON number (``1946``) is a year as much as ``"1946"`` is."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("birth_date")
     @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        if value is not None and not date(1900, 1, 1) <= value <= date.today():
-            raise ValueError("birth date must be between 1900-01-01 and today")
+    def _date_shape(cls, value: str | None) -> str | None:
+        """Refuse what is no date (422 on ``persons.N.birth_date``); degrading a day happens after, with a warning."""
+        if value is not None:
+            parse_birth_date(value)
         return value
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
 
     @field_validator("personal_id")
     @classmethod
@@ -139,8 +170,15 @@ class PersonIn(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PersonIn:
-        if self.personal_id and self.birth_date and hetu_birth_date(self.personal_id) != self.birth_date:
-            raise ValueError("birth_date does not agree with the date in personal_id")
+        if self.birth_date is not None:
+            parsed = parse_birth_date(self.birth_date)
+            self.birth_date = parsed.value
+            if parsed.warning:
+                self._warnings.append(f"birth_date: {parsed.warning}")
+        if self.personal_id and self.birth_date:
+            encoded = hetu_birth_date(self.personal_id).isoformat()
+            if not encoded.startswith(self.birth_date):
+                raise ValueError("birth_date does not agree with the date in personal_id")
         if self.ownership is not None and self.role != "beneficial_owner":
             raise ValueError("ownership is given only for beneficial owners")
         return self
@@ -181,6 +219,10 @@ class ScreeningRequest(BaseModel):
             raise ValueError("callback_url is longer than 2048 characters")
         return value
 
+    def warnings(self) -> list[str]:
+        """What was screened less precisely than given (an impossible day of a birth date), by field path."""
+        return [f"persons.{i}.{warning}" for i, person in enumerate(self.persons) for warning in person.warnings()]
+
     @model_validator(mode="after")
     def _ownership_total(self) -> ScreeningRequest:
         total = sum(p.ownership or 0 for p in self.persons)
@@ -200,7 +242,7 @@ class ScreeningRequest(BaseModel):
                 PersonSpec(
                     role=p.role,
                     name=p.name,
-                    birth_date=p.birth_date.isoformat() if p.birth_date else None,
+                    birth_date=p.birth_date,
                     nationality=p.nationality,
                     personal_id=p.personal_id,
                     ownership=p.ownership,
@@ -216,6 +258,11 @@ class ScreeningRequest(BaseModel):
 class ScreeningAccepted(BaseModel):
     id: str
     status: Status
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Present when something was screened less precisely than given, e.g. "
+        "'persons.0.birth_date: day 32 does not exist in 1974-01; screened on the month 1974-01'.",
+    )
 
 
 class PartyOut(BaseModel):

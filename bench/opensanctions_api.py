@@ -111,7 +111,7 @@ def main() -> None:
     pool = (pool * (needed // max(1, len(pool)) + 1))[:needed]
     batches = [pool[i : i + args.batch] for i in range(0, needed, args.batch)]
 
-    from kyc.matching import config_from_settings, matcher_cache
+    from kyc.matcher_cache import config_from_settings, matcher_cache
     from kyc.settings import Settings
 
     settings = Settings()

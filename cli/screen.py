@@ -22,6 +22,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.common import fail, is_terminal, settings
+from kyc.dates import InvalidDate, parse_birth_date
 from kyc.matcher_cache import config_from_settings, matcher_cache
 from kyc.matching import Match, Matcher, Query
 
@@ -65,12 +66,15 @@ def screen_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Screen one name against every active list version: hits, best first."""
+    fields: dict[str, Any] = {"birth_date": birth_date}
+    for warning in birth_date_warnings(fields):
+        typer.echo(f"warning: {warning}", err=True)
     try:
         query = Query.model_validate(
             {
                 "name": " ".join(name),
                 "schema": schema,
-                "birth_date": birth_date,
+                "birth_date": fields.get("birth_date"),
                 "nationality": nationality,
                 "identifiers": tuple(identifier or ()),
             }
@@ -99,14 +103,46 @@ class _Line:
     number: int
     id: str
     query: Query
+    warnings: tuple[str, ...] = ()
 
 
 class BadLine(ValueError):
     pass
 
 
+def birth_date_warnings(fields: dict[str, Any]) -> list[str]:
+    """Make ``fields["birth_date"]`` canonical in place (``kyc.dates``) and say what was given up.
+
+    A person is never left unscreened for their date: an impossible day is screened on its month, and a value
+    that is no date at all is dropped so that the name is still screened; either way the warning says so.
+    """
+    value = fields.get("birth_date")
+    if value is None:
+        fields.pop("birth_date", None)
+        return []
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        del fields["birth_date"]
+        return ["birth_date ignored (not a string); screened on the name"]
+    try:
+        parsed = parse_birth_date(value)
+    except InvalidDate as exc:
+        del fields["birth_date"]
+        return [f"birth_date ignored ({exc}); screened on the name"]
+    fields["birth_date"] = parsed.value
+    return [f"birth_date: {parsed.warning}"] if parsed.warning else []
+
+
 def parse_line(text: str) -> tuple[str, Query]:
     """One input line to (id, query); raises ``BadLine`` with the reason."""
+    ident, query, _ = parse_line_with_warnings(text)
+    return ident, query
+
+
+def parse_line_with_warnings(text: str) -> tuple[str, Query, list[str]]:
+    """One input line to (id, query, warnings); raises ``BadLine`` with the reason. A birth date never makes a
+    line bad: it is degraded or dropped with a warning (:func:`birth_date_warnings`)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -123,8 +159,9 @@ def parse_line(text: str) -> tuple[str, Query]:
     for key in ("countries", "identifiers", "aliases"):
         if isinstance(fields.get(key), list):
             fields[key] = tuple(fields[key])
+    warnings = birth_date_warnings(fields)
     try:
-        return str(ident), Query.model_validate(fields)
+        return str(ident), Query.model_validate(fields), warnings
     except ValidationError as exc:
         raise BadLine(_validation_message(exc)) from exc
 
@@ -142,13 +179,15 @@ def _read(stream: IO[str], errors: list[str]) -> Iterator[_Line]:
         if not text.strip():
             continue
         try:
-            ident, query = parse_line(text)
+            ident, query, warnings = parse_line_with_warnings(text)
         except BadLine as exc:
             message = f"line {number}: {exc}"
             errors.append(message)
             typer.echo(f"error: {message}", err=True)
             continue
-        yield _Line(number, ident, query)
+        for warning in warnings:
+            typer.echo(f"warning: line {number}: {warning}", err=True)
+        yield _Line(number, ident, query, tuple(warnings))
 
 
 def _chunks(lines: Iterator[_Line]) -> Iterator[list[_Line]]:
@@ -173,8 +212,10 @@ def _screen_chunk(chunk: list[_Line]) -> list[str]:
 
 def _result_line(matcher: Matcher, line: _Line) -> str:
     matches = matcher.screen(line.query, limit=50)
-    hits = [hit_data(m) for m in matches]
-    return json.dumps({"id": line.id, "hits": hits}, ensure_ascii=False, separators=(",", ":"))
+    result: dict[str, Any] = {"id": line.id, "hits": [hit_data(m) for m in matches]}
+    if line.warnings:
+        result["warnings"] = list(line.warnings)
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
 
 def _bounded(pool: ProcessPoolExecutor, chunks: Iterator[list[_Line]], depth: int) -> Iterator[list[str]]:

@@ -20,7 +20,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import and_, func, or_, select, update
@@ -30,6 +30,7 @@ from stdnum.fi import hetu
 
 from kyc import crypto
 from kyc.countries import to_country
+from kyc.dates import InvalidDate, parse_birth_date
 from kyc.errors import Conflict, Invalid, NotFound
 from kyc.hits import HitKind, HitStatus
 from kyc.outcome import current_job_id
@@ -38,6 +39,7 @@ from kyc.storage.base import utcnow
 from kyc.storage.hits import AuthorityNotification, Hit
 from kyc.storage.jobs import Customer, Party, ScreeningJob
 from kyc.storage.subjects import SubjectCorrection
+from kyc.text import has_letter, strip_invisible
 
 
 class Risk(StrEnum):
@@ -56,7 +58,6 @@ UNRESOLVED = (HitStatus.PROPOSED.value, HitStatus.ESCALATED.value)
 """Hit statuses that keep a customer's relationship from ending until officers resolve them. A confirmed
 *sanctions* hit does too (it freezes the case); a confirmed PEP hit does not: PEP status calls for enhanced due
 diligence, not for keeping the data beyond retention."""
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _HETU_SHAPE = re.compile(r"^\d{6}[-+ABCDEFUVWXY]\d{3}[0-9A-Y]$")
 
 
@@ -126,14 +127,14 @@ def request_rescreen(session: Session, customer_id: str, now: datetime | None = 
 
 
 def _birth_date(value: str) -> str:
-    if not _DATE.match(value):
-        raise InvalidCorrection("birth_date: use YYYY, YYYY-MM or YYYY-MM-DD", field="birth_date")
-    parts = [int(p) for p in value.split("-")] + [1, 1]
+    """A correction is taken exactly: what ``kyc.dates`` would degrade (an impossible day) is refused instead."""
     try:
-        date(parts[0], parts[1], parts[2])
-    except ValueError as exc:
-        raise InvalidCorrection("birth_date: not a real calendar date", field="birth_date") from exc
-    return value
+        parsed = parse_birth_date(value)
+    except InvalidDate as exc:
+        raise InvalidCorrection(f"birth_date: {exc}", field="birth_date") from exc
+    if parsed.warning:
+        raise InvalidCorrection(f"birth_date: {parsed.warning.split(';')[0]}", field="birth_date")
+    return parsed.value
 
 
 def _personal_id(value: str) -> str:
@@ -158,6 +159,9 @@ def _normalise(field: str, value: str | None) -> str | None:
         return None
     value = " ".join(value.split())
     if field == "name":
+        value = " ".join(strip_invisible(value).split())
+        if not has_letter(value):
+            raise InvalidCorrection("name: no letter once invisible characters are removed", field="name")
         if len(value) > MAX_NAME:
             raise InvalidCorrection(f"name: longer than {MAX_NAME} characters", field="name")
         return value

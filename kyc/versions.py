@@ -185,6 +185,9 @@ def store_version(
 ) -> IngestResult:
     """Store ``parsed`` as the new active version of ``source`` (or ``pending`` when it needs approval).
 
+    The same bytes are "unchanged" only under the same ``parser_version``: a parser that reads more out of a file
+    (names split into their spellings) makes re-ingesting it a new version, whose diff shows what the parser changed.
+
     Runs inside the caller's transaction: on :class:`ListRejected` or any error the caller rolls back and
     nothing of the attempt remains except what :func:`record_attempt` writes separately.
     """
@@ -194,7 +197,7 @@ def store_version(
     current = session.get(ListVersion, state.active_version_id) if state.active_version_id else None
     state.last_checked_at = now
     state.etag, state.last_modified = etag or state.etag, last_modified or state.last_modified
-    if current is not None and current.sha256 == sha:
+    if current is not None and current.sha256 == sha and current.parser_version == parser_version:
         state.last_success_at, state.last_outcome = now, "unchanged"
         session.add(FetchLog(source=source, outcome="unchanged", origin=origin, version_id=current.id))
         return IngestResult(source, "unchanged", current.id, current.entry_count)

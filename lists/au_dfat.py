@@ -39,9 +39,10 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from kyc.countries import to_country
-from kyc.entry import Entry, Name, NameKind, PartialDate, Schema, unique, unique_names
+from kyc.entry import Entry, Name, NameKind, PartialDate, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, excel_serial_date, make_partial_date, partial_date, utc_midnight
+from lists.names import listed_names
 
 COLUMNS = (
     "Reference",
@@ -80,7 +81,8 @@ class AuDfatAdapter(Adapter):
     source = "au_dfat"
     title = "Australia DFAT Consolidated List"
     default_url = "https://www.dfat.gov.au/sites/default/files/regulation8_consolidated.xlsx"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -190,7 +192,7 @@ class _Designation:
             source="au_dfat",
             source_ref=self.ref,
             schema_=self.schema or Schema.LEGAL_ENTITY,
-            names=unique_names(self.names),
+            names=listed_names(self.names, self.schema or Schema.LEGAL_ENTITY),
             birth_dates=unique(self.birth_dates),
             birth_places=unique(self.birth_places),
             nationalities=unique(self.nationalities),

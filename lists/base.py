@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
+from kyc.dates import date_parts
 from kyc.entry import PartialDate
 from kyc.errors import Invalid
 from kyc.versions import ParsedList, RawFile
@@ -96,18 +97,10 @@ def partial_date(text: str | None, *, approximate: bool = False) -> PartialDate 
 
 
 def make_partial_date(year: int, month: int = 0, day: int = 0, *, approximate: bool = False) -> PartialDate | None:
-    """Build the most precise valid date from parts, where 0 means unknown."""
-    if not 1000 <= year <= 2999:
-        return None
-    if not 1 <= month <= 12:
-        return PartialDate(date=f"{year:04d}", approximate=approximate)
-    if day == 0:
-        return PartialDate(date=f"{year:04d}-{month:02d}", approximate=approximate)
-    try:
-        date(year, month, day)
-    except ValueError:
-        return PartialDate(date=f"{year:04d}-{month:02d}", approximate=approximate)
-    return PartialDate(date=f"{year:04d}-{month:02d}-{day:02d}", approximate=approximate)
+    """The most precise valid date from parts, where 0 means unknown: an impossible day or month lowers the
+    precision (``kyc.dates``) rather than losing the date or the entry."""
+    value = date_parts(year, month, day)
+    return PartialDate(date=value, approximate=approximate) if value else None
 
 
 def clean(value: str | None) -> str | None:

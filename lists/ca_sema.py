@@ -35,9 +35,10 @@ from rigour.names import remove_org_types
 from rigour.text.scripts import is_latin
 
 from kyc.countries import to_countries
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, partial_date, utc_midnight
+from lists.names import listed_names
 from lists.xml import child_text, children, parse_xml
 
 _LANG_PREFIX = re.compile(r"\b([A-Z][a-z]+)\s*:")
@@ -55,7 +56,8 @@ class CaSemaAdapter(Adapter):
         "https://www.international.gc.ca/world-monde/assets/office_docs/"
         "international_relations-relations_internationales/sanctions/sema-lmes.xml"
     )
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -127,7 +129,7 @@ def _entry(record: etree._Element, file_name: str, position: int) -> Entry:
         source="ca_sema",
         source_ref=ref,
         schema_=schema,
-        names=unique_names(names),
+        names=listed_names(names, schema),
         birth_dates=birth_dates,
         countries=tuple(to_countries(country)),
         identifiers=(Identifier(type="imo", number=imo),) if imo else (),

@@ -20,9 +20,10 @@ from typing import Literal
 from lxml import etree
 
 from kyc.countries import to_country
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, make_partial_date, partial_date, utc_midnight
+from lists.names import listed_names
 from lists.xml import child_text, children, parse_xml
 
 EXPORT_NS = "http://eu.europa.ec/fpi/fsd/export"
@@ -43,7 +44,8 @@ class EuFsfAdapter(Adapter):
     default_url = (
         "https://webgate.ec.europa.eu/fsd/fsf/public/files/xmlFullSanctionsList_1_1/content?token=dG9rZW4tMjAxNw"
     )
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -110,14 +112,15 @@ def _entry(element: etree._Element, file_name: str) -> Entry:
     subject = next(iter(children(element, "subjectType")), None)
     code = ((subject.get("code") or subject.get("classificationCode") or "") if subject is not None else "").lower()
     aliases = children(element, "nameAlias")
-    names = _names(aliases)
+    schema = _SCHEMAS.get(code, Schema.LEGAL_ENTITY)
+    names = _names(aliases, schema)
     if not names:
         raise ParseError(f"{file_name}: sanctionEntity {ref} has no nameAlias with a name")
     genders = {_GENDERS.get((alias.get("gender") or "").upper()) for alias in aliases} - {None}
     return Entry(
         source="eu_fsf",
         source_ref=ref,
-        schema_=_SCHEMAS.get(code, Schema.LEGAL_ENTITY),
+        schema_=schema,
         names=names,
         gender=genders.pop() if len(genders) == 1 else None,
         birth_dates=unique(d for birth in children(element, "birthdate") if (d := _birth_date(birth))),
@@ -139,7 +142,7 @@ def _entry(element: etree._Element, file_name: str) -> Entry:
     )
 
 
-def _names(aliases: list[etree._Element]) -> tuple[Name, ...]:
+def _names(aliases: list[etree._Element], schema: Schema) -> tuple[Name, ...]:
     names: list[Name] = []
     for alias in aliases:
         parts = (_attr(alias, "firstName"), _attr(alias, "middleName"), _attr(alias, "lastName"))
@@ -155,7 +158,7 @@ def _names(aliases: list[etree._Element]) -> tuple[Name, ...]:
             kind = NameKind.PRIMARY
         language = _attr(alias, "nameLanguage")
         names.append(Name(value=value, kind=kind, lang=language.lower() if language else None))
-    return unique_names(names)
+    return listed_names(names, schema)
 
 
 def _birth_date(element: etree._Element) -> PartialDate | None:
@@ -227,7 +230,7 @@ def _legacy_entry(element: etree._Element, file_name: str) -> Entry:
     if schema is None:
         raise ParseError(f"{file_name}: ENTITY {ref}: unknown Type {element.get('Type')!r}")
     name_elements = children(element, "NAME")
-    names = _legacy_names(name_elements)
+    names = _legacy_names(name_elements, schema)
     if not names:
         raise ParseError(f"{file_name}: ENTITY {ref} has no NAME")
     genders = {_GENDERS.get(child_text(name, "GENDER") or "") for name in name_elements} - {None}
@@ -272,7 +275,7 @@ def _legacy_entry(element: etree._Element, file_name: str) -> Entry:
     )
 
 
-def _legacy_names(elements: list[etree._Element]) -> tuple[Name, ...]:
+def _legacy_names(elements: list[etree._Element], schema: Schema) -> tuple[Name, ...]:
     names: list[Name] = []
     for element in elements:
         parts = (child_text(element, tag) for tag in ("FIRSTNAME", "MIDDLENAME", "LASTNAME"))
@@ -282,7 +285,7 @@ def _legacy_names(elements: list[etree._Element]) -> tuple[Name, ...]:
         language = child_text(element, "LANGUAGE")
         kind = NameKind.STRONG_ALIAS if names else NameKind.PRIMARY
         names.append(Name(value=value, kind=kind, lang=language.lower() if language else None))
-    return unique_names(names)
+    return listed_names(names, schema)
 
 
 def _legacy_birth_date(text: str | None) -> PartialDate | None:

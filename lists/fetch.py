@@ -44,7 +44,7 @@ def _file_name(url: str, response: httpx.Response | None = None) -> str:
     if response is not None:
         disposition = response.headers.get("content-disposition", "")
         if "filename=" in disposition:
-            return str(disposition.split("filename=", 1)[1].strip("\"; "))
+            return str(disposition.split("filename=", 1)[1].strip('"; '))
     name = Path(unquote(urlparse(url).path)).name
     return name or "download"
 

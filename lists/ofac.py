@@ -49,7 +49,8 @@ class _OfacAdapter(Adapter):
     file_names: ClassVar[dict[str, Role]]
     other_names: ClassVar[dict[str, str]]
     """File names that belong to the other OFAC list, so that a mix-up is reported rather than guessed."""
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if not files:

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kyc.countries import to_country
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Relation, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Relation, Schema, unique
 from lists.base import partial_date
+from lists.names import listed_names
 
 NULL = "-0-"
 """The legacy CSV's NULL literal (written ``-0- `` with a trailing space)."""
@@ -328,7 +329,7 @@ class EntryParts:
             source=self.source,
             source_ref=self.source_ref,
             schema_=self.schema,
-            names=unique_names(names),
+            names=listed_names(names, self.schema),
             gender=facts.gender if facts.gender in ("male", "female") else None,  # type: ignore[arg-type]
             birth_dates=unique(facts.birth_dates),
             birth_places=unique(facts.birth_places),

@@ -58,6 +58,7 @@ from kyc.countries import to_country
 from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Relation, Schema, unique, unique_names
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, decode_text, partial_date
+from lists.names import listed_names
 
 Json = dict[str, Any]
 Format = Literal["ftm", "delta", "senzing"]
@@ -115,7 +116,8 @@ class OpenSanctionsAdapter(Adapter):
     source = "opensanctions"
     title = "OpenSanctions (FollowTheMoney and Senzing exports; PEPs and consolidated sanctions)"
     default_url = "https://data.opensanctions.org/datasets/latest/peps/entities.ftm.json"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if not files:
@@ -297,7 +299,7 @@ class _Graph:
                 source="opensanctions",
                 source_ref=entity_id,
                 schema_=schema,
-                names=self._names(entity),
+                names=self._names(entity, schema),
                 gender=_gender(values(entity, "gender")),
                 birth_dates=unique(d for v in values(entity, "birthDate") if (d := _date(v))),
                 birth_places=unique(values(entity, "birthPlace")),
@@ -318,7 +320,7 @@ class _Graph:
         except ValueError as exc:
             raise ParseError(f"{self.where[entity_id]}: {entity_id}: {exc}") from exc
 
-    def _names(self, entity: Json) -> tuple[Name, ...]:
+    def _names(self, entity: Json, schema: Schema) -> tuple[Name, ...]:
         primary = values(entity, "name")
         caption = clean(entity.get("caption")) if isinstance(entity.get("caption"), str) else None
         if caption and caption.casefold() in {n.casefold() for n in primary}:
@@ -331,7 +333,7 @@ class _Graph:
         names = [Name(value=primary[0], kind=NameKind.PRIMARY)]
         names += [Name(value=n, kind=_script_kind(n, NameKind.STRONG_ALIAS)) for n in primary[1:] + aliases]
         names += [Name(value=n, kind=NameKind.WEAK_ALIAS) for n in values(entity, "weakAlias")]
-        return unique_names(names)
+        return listed_names(names, schema)
 
 
 def _merge_properties(old: Json, new: Json) -> Json:

@@ -14,9 +14,10 @@ from datetime import date, datetime
 
 from lxml import etree
 
-from kyc.entry import Entry, Identifier, Name, NameKind, Position, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, Position, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, utc_midnight
+from lists.names import listed_names
 from lists.uk_common import gender, uk_countries, uk_date, uk_day
 from lists.xml import child_text, children, local, parse_xml
 
@@ -39,7 +40,8 @@ class UkFcdoAdapter(Adapter):
     source = "uk_fcdo"
     title = "UK Sanctions List (FCDO)"
     default_url = "https://sanctionslist.fcdo.gov.uk/docs/UK-Sanctions-List.xml"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -91,7 +93,7 @@ def _entry(designation: etree._Element, file_name: str) -> Entry:
         source="uk_fcdo",
         source_ref=ref,
         schema_=schema,
-        names=unique_names(names),
+        names=listed_names(names, schema),
         gender=genders.pop() if len(genders) == 1 else None,
         birth_dates=unique(d for text in _texts(designation, f"{_INDIVIDUAL}/DOBs/DOB") if (d := uk_date(text))),
         birth_places=unique(_birth_places(designation)),

@@ -25,9 +25,10 @@ from xml.etree.ElementTree import ParseError as XmlParseError
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Position, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, clean, decode_text, utc_midnight
+from lists.names import listed_names
 from lists.uk_common import gender, numbered, uk_countries, uk_date, uk_day, un_refs
 
 Row = dict[str, str | None]
@@ -54,7 +55,8 @@ class UkOfsiAdapter(Adapter):
     source = "uk_ofsi"
     title = "UK OFSI Consolidated List of Asset Freeze Targets (ConList)"
     default_url = None
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -184,7 +186,7 @@ def _entry(group_id: str, rows: list[Row], file_name: str, warnings: list[str]) 
         source="uk_ofsi",
         source_ref=group_id,
         schema_=schema,
-        names=unique_names([name for row in rows for name in _names(row)]),
+        names=listed_names([name for row in rows for name in _names(row)], schema),
         gender=gender(found.group(1)) if (found := _GENDER.search(info)) else None,
         birth_dates=unique(d for text in _distinct(rows, "DOB") if (d := _birth_date(text, group_id, warnings))),
         birth_places=unique(place for row in rows for place in _birth_places(row)),

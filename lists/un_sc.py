@@ -14,9 +14,10 @@ from datetime import datetime
 from lxml import etree
 
 from kyc.countries import to_countries, to_country
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, make_partial_date, partial_date
+from lists.names import listed_names
 from lists.xml import child_text, children, parse_xml
 
 _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
@@ -26,7 +27,8 @@ class UnScAdapter(Adapter):
     source = "un_sc"
     title = "UN Security Council Consolidated List"
     default_url = "https://scsanctions.un.org/resources/xml/en/consolidated.xml"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -98,7 +100,7 @@ def _entry(record: etree._Element, schema: Schema, file_name: str) -> Entry:
         source="un_sc",
         source_ref=ref,
         schema_=schema,
-        names=unique_names(names),
+        names=listed_names(names, schema),
         gender=gender if gender in ("male", "female") else None,
         birth_dates=unique(
             d for element in children(record, "INDIVIDUAL_DATE_OF_BIRTH") if (d := _birth_date(element))

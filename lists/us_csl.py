@@ -22,9 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kyc.countries import to_country
-from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique, unique_names
+from kyc.entry import Entry, Identifier, Name, NameKind, PartialDate, Schema, unique
 from kyc.versions import ParsedList, RawFile
 from lists.base import Adapter, ParseError, decode_text
+from lists.names import listed_names
 from lists.ofac_common import birth_date, identifier_kind, make_identifier, person_name
 
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
@@ -49,7 +50,8 @@ class UsCslAdapter(Adapter):
     source = "us_csl"
     title = "US Consolidated Screening List (trade.gov)"
     default_url = "https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv"
-    parser_version = "1"
+    parser_version = "2"
+    """2: bundled names split into their spellings (``lists.names``)."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if len(files) != 1:
@@ -217,7 +219,7 @@ class _Record:
             source="us_csl",
             source_ref=self.key,
             schema_=self.schema,
-            names=unique_names(self.names),
+            names=listed_names(self.names, self.schema),
             gender=self.gender,  # type: ignore[arg-type]
             birth_dates=unique(self.birth_dates),
             birth_places=unique(self.birth_places),

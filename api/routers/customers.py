@@ -24,8 +24,9 @@ from api.params import FreeText
 from kyc import audit, customers, monitoring, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
-from kyc.entry import PartialDate
+from kyc.dates import parse_birth_date
 from kyc.storage.base import utcnow
+from kyc.text import has_letter, strip_invisible
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -80,17 +81,23 @@ class PartyPatch(BaseModel):
     def _name(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        cleaned = " ".join(value.split())
+        cleaned = " ".join(strip_invisible(value).split())
         if not cleaned or any(ord(ch) < 32 for ch in cleaned):
             raise ValueError("name is blank or contains control characters")
+        if not has_letter(cleaned):
+            raise ValueError("name holds no letter")
         return cleaned
 
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            PartialDate(date=value)  # raises with the reason on an impossible date
-        return value
+        """An officer's correction is taken exactly: an impossible day is refused with the reason, not degraded."""
+        if value is None:
+            return None
+        parsed = parse_birth_date(value)
+        if parsed.warning:
+            raise ValueError(parsed.warning)
+        return parsed.value
 
     @field_validator("nationality", "country")
     @classmethod

@@ -95,7 +95,10 @@ async def submit_screening(
     enqueue: Enqueue | None = getattr(request.app.state, "enqueue", None)
     accepted = await run_blocking(_accept, settings, spec, principal, idempotency_key, enqueue)
     code = status.HTTP_202_ACCEPTED if accepted.created else status.HTTP_200_OK
-    return JSONResponse({"id": accepted.id, "status": accepted.status}, status_code=code)
+    answer: dict[str, object] = {"id": accepted.id, "status": accepted.status}
+    if warnings := body.warnings():
+        answer["warnings"] = warnings
+    return JSONResponse(answer, status_code=code)
 
 
 def _enqueue(enqueue: Enqueue | None, job_id: str) -> None:

@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kyc.countries import to_country
-from kyc.entry import Entry, PartialDate, PartialDateStr
+from kyc.dates import parse_birth_date
+from kyc.entry import Entry, PartialDateStr
+from kyc.text import has_letter, strip_invisible
 
 ENGINE_VERSION = "kyc-match/1.3"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
@@ -46,16 +48,27 @@ class Query(BaseModel):
     @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        cleaned = " ".join(value.split())
+        """Invisible format characters (bidi controls, zero-width spaces) removed: they change how a name looks,
+        never whom it names; what is left must hold a letter of some script."""
+        cleaned = " ".join(strip_invisible(value).split())
         if not cleaned:
-            raise ValueError("name is blank")
+            raise ValueError("name is blank once invisible characters are removed")
+        if not has_letter(cleaned):
+            raise ValueError("name holds no letter")
         return cleaned
 
-    @field_validator("birth_date")
+    @field_validator("aliases")
     @classmethod
-    def _real_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            PartialDate(date=value)  # raises on month 13 or 31 February, with the reason
+    def _visible_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(alias for a in value if has_letter(alias := " ".join(strip_invisible(a).split())))
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _real_date(cls, value: object) -> object:
+        """Unpadded forms made canonical and an impossible day cut to its month (``kyc.dates``); callers that must
+        report what was cut parse the date themselves first."""
+        if isinstance(value, str):
+            return parse_birth_date(value).value
         return value
 
     @field_validator("nationality")

@@ -139,7 +139,8 @@ def test_same_idempotency_key_returns_the_same_job(client: TestClient, service: 
     ("mutate", "field"),
     [
         (lambda b: b["persons"][0].update(personal_id="040767-123X"), "persons.0.personal_id"),  # bad checksum
-        (lambda b: b["persons"][0].update(birth_date="1967-02-30"), "persons.0.birth_date"),
+        (lambda b: b["persons"][0].update(birth_date="67-02-30"), "persons.0.birth_date"),  # no date at all
+        (lambda b: b["persons"][0].update(birth_date="2990"), "persons.0.birth_date"),
         (lambda b: b["persons"][1].update(nationality="XQ"), "persons.1.nationality"),
         (lambda b: b["customer"].update(business_id="1572860-1"), "customer.business_id"),
         (lambda b: b["persons"][0].update(role="owner"), "persons.0.role"),
@@ -162,6 +163,39 @@ def test_invalid_requests_get_422_naming_the_field_and_store_nothing(
     with transaction(service.database_url) as session:
         assert session.scalar(select(func.count()).select_from(ScreeningJob)) == 0
         assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_partial_and_imperfect_birth_dates_are_screened_and_reported(client: TestClient, service: Settings) -> None:
+    onboarding = make_token(service.database_url, Role.ONBOARDING)
+    analyst = make_token(service.database_url, Role.ANALYST)
+    persons = [
+        {"role": "representative", "name": "Emraan Ali", "birth_date": "1967-07-32", "nationality": "TT"},
+        {"role": "responsible_person", "name": "Aino Mäkinen", "birth_date": "1946"},
+        {"role": "responsible_person", "name": "Eino Mäkinen", "birth_date": 1951},
+        {"role": "beneficial_owner", "name": "Maija Virtanen", "birth_date": "1965-4-3", "ownership": 0.4},
+    ]
+    response = client.post("/v1/screenings", json=body(persons=persons), headers=auth(onboarding, "dates"))
+    assert response.status_code == 202, response.text
+    assert response.json()["warnings"] == [
+        "persons.0.birth_date: day 32 does not exist in 1967-07; screened on the month 1967-07"
+    ]
+    job_id = response.json()["id"]
+    assert wait_for(service.database_url, job_id) == "completed"
+    detail = client.get(f"/v1/screenings/{job_id}", headers=auth(analyst)).json()
+    dates = {p["name"]: p["birth_date"] for p in detail["parties"]}
+    assert dates == {
+        "Esimerkki Kauppa Oy": None,
+        "Emraan Ali": "1967-07",
+        "Aino Mäkinen": "1946",
+        "Eino Mäkinen": "1951",
+        "Maija Virtanen": "1965-04-03",
+    }
+    hits = client.get(f"/v1/screenings/{job_id}/hits", headers=auth(analyst)).json()["hits"]
+    assert any(h["source_ref"] == "QDi.430" and h["party"]["name"] == "Emraan Ali" for h in hits)
+    # a clean request carries no warnings at all
+    clean = client.post("/v1/screenings", json=body(), headers=auth(onboarding, "clean"))
+    assert "warnings" not in clean.json()
+    wait_for(service.database_url, clean.json()["id"])
 
 
 def test_century_signs_introduced_in_2023_are_accepted(client: TestClient, service: Settings) -> None:

@@ -99,6 +99,46 @@ def test_screening_free_text_refuses_control_and_bidi_characters(world: dict[str
     _refused(registration, "customer.registration")
 
 
+def test_names_lose_invisible_characters_and_a_name_without_a_letter_is_refused(
+    db_url: str, world: dict[str, Any]
+) -> None:
+    client, onboarding = world["client"], _auth(world["tokens"][Role.ONBOARDING])
+    analyst = _auth(world["tokens"][Role.ANALYST])
+    correction = client.patch(
+        f"/v1/customers/{world['customer']}/parties/{world['party']}",
+        json={"name": "\u200b\u200b\u200b", "reason": "passport"},
+        headers=analyst,
+    )
+    assert correction.status_code == 422, correction.text  # an officer's correction too
+    hidden = {"role": "responsible_person", "name": f"{RLO}ilA naarmE\u202c"}
+    joined = {"role": "beneficial_owner", "name": "Em\u200braan\u2066 Ali\u2069\ufeff", "ownership": 0.2}
+    accepted = client.post(
+        "/v1/screenings",
+        json=_screening(persons=[hidden, joined], customer={**_screening()["customer"], "name": "Esi\u200dmerkki Oy"}),
+        headers={**onboarding, "Idempotency-Key": "invisible"},
+    )
+    assert accepted.status_code == 202, accepted.text
+    with transaction(db_url) as session:
+        job = session.get(ScreeningJob, accepted.json()["id"])
+        assert job is not None
+        names = sorted(p.name for p in job.parties)
+    assert names == ["Emraan Ali", "Esimerkki Oy", "ilA naarmE"]  # stored and screened as they read
+    for number, name in enumerate(["\u200b\u200b\u200b", "\u202e\u202c", "12345", "- . -"]):
+        person = client.post(
+            "/v1/screenings",
+            json=_screening(persons=[{"role": "representative", "name": name}]),
+            headers={**onboarding, "Idempotency-Key": f"no-letter-{number}"},
+        )
+        assert person.status_code == 422, person.text
+        assert "persons.0.name" in [e["field"] for e in person.json()["errors"]]
+    customer = client.post(
+        "/v1/screenings",
+        json=_screening(customer={**_screening()["customer"], "name": "\u200b\u200c"}),
+        headers={**onboarding, "Idempotency-Key": "no-letter-customer"},
+    )
+    assert customer.status_code == 422 and "customer.name" in [e["field"] for e in customer.json()["errors"]]
+
+
 def test_decision_reason_refuses_nul_but_keeps_line_breaks(world: dict[str, Any]) -> None:
     client, analyst = world["client"], _auth(world["tokens"][Role.ANALYST])
     url = f"/v1/hits/{world['hit']}/decisions"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from kyc.matcher_cache import matcher_cache
 from kyc.matching import MatchConfig
 from kyc.settings import Settings, get_settings
 from lists.ingest import ingest_files
-from tests.support.env import list_file
+from tests.support.env import eval_file, list_file
 
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
 
@@ -90,8 +91,49 @@ def test_screen_prints_hits_best_first(un_db: Settings) -> None:
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
     assert hits[0]["source_ref"] == "QDi.430"
-    bad = CliRunner().invoke(app, ["screen", "Emraan Ali", "--birth-date", "1967-13-01"])
-    assert bad.exit_code == 2 and "birth_date" in bad.stderr
+
+def test_screen_takes_partial_and_imperfect_birth_dates(un_db: Settings) -> None:
+    args = ["screen", "Emraan", "Ali", "--schema", "Person", "--json", "--birth-date"]
+    for given, detail in (("1967", "partial"), ("1967-7", "partial"), ("1967-7-4", "exact")):
+        result = CliRunner().invoke(app, [*args, given])
+        assert result.exit_code == 0 and not result.stderr, result.output
+        hit = json.loads(result.stdout)[0]
+        assert hit["source_ref"] == "QDi.430"
+        assert hit["explanation"]["features"]["birth_date"]["detail"] == detail, hit["explanation"]
+    impossible = CliRunner().invoke(app, [*args, "1967-07-32"])
+    assert impossible.exit_code == 0, impossible.output
+    assert "warning: birth_date: day 32 does not exist in 1967-07; screened on the month 1967-07" in impossible.stderr
+    assert json.loads(impossible.stdout)[0]["source_ref"] == "QDi.430"
+    garbage = CliRunner().invoke(app, [*args, "sometime in 1967"])
+    assert garbage.exit_code == 0 and "birth_date ignored" in garbage.stderr, garbage.output
+    assert "screened on the name" in garbage.stderr
+    assert json.loads(garbage.stdout)[0]["source_ref"] == "QDi.430"
+
+
+def test_match_never_drops_a_line_for_its_birth_date(un_db: Settings, tmp_path: Path) -> None:
+    dates = {"y": "1967", "ym": "1967-07", "unpadded": "1965-4-03", "day32": "1974-01-32", "feb30": "1967-02-30",
+             "month13": "1967-13-01", "number": 1967, "text": "unknown", "future": "2999-01-01"}  # fmt: skip
+    queries = _write(
+        tmp_path / "dates.jsonl",
+        [json.dumps({"id": key, "schema": "Person", "name": "Emraan Ali", "birth_date": value})
+         for key, value in dates.items()],
+    )  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 0, result.output  # nothing skipped
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == set(dates)
+    assert all(r["hits"] and r["hits"][0]["source_ref"] == "QDi.430" for r in rows.values())
+    for clean in ("y", "ym", "unpadded", "number"):
+        assert "warnings" not in rows[clean]
+    assert rows["day32"]["warnings"] == ["birth_date: day 32 does not exist in 1974-01; screened on the month 1974-01"]
+    assert rows["feb30"]["warnings"] == ["birth_date: day 30 does not exist in 1967-02; screened on the month 1967-02"]
+    assert rows["month13"]["warnings"] == ["birth_date: month 13 does not exist; screened on the year 1967"]
+    assert rows["text"]["warnings"][0].startswith("birth_date ignored (not a date")
+    assert rows["future"]["warnings"][0].startswith("birth_date ignored (year 2999")
+    assert "line 4: birth_date: day 32 does not exist" in result.stderr
+    # the month the impossible day kept is compared with the listed 1967-07-04: another month, not the same day
+    assert rows["feb30"]["hits"][0]["explanation"]["features"]["birth_date"]["detail"] != "exact"
 
 
 def test_match_in_parallel_gives_the_same_output_in_order(un_db: Settings, tmp_path: Path) -> None:
@@ -121,3 +163,54 @@ def test_threshold_comes_from_the_settings(un_db: Settings, monkeypatch: pytest.
     strict = CliRunner().invoke(app, args)
     assert strict.exit_code == 0 and json.loads(strict.stdout) == []
     assert default[0]["explanation"]["config_hash"] != MatchConfig(schema_thresholds={"Person": 0.99}).config_hash()
+
+
+def test_invisible_characters_are_removed_and_a_name_without_a_letter_is_refused(
+    un_db: Settings, tmp_path: Path
+) -> None:
+    joined = CliRunner().invoke(app, ["screen", "Em\u200braan\u2066 Ali\u2069", "--schema", "Person", "--json"])
+    assert joined.exit_code == 0, joined.output
+    top = json.loads(joined.stdout)[0]
+    assert top["source_ref"] == "QDi.430" and top["query_name"] == "Emraan Ali"
+    for nobody in ("\u200b\u200b\u200b", "\u202e\u202c", "1234"):
+        refused = CliRunner().invoke(app, ["screen", nobody])
+        assert refused.exit_code == 2 and "name" in refused.stderr, refused.output
+    queries = _write(
+        tmp_path / "hostile.jsonl",
+        [
+            json.dumps({"id": "zw", "schema": "Person", "name": "\u200b\u200b\u200b"}),
+            json.dumps({"id": "joined", "schema": "Person", "name": "Em\u200braan Ali\ufeff"}),
+            json.dumps({"id": "rlo", "schema": "Person", "name": "\u202eilA naarmE\u202c"}),
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 1 and "line 1: name" in result.stderr, result.output
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == {"joined", "rlo"}
+    assert rows["joined"]["hits"][0]["source_ref"] == "QDi.430"
+    # what is screened is what an officer reads once the override is gone: "ilA naarmE", nobody listed
+    assert all(h["query_name"] == "ilA naarmE" for h in rows["rlo"]["hits"])
+
+
+def test_match_screens_every_line_of_the_treated_un_fixture(un_db: Settings, tmp_path: Path) -> None:
+    """yente's treated UN positives write 17 of 683 birth dates unpadded (``1965-4-03``) or impossible
+    (``1974-01-32``, ``1968-13-30``): every line is screened, the three impossible ones with a warning."""
+    with eval_file("yente_screening_fixtures/positives_un_treated.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    queries = _write(
+        tmp_path / "treated.jsonl",
+        [json.dumps({"id": str(i), "schema": "Person", "name": r["full_name"],
+                     "birth_date": r["date_of_birth"] or None, "nationality": r["nationality"] or None})
+         for i, r in enumerate(rows)],
+    )  # fmt: skip
+    out = tmp_path / "treated-out.jsonl"
+    result = CliRunner().invoke(app, ["match", "--input", str(queries), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(results) == len(rows) == 683
+    warned = {rows[int(r["id"])]["date_of_birth"]: r["warnings"] for r in results if "warnings" in r}
+    assert sorted(warned) == ["1948-13-16", "1968-13-30", "1974-01-32"]
+    unpadded = [r for r in results if "-" in rows[int(r["id"])]["date_of_birth"] and "warnings" not in r]
+    assert sum(1 for r in unpadded if len(rows[int(r["id"])]["date_of_birth"]) < 10) == 14
+    assert sum(1 for r in results if r["hits"]) >= 680  # three are no longer on this list version

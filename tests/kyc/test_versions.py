@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
-from kyc.versions import ListRejected, active_version, changes, load_entries, raw_files, status
+from kyc.versions import ListRejected, RawFile, active_version, changes, load_entries, raw_files, status, store_version
 from lists.ingest import IngestFailed, ingest_files, ingest_url
+from lists.un_sc import UnScAdapter
 from tests.support.env import list_file
 from tests.support.httpserver import serve_files
 
@@ -48,6 +49,20 @@ def test_identical_content_creates_nothing_new(settings: Settings) -> None:
     with transaction(settings.database_url) as session:
         [row] = status(session)
         assert row.version_id == first.version_id and row.last_outcome == "unchanged"
+
+
+def test_identical_bytes_under_a_new_parser_version_are_a_new_version(settings: Settings) -> None:
+    first = ingest_files("un_sc", [list_file(UN_2026)], settings)
+    path = list_file(UN_2026)
+    files = [RawFile(path.name, path.read_bytes())]
+    with transaction(settings.database_url) as session:
+        again = store_version(
+            session, source="un_sc", files=files, parsed=UnScAdapter().parse(files), parser_version="next", origin="t"
+        )
+    assert again.outcome == "stored" and again.version_id != first.version_id
+    with transaction(settings.database_url) as session:
+        version = active_version(session, "un_sc")
+        assert version is not None and (version.id, version.parser_version) == (again.version_id, "next")
 
 
 def _assert_still_active(settings: Settings, version_id: int) -> None:

@@ -56,8 +56,9 @@ def test_counts_match_sources_md(parsed: ParsedList) -> None:
     assert len(parsed.entries) == 3062
     assert sum(e.schema_ == Schema.PERSON for e in parsed.entries) == 2316
     assert sum(e.schema_ == Schema.ORGANIZATION for e in parsed.entries) == 746
-    # 9553 name rows merged into 3062 designations: every name is kept (minus exact repeats).
-    assert 9000 < sum(len(e.names) for e in parsed.entries) <= 9553
+    # 9553 name rows merged into 3062 designations: every name is kept (minus exact repeats), and the few rows
+    # that bundle spellings (``Agha Jan Alizai اغا جان عالیزی``, acronyms) give one name per spelling.
+    assert 9000 < sum(len(e.names) for e in parsed.entries) <= 9553 + 100
     # Control Date is an Excel serial; its maximum is the publication date.
     assert parsed.published_at is not None and parsed.published_at.date().isoformat() == "2024-11-11"
 

@@ -162,7 +162,8 @@ def test_build_over_a_small_delta_is_enough_to_screen() -> None:
 
 def test_invalid_queries_are_rejected_with_the_field() -> None:
     with pytest.raises(ValueError, match="birth_date"):
-        person("X", birth_date="1967-02-30")
+        person("X", birth_date="1967/02/03")
+    assert person("X", birth_date="1967-02-30").birth_date == "1967-02"  # an impossible day keeps its month
     with pytest.raises(ValueError, match="nationality"):
         person("X", nationality="Atlantis")
     with pytest.raises(ValueError, match="schema"):
@@ -282,3 +283,15 @@ def test_one_word_pep_names_do_not_alert_on_every_namesake() -> None:
     assert matcher.screen(person("Sarah Johnson")) == []
     # The one-word name still counts when the query is that one word.
     assert "Q115275723" in [m.source_ref for m in matcher.screen(person("Elizabeth"))]
+
+
+def test_query_names_lose_invisible_characters_and_dates_are_made_canonical() -> None:
+    assert person("\u202eilA naarmE\u202c").name == "ilA naarmE"
+    assert person("Em\u200braan Ali", aliases=("\u200b", "Abu\u200d Jihad")).aliases == ("Abu Jihad",)
+    for nobody in ("\u200b\u200b\u200b", "\u2066\u2069", "1234", "-"):
+        with pytest.raises(ValueError, match="name"):
+            person(nobody)
+    assert person("Emraan Ali", birth_date="1967-7-4").birth_date == "1967-07-04"
+    assert person("Emraan Ali", birth_date="1967-07-32").birth_date == "1967-07"
+    with pytest.raises(ValueError, match="birth_date"):
+        person("Emraan Ali", birth_date="someday")
