@@ -7,6 +7,7 @@ its own transaction (``api.refusals``), because the request's transaction is rol
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden
 from api.params import FreeText
 from api.schemas import PartyOut
-from kyc import audit, review
+from kyc import audit, designations, review
 from kyc.access import Permission, Principal
 from kyc.hits import HitStatus
 from kyc.review import queue
@@ -111,6 +112,10 @@ class HitDetail(BaseModel):
     config_hash: str
     decisions: list[DecisionOut]
     four_eyes_needed_to_dismiss: bool
+    case_id: str | None = None
+    subject: dict[str, Any] | None = Field(
+        None, description="The designated subject of the entry with every listing of it, side by side."
+    )
 
 
 class DecisionIn(BaseModel):
@@ -249,6 +254,8 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
         four_eyes_needed_to_dismiss=review.needs_four_eyes(
             hit.kind, hit.score, review.Verdict.FALSE_POSITIVE, settings.four_eyes_score
         ),
+        case_id=hit.case_id,
+        subject=asdict(designations.subject_of_entry(session, hit.source, hit.source_ref)),
     )
     audit.record(session, actor=principal, action="hit.read", object_type="screening_hit", object_id=hit.id)
     return detail
