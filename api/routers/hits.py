@@ -11,13 +11,14 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden
+from api.outcomes import notify
 from api.params import FreeText
 from api.schemas import PartyOut
 from kyc import audit, designations, review
@@ -290,7 +291,7 @@ def _refused(settings: Settings, principal: Principal, hit_id: str, verdict: str
     responses={403: {"description": "Wrong role for this decision, or four eyes"}, 409: {"description": "Status"}},
 )
 def decide(
-    hit_id: str, body: DecisionIn, principal: Decider, session: SessionDep, settings: SettingsDep
+    hit_id: str, body: DecisionIn, request: Request, principal: Decider, session: SessionDep, settings: SettingsDep
 ) -> DecisionResultOut:
     """Record a decision. ``true_match``, and ``false_positive`` on a sanctions hit or a high score, become a
     proposal that an approver (a different user) approves or rejects; ``escalate`` needs no second decision."""
@@ -304,8 +305,17 @@ def decide(
         details={"decision": body.decision.value},
     ):
         result = review.decide(
-            session, hit_id, body.decision, body.reason, principal, high_score=settings.four_eyes_score
+            session,
+            hit_id,
+            body.decision,
+            body.reason,
+            principal,
+            high_score=settings.four_eyes_score,
+            ownership_threshold=settings.ownership_threshold,
         )
+    session.commit()
+    if result.outcome_changed and result.job_id:
+        notify(request, [result.job_id])
     return DecisionResultOut(
         hit_id=result.hit_id,
         decision_id=result.decision_id,
