@@ -212,22 +212,43 @@ def follow_links(session: Session, moved: Mapping[tuple[str, str], str], now: da
                 .where(Hit.source_ref.in_(refs[start : start + 500]), Hit.case_id.is_not(None))
             ).all()
         )
+    by_case: dict[str, list[tuple[Hit, str, str]]] = {}
+    for hit, customer_id in hits:
+        key = moved.get((hit.source, hit.source_ref))
+        if key is not None and hit.case_id:
+            by_case.setdefault(hit.case_id, []).append((hit, customer_id, key))
     cache: dict[tuple[str, str], Case] = {}
     touched: set[str] = set()
     count = 0
-    for hit, customer_id in hits:
-        key = moved.get((hit.source, hit.source_ref))
-        current = session.get(Case, hit.case_id)
-        if key is None or current is None or current.subject_key == key:
+    for case_id, members in sorted(by_case.items()):
+        current = session.get(Case, case_id)
+        if current is None:
             continue
-        target = _case_for(session, cache, hit, customer_id, key, moment)
-        hit.case_id = target.id
-        event(session, target, "hit_moved", SYSTEM, {"hit_id": hit.id, "from_case": current.id})
-        touched.update({current.id, target.id})
-        count += 1
+        keys = {key for _, _, key in members}
+        remaining = session.execute(select(Hit.id).where(Hit.case_id == case_id)).scalars().all()
+        free = len(keys) == 1 and _free(session, current.party_id, next(iter(keys)))
+        if free and len(remaining) == len(members):
+            # The whole case follows its subject: it keeps its assignee, comments and history.
+            event(session, current, "subject_changed", SYSTEM, {"from": current.subject_key, "to": next(iter(keys))})
+            current.subject_key, current.updated_at = next(iter(keys)), moment
+            touched.add(current.id)
+            count += len(members)
+            continue
+        for hit, customer_id, key in members:
+            if current.subject_key == key:
+                continue
+            target = _case_for(session, cache, hit, customer_id, key, moment)
+            hit.case_id = target.id
+            event(session, target, "hit_moved", SYSTEM, {"hit_id": hit.id, "from_case": current.id})
+            touched.update({current.id, target.id})
+            count += 1
     session.flush()
     refresh(session, sorted(touched), moment)
     return count
+
+
+def _free(session: Session, party_id: str, key: str) -> bool:
+    return session.execute(select(Case.id).where(Case.party_id == party_id, Case.subject_key == key)).first() is None
 
 
 def follow_versions(session: Session) -> designations.Relinked:

@@ -308,7 +308,10 @@ def overturn(
     """Confirmed in error: each confirmed sanctions hit of the customer becomes ``dismissed`` with an ``overturn``
     decision naming both officers (``reason`` carries the request and the approval), suppressed like a dismissal."""
     overturned = []
+    case_ids: set[str] = set()
     for hit in confirmed_sanction_hits(session, customer.id):
+        if hit.case_id:
+            case_ids.add(hit.case_id)
         claim(session, hit, HitStatus.CONFIRMED, HitStatus.DISMISSED, moment)
         row = _record(
             session,
@@ -340,4 +343,5 @@ def overturn(
             },
         )
         overturned.append(hit.id)
+    cases.refresh(session, sorted(case_ids), moment)
     return overturned

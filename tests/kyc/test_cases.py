@@ -20,7 +20,7 @@ from kyc.storage.hits import Hit
 from kyc.submission import PersonSpec
 from tests.support import service as service_support
 from tests.support.cases import KO_TAE_HUN, SDN_2021, SDN_2024, UK_OFSI, UN_2026, ingest
-from tests.support.review import UNRELATED, submit, user
+from tests.support.review import ADDED, UN_2025, UNRELATED, submit, user
 from tests.support.service import wait_for
 from workers.monitoring import run_delta
 from workers.tasks import screen_job_task
@@ -118,3 +118,41 @@ def test_status_is_derived_from_the_hits() -> None:
         cases.CaseStatus.CLOSED,
         cases.CaseVerdict.FALSE_POSITIVE,
     )
+
+
+def test_a_new_listing_of_the_subject_reopens_a_dismissed_case(service: Settings) -> None:
+    ingest(service, "un_sc", UN_2026)
+    job_id = submit(service, "Kaesong Oy", "0737546-2", (PersonSpec(role="representative", **KO_TAE_HUN),))
+    screen(service, job_id)
+    with transaction(service.database_url) as session:
+        case = session.execute(select(Case).where(Case.job_id == job_id)).scalar_one()
+    assert case.subject_key == "entry:un_sc:KPi.025"  # the UN entry alone: no other list links it yet
+    analyst, approver = user(service, Role.ANALYST), user(service, Role.APPROVER)
+    decide(service, case.id, "false_positive", analyst, "another person")
+    assert decide(service, case.id, "false_positive", approver).status == "closed"  # type: ignore[attr-defined]
+
+    version = ingest(service, "uk_ofsi", UK_OFSI)  # the UK lists the same UN designation
+    with transaction(service.database_url) as session:
+        moved = session.get(Case, case.id)
+        assert moved is not None and moved.subject_key == SUBJECT and moved.status == "closed"  # it follows its subject
+    run_delta(service, version)
+    reopened, hits = the_case(service, job_id)
+    assert reopened.id == case.id and reopened.status == "open"
+    assert reopened.reopen_reason == "new listing of the subject: uk_ofsi 13335"
+    assert [(h.source, h.status) for h in hits] == [("uk_ofsi", "open"), ("un_sc", "dismissed")]
+
+
+def test_priority_is_the_same_from_first_screening_and_from_a_delta(service: Settings) -> None:
+    ingest(service, "un_sc", UN_2025)
+    person = ADDED["SDi.008"]  # added by the 2026 list
+    early = submit(service, "Early Oy", "0737546-2", (person,))
+    screen(service, early)
+    run_delta(service, ingest(service, "un_sc", UN_2026))
+    late = submit(service, "Late Oy", "1572860-0", (person,))
+    screen(service, late)
+    with transaction(service.database_url) as session:
+        found = {
+            case.job_id: (case.priority, case.kind, case.top_score, case.status)
+            for case in session.execute(select(Case).where(Case.job_id.in_([early, late]))).scalars()
+        }
+    assert found[early] == found[late] and found[early][3] == "open"

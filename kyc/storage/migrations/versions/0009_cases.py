@@ -179,12 +179,14 @@ def _status(statuses: set[str]) -> tuple[str, str | None]:
 def _backfill() -> None:
     """Every existing hit in a case of its party and entry (subjects merge them when links are next computed)."""
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.text(
-            "SELECT h.id, h.party_id, h.job_id, j.customer_id, h.source, h.source_ref, h.status, h.priority, "
-            "h.kind, h.score, h.created_at FROM screening_hits h JOIN screening_jobs j ON j.id = h.job_id"
-        )
-    ).all()
+    hits_t = sa.table(
+        "screening_hits",
+        *(sa.column(n) for n in ("id", "party_id", "job_id", "source", "source_ref", "status", "priority", "kind")),
+        sa.column("score", sa.Float),
+        sa.column("created_at", TS),
+    )
+    jobs_t = sa.table("screening_jobs", sa.column("id"), sa.column("customer_id"))
+    rows = bind.execute(sa.select(hits_t, jobs_t.c.customer_id).join(jobs_t, jobs_t.c.id == hits_t.c.job_id)).all()
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for row in rows:
         groups[(row.party_id, f"entry:{row.source}:{row.source_ref}")].append(row)
@@ -204,15 +206,12 @@ def _backfill() -> None:
                 "priority",
                 "status",
                 "verdict",
-                "sources",
                 "source_filter",
-                "top_score",
-                "created_at",
-                "opened_at",
-                "updated_at",
-                "closed_at",
             )
         ),
+        sa.column("sources", sa.JSON),
+        sa.column("top_score", sa.Float),
+        *(sa.column(name, TS) for name in ("created_at", "opened_at", "updated_at", "closed_at")),
     )
     hits = sa.table("screening_hits", sa.column("id"), sa.column("case_id"))
     for (party_id, key), members in groups.items():
@@ -244,27 +243,42 @@ def _backfill() -> None:
         bind.execute(hits.update().where(hits.c.id.in_([m.id for m in members])).values(case_id=case_id))
 
 
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
 def upgrade() -> None:
     _tables()
-    with op.batch_alter_table("screening_hits") as batch_op:
-        batch_op.add_column(sa.Column("case_id", sa.String(36), nullable=True))
-        batch_op.create_foreign_key("fk_screening_hits_case", "cases", ["case_id"], ["id"], ondelete="SET NULL")
-        batch_op.create_index("ix_screening_hits_case_id", ["case_id"])
-    with op.batch_alter_table("customers") as batch_op:
-        batch_op.add_column(sa.Column("designation_basis", sa.String(200), nullable=True))
-        batch_op.add_column(sa.Column("edd_required", sa.Boolean, nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column("refused_reason", sa.Text, nullable=True))
+    # Plain ALTER TABLE on both databases: a batch "move and copy" of screening_hits or customers on SQLite would
+    # drop the old table, and with foreign keys on that deletes the rows hanging off it (decisions, jobs).
+    if _sqlite():
+        op.execute("ALTER TABLE screening_hits ADD COLUMN case_id VARCHAR(36) REFERENCES cases(id) ON DELETE SET NULL")
+    else:
+        op.add_column("screening_hits", sa.Column("case_id", sa.String(36), nullable=True))
+        op.create_foreign_key(
+            "fk_screening_hits_case", "screening_hits", "cases", ["case_id"], ["id"], ondelete="SET NULL"
+        )
+    op.create_index("ix_screening_hits_case_id", "screening_hits", ["case_id"])
+    op.add_column("customers", sa.Column("designation_basis", sa.String(200), nullable=True))
+    op.add_column("customers", sa.Column("edd_required", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("customers", sa.Column("refused_reason", sa.Text, nullable=True))
     _backfill()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("customers") as batch_op:
+    op.drop_index("ix_screening_hits_case_id", table_name="screening_hits")
+    if _sqlite():  # SQLite 3.35+ drops columns in place (a batch copy would cascade-delete dependent rows)
+        for table, column in (
+            ("customers", "refused_reason"),
+            ("customers", "edd_required"),
+            ("customers", "designation_basis"),
+        ):
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    else:
+        op.drop_constraint("fk_screening_hits_case", "screening_hits", type_="foreignkey")
+        op.drop_column("screening_hits", "case_id")
         for column in ("refused_reason", "edd_required", "designation_basis"):
-            batch_op.drop_column(column)
-    with op.batch_alter_table("screening_hits") as batch_op:
-        batch_op.drop_index("ix_screening_hits_case_id")
-        batch_op.drop_constraint("fk_screening_hits_case", type_="foreignkey")
-        batch_op.drop_column("case_id")
+            op.drop_column("customers", column)
     for name in (
         "pep_approvals",
         "case_events",
@@ -277,3 +291,5 @@ def downgrade() -> None:
         "listing_keys",
     ):
         op.drop_table(name)
+    if _sqlite():
+        op.execute("ALTER TABLE screening_hits DROP COLUMN case_id")
