@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kyc.storage.base import Base, new_id, utcnow
@@ -89,6 +89,14 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("party_id", "subject_key", name="uq_cases_party_subject"),
         Index("ix_cases_queue", "status", "priority", "opened_at"),
+        Index(
+            "ix_cases_waiting",
+            "priority",
+            "opened_at",
+            "id",
+            postgresql_where=text("status <> 'closed'"),
+            sqlite_where=text("status <> 'closed'"),
+        ),
         Index("ix_cases_customer", "customer_id"),
         Index("ix_cases_assignee", "assignee_id", "status"),
     )

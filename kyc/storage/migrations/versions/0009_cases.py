@@ -96,6 +96,14 @@ def _tables() -> None:
         sa.UniqueConstraint("party_id", "subject_key", name="uq_cases_party_subject"),
     )
     op.create_index("ix_cases_queue", "cases", ["status", "priority", "opened_at"])
+    waiting = sa.text("status <> 'closed'")
+    op.create_index(
+        "ix_cases_waiting",
+        "cases",
+        ["priority", "opened_at", "id"],
+        postgresql_where=waiting,
+        sqlite_where=waiting,
+    )
     op.create_index("ix_cases_customer", "cases", ["customer_id"])
     op.create_index("ix_cases_assignee", "cases", ["assignee_id", "status"])
     op.create_index("ix_cases_job_id", "cases", ["job_id"])
