@@ -271,6 +271,15 @@ def decide_cases(
             items.append(BulkItem(case_id, True, result))
         except KycError as exc:
             items.append(BulkItem(case_id, False, error=str(exc), code=type(exc).__name__))
+            audit.record(
+                session,
+                actor=principal,
+                action="case.decision.refused",
+                object_type="case",
+                object_id=case_id,
+                purpose="security",
+                details={"decision": str(verdict), "reason": str(exc)[:200], "bulk": True},
+            )
     audit.record(
         session,
         actor=principal,
