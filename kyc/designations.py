@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from kyc import crypto
@@ -42,6 +42,8 @@ SOURCE_ORDER = ("un_sc", "eu_fsf", "uk_fcdo", "uk_ofsi", "ofac_sdn", "ofac_cons"
 """Whose name and schema a subject shows first: the originating designation before the lists that follow it."""
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+RELINK_LOCK = 0x6B79_6301
+"""The advisory lock key of :func:`relink` (any constant no other part of the service uses)."""
 
 
 def _number(value: str) -> str:
@@ -174,7 +176,12 @@ class Relinked:
 
 
 def relink(session: Session) -> Relinked:
-    """Recompute subjects and listings over the active versions; idempotent for unchanged versions."""
+    """Recompute subjects and listings over the active versions; idempotent for unchanged versions.
+
+    Ingestions of different sources may run at once (one worker task per source): on PostgreSQL they take turns
+    here, under a transaction-scoped advisory lock, so each sees the other's listings (SQLite serialises writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELINK_LOCK})
     versions = active_versions(session)
     by_version = {version_id: source for source, version_id in versions.items()}
     _ensure_keys(session, list(by_version))

@@ -20,13 +20,14 @@ from api.deps import SessionDep, SettingsDep
 from api.outcomes import notify
 from api.params import FreeText, SingleLineText
 from api.schemas import PartyOut
-from kyc import review
+from kyc import audit, review
 from kyc.access import Permission, Principal
 from kyc.cases import CaseStatus
 from kyc.hits import Priority
 from kyc.review import case_decisions
 from kyc.review import cases as workflow
 from kyc.storage.base import utcnow
+from kyc.storage.db import transaction
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 CaseReader = Annotated[Principal, Depends(require(Permission.READ_HITS))]
@@ -34,10 +35,22 @@ CaseWorker = Annotated[Principal, Depends(require(Permission.READ_HITS, Permissi
 MAX_OFFSET = 10_000_000
 
 
-def _decider(principal: CaseReader) -> Principal:
+def _decider(principal: CaseReader, settings: SettingsDep) -> Principal:
+    """Analysts (first decisions) and approvers (second): anyone else is refused, on record, before the body."""
     if principal.can(Permission.PROPOSE_DECISION) or principal.can(Permission.APPROVE_DECISION):
         return principal
-    raise review.DecisionRefused(f"role {principal.role.value} cannot decide on cases")
+    message = f"role {principal.role.value} cannot decide on cases"
+    with transaction(settings.database_url) as session:
+        audit.record(
+            session,
+            actor=principal,
+            action="case.decision.refused",
+            object_type="case",
+            object_id="*",
+            purpose="security",
+            details={"reason": message},
+        )
+    raise review.DecisionRefused(message)
 
 
 Decider = Annotated[Principal, Depends(_decider)]
