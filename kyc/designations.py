@@ -9,7 +9,8 @@ Each entry yields *linking keys* (:func:`entry_keys`):
   country (the identifier's own, else the entry's only nationality or country); without a country no key, since a
   bare number is no proof of identity;
 * ``uksl:<ref>`` and ``ofsi:<group id>`` — the UK Sanctions List reference and the OFSI group id, shared by the two
-  UK lists.
+  UK lists; ``ofac:<entity number>`` of the OFAC lists;
+* OpenSanctions referents naming those ids (``ofac-13168``, ``gb-hmt-13141``, ``gb-fcdo-AQD0002``).
 
 Keys are computed once per list version and stored (``listing_keys``), so the links are a function of the active
 versions alone and can be reproduced. Entries sharing a key are linked, transitively (a union-find over the active
@@ -62,6 +63,12 @@ def entry_keys(entry: Entry) -> set[str]:
         keys.add(f"un:{entry.un_ref.strip().upper()}")
     if entry.source == "uk_ofsi":
         keys.add(f"ofsi:{entry.source_ref}")
+    if entry.source in ("ofac_sdn", "ofac_cons"):
+        keys.add(f"ofac:{entry.source_ref}")
+    for referent in entry.referents:
+        key = _referent_key(referent)
+        if key:
+            keys.add(key)
     for identifier in entry.identifiers:
         kind, number = identifier.type.casefold(), _number(identifier.number)
         if len(number) < MIN_NUMBER and kind != "ofsi_group_id":
@@ -81,6 +88,19 @@ def entry_keys(entry: Entry) -> set[str]:
             if country:
                 keys.add(f"reg:{country}:{number}")
     return keys
+
+
+REFERENT_PREFIXES = {"ofac-": "ofac", "gb-hmt-": "ofsi", "gb-fcdo-": "uksl"}
+"""OpenSanctions referent prefixes whose rest is the id another source uses: OFAC's entity number, OFSI's group
+id, the UK Sanctions List reference."""
+
+
+def _referent_key(referent: str) -> str | None:
+    for prefix, kind in REFERENT_PREFIXES.items():
+        if referent.startswith(prefix):
+            rest = referent.removeprefix(prefix)
+            return f"{kind}:{_number(rest) if kind == 'uksl' else rest}" if rest else None
+    return None
 
 
 def store_keys(session: Session, version_id: int, entries: Iterable[Entry]) -> int:

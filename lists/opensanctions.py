@@ -115,7 +115,7 @@ class OpenSanctionsAdapter(Adapter):
     source = "opensanctions"
     title = "OpenSanctions (FollowTheMoney and Senzing exports; PEPs and consolidated sanctions)"
     default_url = "https://data.opensanctions.org/datasets/latest/peps/entities.ftm.json"
-    parser_version = "1"
+    parser_version = "2"
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if not files:
@@ -311,6 +311,7 @@ class _Graph:
                 topics=unique(topics),
                 listed_on=min(folded.listed_on[entity_id], default=None),
                 un_ref=next(iter(values(entity, "unscId") + folded.un_refs[entity_id]), None),
+                referents=tuple(sorted({r for r in entity.get("referents") or [] if isinstance(r, str) and r})),
                 positions=unique(folded.positions[entity_id]),
                 relations=unique(folded.relations[entity_id]),
                 remarks=_remarks(entity),

@@ -10,7 +10,7 @@ from kyc.settings import Settings
 from kyc.storage.cases import DesignatedSubject, Listing, ListingKey
 from kyc.storage.db import transaction
 from lists.ingest import ingest_files
-from tests.support.cases import SDN_2021, SDN_2024, UK_OFSI, UN_2026, ingest
+from tests.support.cases import OS_DELTA, SDN_2021, SDN_2024, UK_OFSI, UN_2026, ingest
 from tests.support.env import list_file
 
 
@@ -30,15 +30,12 @@ def _entry(source: str, ref: str, *identifiers: Identifier, un_ref: str | None =
 
 def test_keys_need_a_country_for_document_numbers() -> None:
     passport = Identifier(type="passport", number="563 120 356")
-    assert designations.entry_keys(_entry("ofac_sdn", "1", passport)) == set()
-    assert designations.entry_keys(_entry("ofac_sdn", "1", passport, nationalities=("KP",))) == {
-        "passport:KP:563120356"
-    }
+    assert designations.entry_keys(_entry("eu_fsf", "1", passport)) == set()
+    assert designations.entry_keys(_entry("eu_fsf", "1", passport, nationalities=("KP",))) == {"passport:KP:563120356"}
     assert designations.entry_keys(_entry("un_sc", "x", un_ref="KPi.014")) == {"un:KPI.014"}
-    assert designations.entry_keys(_entry("ofac_sdn", "2", Identifier(type="IMO", number="9123456"))) == {"imo:9123456"}
+    assert designations.entry_keys(_entry("eu_fsf", "2", Identifier(type="IMO", number="9123456"))) == {"imo:9123456"}
     assert (
-        designations.entry_keys(_entry("ofac_sdn", "3", Identifier(type="passport", number="123", country="KP")))
-        == set()
+        designations.entry_keys(_entry("eu_fsf", "3", Identifier(type="passport", number="123", country="KP"))) == set()
     )
 
 
@@ -100,3 +97,18 @@ def test_a_new_version_relinks(settings: Settings) -> None:
     with transaction(settings.database_url) as session:
         latest = designations.subject_of(session, "subject:un:KPI.025")
     assert latest.listings[-1].version_id != sdn_version  # the listing follows the active version
+
+
+def test_opensanctions_referents_link_to_ofac_and_the_uk(settings: Settings) -> None:
+    entry = _entry("opensanctions", "NK-1", referents=("ofac-13168", "gb-hmt-13141", "gb-fcdo-aqd0002", "unsc-6908409"))
+    assert designations.entry_keys(entry) == {"ofac:13168", "ofsi:13141", "uksl:AQD0002"}
+    ingest(settings, "ofac_sdn", *SDN_2024)
+    ingest(settings, "uk_ofsi", UK_OFSI)
+    ingest(settings, "opensanctions", OS_DELTA)
+    with transaction(settings.database_url) as session:
+        view = designations.subject_of_entry(session, "opensanctions", "NK-4HFye4WXm2wBXguyJzSHwf")
+    assert {(item.source, item.source_ref) for item in view.listings} == {
+        ("opensanctions", "NK-4HFye4WXm2wBXguyJzSHwf"),
+        ("ofac_sdn", "13168"),
+        ("uk_ofsi", "13141"),
+    }

@@ -16,6 +16,9 @@ SDN_2021 = (
 SDN_2024 = ("ofac_sdn/2024-05-03_jackdwyer/sdn.csv",)
 """A later SDN file: entry 18555 (KO TAE HUN) changes between the two (names)."""
 
+OS_DELTA = "pep/opensanctions_ftm/yente_tests_fixtures/entities.delta.json"
+"""OpenSanctions entities with their referents (``ofac-13168``, ``gb-hmt-13141``…)."""
+
 KO_TAE_HUN = {"name": "Ko Tae Hun", "birth_date": "1972-05-25", "nationality": "KP"}
 """UN KPi.025 = UK OFSI group 13335 = OFAC SDN 18555 (the UN reference on the UK entry; passport 563120630 on all)."""
 
