@@ -395,6 +395,37 @@ def subject_of_entry(session: Session, source: str, source_ref: str) -> SubjectV
     return subject_of(session, subject_keys(session, [(source, source_ref)])[(source, source_ref)])
 
 
+@dataclass(frozen=True)
+class EntryView:
+    source: str
+    source_ref: str
+    version_id: int
+    entry: dict[str, Any]
+    """As stored in the version, identity codes masked."""
+    subject: SubjectView
+
+
+def entry_view(session: Session, version_id: int, source_ref: str) -> EntryView:
+    """An entry of a version beside its designated subject with every listing (the entry's detail)."""
+    version = session.get(ListVersion, version_id)
+    data = (
+        session.execute(
+            select(ListEntry.data).where(ListEntry.version_id == version_id, ListEntry.source_ref == source_ref)
+        ).scalar_one_or_none()
+        if version is not None
+        else None
+    )
+    if version is None or data is None:
+        raise NotFound(f"entry {source_ref} not found in list version {version_id}")
+    return EntryView(
+        version.source,
+        source_ref,
+        version_id,
+        crypto.mask_entry(data),
+        subject_of_entry(session, version.source, source_ref),
+    )
+
+
 def entry_subject(session: Session, version_id: int, source_ref: str) -> SubjectView:
     """The subject of an entry of a version (its detail view shows every listing of it)."""
     version = session.get(ListVersion, version_id)

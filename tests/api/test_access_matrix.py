@@ -77,6 +77,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),  # asking: the first of four eyes
     ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
     ("GET", "/v1/lists/versions"): frozenset({ANA, APP, AUD, ADM}),
+    ("GET", "/v1/lists/versions/{version_id}/entries/{source_ref}"): frozenset({ANA, APP, AUD, ADM}),
     ("GET", "/v1/cases"): COMPLIANCE,
     ("GET", "/v1/cases/{case_id}"): COMPLIANCE,
     ("POST", "/v1/cases/{case_id}/assign"): frozenset({ANA, APP}),
@@ -167,6 +168,7 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         "notification_id": "1",
         "lift_id": "1",
         "approval_id": "1",
+        "source_ref": "QDi.430",
         "token_id": str(target_token_id),  # nobody's own token: revoking it over /v1/me is a 404 for every role
         **_add_hit(db_url),
     }
