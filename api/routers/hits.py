@@ -70,6 +70,7 @@ class QueueItem(BaseModel):
     created_at: datetime
     age_hours: float
     reopen_reason: str | None
+    case_id: str | None = None
 
 
 class Queue(BaseModel):
@@ -207,6 +208,7 @@ def _queue_item(row: queue.QueueRow, now: datetime) -> QueueItem:
         created_at=hit.created_at,
         age_hours=round((now - hit.created_at).total_seconds() / 3600, 2),
         reopen_reason=hit.reopen_reason,
+        case_id=hit.case_id,
     )
 
 
