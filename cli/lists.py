@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cli.common import fail, is_terminal, settings
 from cli.users import cli_actor
-from kyc import audit, ftm, screening_api
+from kyc import audit, cases, ftm, screening_api
 from kyc.access import Principal, authenticate
 from kyc.errors import KycError
 from kyc.storage.db import transaction
@@ -156,6 +156,25 @@ def _audit_approval(session: Session, version_id: int, source: str, approver: Pr
         purpose="list_management",
         details={"source": source, "channel": "cli", "os_account": cli_actor()},
     )
+
+
+@app.command("relink")
+def relink_command() -> None:
+    """Recompute the designated subjects over the active versions (done at every ingestion and approval; after an
+    upgrade this also computes the linking keys of versions ingested before it) and move cases accordingly."""
+    config = settings()
+    with transaction(config.database_url) as session:
+        result = cases.follow_versions(session)
+        audit.record(
+            session,
+            actor=cli_actor(),
+            action="lists.relink",
+            object_type="designated_subject",
+            object_id="*",
+            purpose="list_management",
+            details={"subjects": result.subjects, "listings": result.listings, "moved": len(result.moved)},
+        )
+    typer.echo(f"{result.subjects} subjects over {result.listings} listings; {len(result.moved)} entries moved")
 
 
 @app.command("status")

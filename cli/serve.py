@@ -21,6 +21,7 @@ from workers.app import configure
 from workers.embedded import EmbeddedWorkers
 from workers.enqueue import publish_screening
 from workers.monitoring import delta_task
+from workers.tasks import notify_outcome_task
 
 
 def enqueue_screening(job_id: str) -> None:
@@ -31,11 +32,16 @@ def start_delta(version_id: int) -> None:
     delta_task.delay(version_id)
 
 
+def announce_outcome(job_id: str) -> None:
+    notify_outcome_task.delay(job_id)
+
+
 def build_app(config: Settings) -> FastAPI:
     """The API wired to the workers: jobs are enqueued at once, and an approved list version is delta-screened
     at once (the monitoring tick would also find it, minutes later)."""
     app = create_app(config, enqueue_screening)
     app.state.on_version_activated = start_delta
+    app.state.on_outcome_changed = announce_outcome  # a decision's outcome change reaches the webhook in seconds
     return app
 
 

@@ -42,6 +42,8 @@ class Role(StrEnum):
     ONBOARDING = "onboarding"
     ANALYST = "analyst"
     APPROVER = "approver"
+    SENIOR_MANAGER = "senior_manager"
+    """Approves (or refuses) relationships with PEPs, their family members and close associates (AMLR Art. 42)."""
     AUDITOR = "auditor"
     DPO = "dpo"
     ADMIN = "admin"
@@ -75,6 +77,12 @@ class Permission(StrEnum):
     """Approve or reject somebody else's block-lift request (the second of four eyes: approvers)."""
     USE_SCREENING_API = "use_screening_api"
     """Match, search and read list entities through the OpenSanctions-compatible API (no case data at all)."""
+    WORK_CASES = "work_cases"
+    """Claim, assign and comment on cases (compliance officers)."""
+    READ_PEP_APPROVALS = "read_pep_approvals"
+    """See PEP relationship approvals and their basis."""
+    APPROVE_PEP = "approve_pep"
+    """Approve or refuse a relationship with a PEP, family member or close associate (senior management)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -88,6 +96,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.UPDATE_CUSTOMER,
             Permission.RECORD_NOTIFICATION,
             Permission.REQUEST_BLOCK_LIFT,
+            Permission.WORK_CASES,
+            Permission.READ_PEP_APPROVALS,
         }
     ),
     Role.APPROVER: frozenset(
@@ -101,10 +111,19 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.RECORD_NOTIFICATION,
             Permission.REQUEST_BLOCK_LIFT,
             Permission.APPROVE_BLOCK_LIFT,
+            Permission.WORK_CASES,
+            Permission.READ_PEP_APPROVALS,
         }
     ),
+    Role.SENIOR_MANAGER: frozenset({Permission.READ_PEP_APPROVALS, Permission.APPROVE_PEP}),
     Role.AUDITOR: frozenset(
-        {Permission.READ_SCREENING, Permission.READ_HITS, Permission.READ_AUDIT, Permission.READ_LISTS}
+        {
+            Permission.READ_SCREENING,
+            Permission.READ_HITS,
+            Permission.READ_AUDIT,
+            Permission.READ_LISTS,
+            Permission.READ_PEP_APPROVALS,
+        }
     ),
     Role.DPO: frozenset({Permission.EXPORT_SUBJECT, Permission.CORRECT_SUBJECT}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.MANAGE_LISTS, Permission.READ_LISTS}),

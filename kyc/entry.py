@@ -155,6 +155,9 @@ class Entry(_Value):
     listed_on: PartialDateStr | None = None
     un_ref: str | None = None
     """The UN Security Council reference (``QDi.430``) when the source carries one: links lists together."""
+    referents: tuple[str, ...] = ()
+    """Ids other datasets give the same designation, where the source says so (OpenSanctions referents such as
+    ``ofac-13168`` or ``gb-hmt-13141``): links lists together (``kyc.designations``)."""
     positions: tuple[Position, ...] = ()
     relations: tuple[Relation, ...] = ()
     remarks: str | None = None

@@ -1,8 +1,8 @@
 """The outcome of a screening and of a customer: one rule, and the one place it is recomputed.
 
 * ``clear`` — no hit awaits or holds a verdict and nobody is a PEP (listed or declared);
-* ``review`` — a hit is open, proposed or escalated, or a PEP, family member or close associate needs enhanced due
-  diligence;
+* ``review`` — a hit is open, proposed or escalated, or a relationship with a PEP, family member or close associate
+  awaits senior management's approval (``kyc.pep_approvals``; the customer stays flagged for enhanced due diligence);
 * ``match`` — a true match confirmed by two officers. Never automatic: nothing but a decision confirms a hit.
 
 A customer's outcome is that of its current screening (its latest completed job, which monitoring keeps up to date),
@@ -17,10 +17,11 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kyc import pep_approvals
 from kyc.hits import PENDING, HitStatus
 from kyc.storage.base import utcnow
 from kyc.storage.hits import Hit
-from kyc.storage.jobs import Customer, Party, ScreeningJob
+from kyc.storage.jobs import Customer, ScreeningJob
 
 
 class Outcome(StrEnum):
@@ -58,10 +59,7 @@ def refresh(session: Session, job: ScreeningJob) -> str:
     """Recompute a completed job's outcome from its hits and PEPs, and the customer's when it is the current job."""
     session.flush()
     statuses = session.execute(select(Hit.status).where(Hit.job_id == job.id)).scalars().all()
-    peps = session.execute(
-        select(Party.id).where(Party.job_id == job.id, Party.pep_status.is_not(None)).limit(1)
-    ).first()
-    job.outcome = job_outcome(statuses, bool(job.edd_required or peps)).value
+    job.outcome = job_outcome(statuses, bool(pep_approvals.unapproved(session, job))).value
     job.updated_at = utcnow()
     customer = session.get(Customer, job.customer_id)
     if customer is not None and current_job_id(session, customer.id) == job.id:

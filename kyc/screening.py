@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kyc import audit, customers, outcome
+from kyc import audit, cases, customers, outcome, pep_approvals
 from kyc.access import Principal, may_read_job
 from kyc.errors import NotFound, Unavailable
 from kyc.hits import HitStatus, ScreeningMatch, new_hit
@@ -175,11 +175,13 @@ def screen_job(
         statuses.append(_classify_party(session, job, party, matches))
     suppressed = _suppress_covered(session, job.customer_id, all_hits)
     moment = now or utcnow()
+    cases.sync_jobs(session, [job.id], moment)
     job.edd_required = any(s.edd_required for s in statuses)
     job.list_versions = dict(screener.version_ids)
     job.engine_version = screener.engine_version
     job.config_hash = screener.config_hash()
     job.status, job.completed_at, job.updated_at, job.error = "completed", moment, moment, None
+    pep_approvals.request_approvals(session, job, moment)
     outcome.refresh(session, job)
     customers.schedule(session, [job.customer_id], rescreen_days, moment)
     audit.record(

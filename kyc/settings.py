@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     """Beat: how often due rescreens and unscreened list versions / matcher configurations are looked for."""
     monitoring_chunk_size: int = 2000
     """Customers per full-rescreen task: chunks spread over the worker processes."""
+    case_sla_hours: dict[str, float] = Field(default_factory=lambda: {"high": 24.0, "normal": 72.0})
+    """Hours a case may wait for its decision, per priority, from when it opened or reopened
+    (``KYC_CASE_SLA_HOURS='{"high": 8, "normal": 48}'``); later it is overdue."""
+    ownership_threshold: float = Field(0.5, gt=0, le=1)
+    """Share of a customer that confirmed sanctioned beneficial owners together must hold for the customer to be
+    treated as owned by listed persons (the EU "owned or controlled" and the OFAC 50% rule)."""
 
     # OpenSanctions-compatible API
     opensanctions_path: str = Field("/opensanctions", pattern=r"^(/[A-Za-z0-9._-]+)+$")

@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from kyc import cases, designations
 from kyc.access import Permission, Principal, Role, can
 from kyc.entry import Entry, data_hash
 from kyc.errors import Conflict, Invalid, NotFound, Refused
@@ -239,6 +240,7 @@ def store_version(
     session.add(version)
     session.flush()
     _insert_entries(session, version.id, parsed.entries, dumped, new_hashes)
+    designations.store_keys(session, version.id, parsed.entries)
     _insert_changes(session, version.id, diff, old_hashes, new_hashes)
     outcome: Outcome = "pending" if require_approval else "stored"
     if not require_approval:
@@ -270,6 +272,8 @@ def _activate(session: Session, state: ListSource, version: ListVersion, current
     version.status = "active"
     version.activated_at = utcnow()
     state.active_version_id = version.id
+    session.flush()
+    cases.follow_versions(session)  # the links are a function of the active versions: recompute them now
 
 
 def _insert_entries(

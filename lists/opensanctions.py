@@ -117,7 +117,7 @@ class OpenSanctionsAdapter(Adapter):
     title = "OpenSanctions (FollowTheMoney and Senzing exports; PEPs and consolidated sanctions)"
     default_url = "https://data.opensanctions.org/datasets/latest/peps/entities.ftm.json"
     parser_version = "2"
-    """2: bundled names split into their spellings (``lists.names``)."""
+    """2: bundled names split into their spellings (``lists.names``); referents kept for subject linking."""
 
     def parse(self, files: Sequence[RawFile]) -> ParsedList:
         if not files:
@@ -313,6 +313,7 @@ class _Graph:
                 topics=unique(topics),
                 listed_on=min(folded.listed_on[entity_id], default=None),
                 un_ref=next(iter(values(entity, "unscId") + folded.un_refs[entity_id]), None),
+                referents=tuple(sorted({r for r in entity.get("referents") or [] if isinstance(r, str) and r})),
                 positions=unique(folded.positions[entity_id]),
                 relations=unique(folded.relations[entity_id]),
                 remarks=_remarks(entity),

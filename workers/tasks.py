@@ -130,6 +130,12 @@ def schedule_webhook(settings: Settings, job_id: str) -> str | None:
     return delivery_id
 
 
+@app.task(name="kyc.notify_outcome", acks_late=True)  # type: ignore[untyped-decorator]
+def notify_outcome_task(job_id: str) -> str | None:
+    """An officer's decision changed the job's outcome: announce it now (the API enqueues this after its commit)."""
+    return schedule_webhook(current_settings(), job_id)
+
+
 def _post(settings: Settings, url: str, body: bytes, event: str, delivery_id: str, secrets: list[str]) -> int:
     """Check the URL again now (DNS may have changed since submission) and POST to the addresses just checked,
     signed with the submitting client's own secret(s) over timestamp, delivery id and body (``kyc.webhooks``)."""

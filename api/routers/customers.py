@@ -12,7 +12,7 @@ earlier screening of the party can still be explained.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,7 +21,7 @@ from api import refusals
 from api.auth import require
 from api.deps import ScreenerDep, SessionDep, SettingsDep
 from api.params import FreeText
-from kyc import audit, customers, monitoring, review
+from kyc import audit, customers, monitoring, ownership, review
 from kyc.access import Permission, Principal
 from kyc.countries import to_country
 from kyc.dates import parse_birth_date
@@ -59,6 +59,12 @@ class CustomerOut(BaseModel):
     relationship_ended_at: datetime | None
     retention_until: datetime
     notifications: list[NotificationOut]
+    designation_basis: str | None = Field(None, description="Set when listed persons own or control the customer.")
+    listed_ownership: dict[str, Any] | None = Field(
+        None, description="The share held by beneficial owners confirmed as sanctions matches, and who they are."
+    )
+    edd_required: bool = False
+    refused_reason: str | None = None
 
 
 class PartyPatch(BaseModel):
@@ -130,7 +136,7 @@ class EndIn(BaseModel):
     ended_on: date | None = Field(None, description="The day the relationship ended; today when omitted.")
 
 
-def _out(found: customers.CustomerView) -> CustomerOut:
+def _out(found: customers.CustomerView, held: ownership.ListedOwnership | None = None) -> CustomerOut:
     customer = found.customer
     return CustomerOut(
         id=customer.id,
@@ -146,15 +152,29 @@ def _out(found: customers.CustomerView) -> CustomerOut:
         relationship_ended_at=customer.relationship_ended_at,
         retention_until=customer.retention_until,
         notifications=[NotificationOut.model_validate(n, from_attributes=True) for n in found.notifications],
+        designation_basis=customer.designation_basis,
+        listed_ownership=(
+            {"share": held.share, "threshold": held.threshold, "owners": held.owners, "controllers": held.controllers}
+            if held
+            else None
+        ),
+        edd_required=customer.edd_required,
+        refused_reason=customer.refused_reason,
     )
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: str, principal: Reader, session: SessionDep) -> CustomerOut:
-    """Outcome after decisions, block, authority notifications and the monitoring schedule."""
+def get_customer(customer_id: str, principal: Reader, session: SessionDep, settings: SettingsDep) -> CustomerOut:
+    """Outcome after decisions, block, authority notifications, the monitoring schedule and the share of the
+    customer held by listed persons."""
     found = customers.view(session, customer_id)
+    held = (
+        ownership.listed_ownership(session, found.current_job_id, settings.ownership_threshold)
+        if found.current_job_id
+        else None
+    )
     audit.record(session, actor=principal, action="customer.read", object_type="customer", object_id=customer_id)
-    return _out(found)
+    return _out(found, held)
 
 
 @router.patch("/{customer_id}/parties/{party_id}", response_model=RescreenOut)

@@ -7,19 +7,21 @@ its own transaction (``api.refusals``), because the request's transaction is rol
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import refusals
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, forbidden
+from api.outcomes import notify
 from api.params import FreeText
 from api.schemas import PartyOut
-from kyc import audit, review
+from kyc import audit, designations, review
 from kyc.access import Permission, Principal
 from kyc.hits import HitStatus
 from kyc.review import queue
@@ -68,6 +70,7 @@ class QueueItem(BaseModel):
     created_at: datetime
     age_hours: float
     reopen_reason: str | None
+    case_id: str | None = None
 
 
 class Queue(BaseModel):
@@ -111,6 +114,10 @@ class HitDetail(BaseModel):
     config_hash: str
     decisions: list[DecisionOut]
     four_eyes_needed_to_dismiss: bool
+    case_id: str | None = None
+    subject: dict[str, Any] | None = Field(
+        None, description="The designated subject of the entry with every listing of it, side by side."
+    )
 
 
 class DecisionIn(BaseModel):
@@ -201,6 +208,7 @@ def _queue_item(row: queue.QueueRow, now: datetime) -> QueueItem:
         created_at=hit.created_at,
         age_hours=round((now - hit.created_at).total_seconds() / 3600, 2),
         reopen_reason=hit.reopen_reason,
+        case_id=hit.case_id,
     )
 
 
@@ -249,6 +257,8 @@ def hit_detail(hit_id: str, principal: HitReader, session: SessionDep, settings:
         four_eyes_needed_to_dismiss=review.needs_four_eyes(
             hit.kind, hit.score, review.Verdict.FALSE_POSITIVE, settings.four_eyes_score
         ),
+        case_id=hit.case_id,
+        subject=asdict(designations.subject_of_entry(session, hit.source, hit.source_ref)),
     )
     audit.record(session, actor=principal, action="hit.read", object_type="screening_hit", object_id=hit.id)
     return detail
@@ -283,7 +293,7 @@ def _refused(settings: Settings, principal: Principal, hit_id: str, verdict: str
     responses={403: {"description": "Wrong role for this decision, or four eyes"}, 409: {"description": "Status"}},
 )
 def decide(
-    hit_id: str, body: DecisionIn, principal: Decider, session: SessionDep, settings: SettingsDep
+    hit_id: str, body: DecisionIn, request: Request, principal: Decider, session: SessionDep, settings: SettingsDep
 ) -> DecisionResultOut:
     """Record a decision. ``true_match``, and ``false_positive`` on a sanctions hit or a high score, become a
     proposal that an approver (a different user) approves or rejects; ``escalate`` needs no second decision."""
@@ -297,8 +307,17 @@ def decide(
         details={"decision": body.decision.value},
     ):
         result = review.decide(
-            session, hit_id, body.decision, body.reason, principal, high_score=settings.four_eyes_score
+            session,
+            hit_id,
+            body.decision,
+            body.reason,
+            principal,
+            high_score=settings.four_eyes_score,
+            ownership_threshold=settings.ownership_threshold,
         )
+    session.commit()
+    if result.outcome_changed and result.job_id:
+        notify(request, [result.job_id])
     return DecisionResultOut(
         hit_id=result.hit_id,
         decision_id=result.decision_id,

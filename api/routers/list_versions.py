@@ -9,8 +9,9 @@ every active version without a completed delta run (``kyc.monitoring.unscreened_
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import SessionDep
 from api.params import DbId
-from kyc import audit, versions
+from kyc import audit, designations, versions
 from kyc.access import Permission, Principal
 from kyc.storage.lists import ListVersion
 
@@ -111,6 +112,36 @@ def approve(version_id: DbId, request: Request, principal: ListManager, session:
     session.commit()
     _start_delta(request, version_id)
     return out
+
+
+class EntryOut(BaseModel):
+    source: str
+    source_ref: str
+    version_id: int
+    entry: dict[str, Any]
+    subject: dict[str, Any]
+
+
+@router.get("/{version_id}/entries/{source_ref}", response_model=EntryOut)
+def entry_detail(version_id: DbId, source_ref: str, principal: ListReader, session: SessionDep) -> EntryOut:
+    """An entry beside its designated subject: every listing of it (source, programme, listing date, names,
+    identifiers) side by side."""
+    view = designations.entry_view(session, version_id, source_ref)
+    audit.record(
+        session,
+        actor=principal,
+        action="list_entry.read",
+        object_type="list_entry",
+        object_id=f"{version_id}:{source_ref}",
+        purpose="list_management",
+    )
+    return EntryOut(
+        source=view.source,
+        source_ref=view.source_ref,
+        version_id=view.version_id,
+        entry=view.entry,
+        subject=asdict(view.subject),
+    )
 
 
 def _start_delta(request: Request, version_id: int) -> None:

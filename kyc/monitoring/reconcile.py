@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kyc import audit, outcome
+from kyc import audit, cases, outcome
 from kyc.hits import QUIET, HitStatus, ScreeningMatch, new_hit
 from kyc.screening import Screener
 from kyc.storage.base import utcnow
@@ -206,8 +206,11 @@ def delist(book: HitBook, hits: Iterable[Hit], stats: RunStats, why: str) -> Non
 
 
 def finish_jobs(session: Session, job_ids: Iterable[str], stats: RunStats, origin: str) -> None:
-    """Recompute outcomes of the jobs monitoring touched; audit each; remember which callbacks to send."""
-    for job_id in sorted(job_ids):
+    """Put new hits into their cases and re-derive the cases (a changed or new listing reopens a closed one),
+    recompute outcomes of the jobs monitoring touched; audit each; remember which callbacks to send."""
+    job_ids = sorted(set(job_ids))
+    cases.sync_jobs(session, job_ids)
+    for job_id in job_ids:
         job = session.get(ScreeningJob, job_id)
         if job is None:
             continue

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from kyc import audit, outcome
+from kyc import audit, cases, outcome, ownership
 from kyc.access import Permission, Principal
 from kyc.errors import Invalid, NotFound
 from kyc.hits import HitKind, HitStatus
@@ -46,6 +46,9 @@ class DecisionResult:
     customer_outcome: str | None
     customer_blocked: bool
     notification_id: int | None = None
+    job_id: str | None = None
+    outcome_changed: bool = False
+    """The job's outcome changed: its onboarding system is owed a callback (send it after the commit)."""
 
 
 def reason_text(reason: str) -> str:
@@ -105,15 +108,45 @@ def decide(
     principal: Principal,
     *,
     high_score: float,
+    ownership_threshold: float = 0.5,
     now: datetime | None = None,
 ) -> DecisionResult:
     """Record one decision on a hit and apply it. Raises :class:`~kyc.errors.NotFound`,
     :class:`~kyc.errors.Invalid` (reason), :class:`ReviewError` (status) or :class:`DecisionRefused`."""
-    verdict = Verdict(verdict)
     text = reason_text(reason)
     hit = session.get(Hit, hit_id, with_for_update=True)
     if hit is None:
         raise NotFound(f"hit {hit_id} not found")
+    result = decide_hit(
+        session,
+        hit,
+        Verdict(verdict),
+        text,
+        principal,
+        high_score=high_score,
+        ownership_threshold=ownership_threshold,
+        now=now,
+    )
+    if hit.case_id:
+        cases.refresh(session, [hit.case_id], now)
+    return result
+
+
+def decide_hit(
+    session: Session,
+    hit: Hit,
+    verdict: Verdict,
+    text: str,
+    principal: Principal,
+    *,
+    high_score: float,
+    strict: bool = False,
+    case_id: str | None = None,
+    ownership_threshold: float = 0.5,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """One decision on a locked hit. ``strict``: a dismissal needs a second officer whatever this hit's own kind
+    and score (a case is decided by the rule of its strictest hit)."""
     if hit.status == HitStatus.PROPOSED:
         proposal = _open_proposal(session, hit.id)
         verdict = four_eyes.as_second_decision(
@@ -128,12 +161,14 @@ def decide(
     proposal_id: int | None = None
     if verdict in PROPOSALS:
         after, needs_second = _first(hit, verdict, high_score)
+        if strict and verdict is Verdict.FALSE_POSITIVE and after == HitStatus.DISMISSED:
+            after, needs_second = HitStatus.PROPOSED, True
     else:
         after, proposal_id = _second(session, hit, verdict, principal)
         needs_second = True
     claim(session, hit, before, after, moment)
     row = _record(session, hit, verdict.value, text, principal, before, after, needs_second, proposal_id, moment)
-    return _apply(session, hit, row, principal, moment)
+    return _apply(session, hit, row, principal, moment, case_id, ownership_threshold)
 
 
 def claim(session: Session, hit: Hit, before: HitStatus, after: HitStatus, moment: datetime) -> None:
@@ -183,16 +218,26 @@ def _record(
     return row
 
 
-def _apply(session: Session, hit: Hit, row: HitDecision, principal: Principal, moment: datetime) -> DecisionResult:
+def _apply(
+    session: Session,
+    hit: Hit,
+    row: HitDecision,
+    principal: Principal,
+    moment: datetime,
+    case_id: str | None = None,
+    ownership_threshold: float = 0.5,
+) -> DecisionResult:
     job = session.get(ScreeningJob, hit.job_id)
     assert job is not None  # a hit cannot outlive its job (foreign key)
     customer = session.get(Customer, job.customer_id, with_for_update=True)
     assert customer is not None
     notification: AuthorityNotification | None = None
+    outcome_before = job.outcome
     if row.status_after == HitStatus.DISMISSED:
         suppress(session, customer.id, hit, row.id, moment)
     if row.status_after == HitStatus.CONFIRMED and hit.kind == HitKind.SANCTION:
         notification = _block(session, customer, hit, principal, moment)
+        ownership.evaluate(session, job.id, ownership_threshold, moment)  # owned or controlled by listed persons?
     job_outcome = outcome.refresh(session, job)
     audit.record(
         session,
@@ -208,6 +253,7 @@ def _apply(session: Session, hit: Hit, row: HitDecision, principal: Principal, m
             "job_id": job.id,
             "job_outcome": job_outcome,
             "notification_id": notification.id if notification else None,
+            "case_id": case_id or hit.case_id,
         },
     )
     return DecisionResult(
@@ -219,6 +265,8 @@ def _apply(session: Session, hit: Hit, row: HitDecision, principal: Principal, m
         customer.outcome,
         customer.blocked_at is not None,
         notification.id if notification else None,
+        job.id,
+        job_outcome != outcome_before,
     )
 
 
@@ -260,7 +308,10 @@ def overturn(
     """Confirmed in error: each confirmed sanctions hit of the customer becomes ``dismissed`` with an ``overturn``
     decision naming both officers (``reason`` carries the request and the approval), suppressed like a dismissal."""
     overturned = []
+    case_ids: set[str] = set()
     for hit in confirmed_sanction_hits(session, customer.id):
+        if hit.case_id:
+            case_ids.add(hit.case_id)
         claim(session, hit, HitStatus.CONFIRMED, HitStatus.DISMISSED, moment)
         row = _record(
             session,
@@ -292,4 +343,5 @@ def overturn(
             },
         )
         overturned.append(hit.id)
+    cases.refresh(session, sorted(case_ids), moment)
     return overturned

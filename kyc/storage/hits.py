@@ -64,6 +64,8 @@ class Hit(Base):
     delisted_at: Mapped[datetime | None]
     reopened_at: Mapped[datetime | None]
     reopen_reason: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    """The case it belongs to: its party against the entry's designated subject (``kyc.cases``)."""
 
     job: Mapped[ScreeningJob] = relationship(back_populates="hits")
 

@@ -70,6 +70,12 @@ class Customer(Base):
     """Set when officers confirm a sanctions match (four eyes); never automatically."""
     next_rescreen_at: Mapped[datetime | None] = mapped_column(index=True)
     last_rescreened_at: Mapped[datetime | None]
+    designation_basis: Mapped[str | None] = mapped_column(String(200))
+    """Set when officers confirm that listed persons own or control the customer (``kyc.ownership``)."""
+    edd_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A PEP relationship awaits (or has) senior management's approval: enhanced due diligence applies."""
+    refused_reason: Mapped[str | None] = mapped_column(Text)
+    """Why onboarding was ended (senior management refused a PEP relationship)."""
 
     jobs: Mapped[list[ScreeningJob]] = relationship(back_populates="customer", cascade="all, delete-orphan")
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from kyc import access
+from kyc import cases as kyc_cases
 from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.access import ApiToken
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("encryption_key")
 
 OPEN = "open"
 ALL = frozenset(Role)
-ONB, ANA, APP, AUD, DPO, ADM, SCR = (
+ONB, ANA, APP, AUD, DPO, ADM, SCR, SEN = (
     Role.ONBOARDING,
     Role.ANALYST,
     Role.APPROVER,
@@ -35,6 +36,7 @@ ONB, ANA, APP, AUD, DPO, ADM, SCR = (
     Role.DPO,
     Role.ADMIN,
     Role.SCREENING_API,
+    Role.SENIOR_MANAGER,
 )
 COMPLIANCE = frozenset({ANA, APP, AUD})
 
@@ -76,6 +78,15 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),  # asking: the first of four eyes
     ("POST", "/v1/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
     ("GET", "/v1/lists/versions"): frozenset({ANA, APP, AUD, ADM}),
+    ("GET", "/v1/lists/versions/{version_id}/entries/{source_ref}"): frozenset({ANA, APP, AUD, ADM}),
+    ("GET", "/v1/cases"): COMPLIANCE,
+    ("GET", "/v1/cases/{case_id}"): COMPLIANCE,
+    ("POST", "/v1/cases/{case_id}/assign"): frozenset({ANA, APP}),
+    ("POST", "/v1/cases/{case_id}/comments"): frozenset({ANA, APP}),
+    ("POST", "/v1/cases/{case_id}/decisions"): frozenset({ANA}),  # a proposal; approvals: see VARIANTS
+    ("POST", "/v1/cases/decisions"): frozenset({ANA, APP}),  # four eyes per case, refusals reported per case
+    ("GET", "/v1/pep-approvals"): frozenset({ANA, APP, AUD, SEN}),
+    ("POST", "/v1/pep-approvals/{approval_id}/decision"): frozenset({SEN}),
     ("POST", "/v1/lists/versions/{version_id}/approve"): frozenset({ADM}),
     # The OpenSanctions-compatible API: the screening_api role only, and that role nothing else (but its own tokens)
     ("POST", "/opensanctions/match/{dataset}"): frozenset({SCR}),
@@ -113,6 +124,11 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/subjects/erasure"): {"personal_id": PERSONAL_ID},
     ("POST", "/v1/hits/{hit_id}/decisions"): {"decision": "escalate", "reason": "matrix test"},
+    ("POST", "/v1/cases/{case_id}/assign"): {},
+    ("POST", "/v1/cases/{case_id}/comments"): {"text": "matrix test"},
+    ("POST", "/v1/cases/{case_id}/decisions"): {"decision": "escalate", "reason": "matrix test"},
+    ("POST", "/v1/cases/decisions"): {"case_ids": ["matrix"], "decision": "escalate", "reason": "matrix test"},
+    ("POST", "/v1/pep-approvals/{approval_id}/decision"): {"decision": "approve", "reason": "matrix test"},
     ("PATCH", "/v1/customers/{customer_id}/parties/{party_id}"): {"birth_date": "1980-05-17"},
     ("PUT", "/v1/customers/{customer_id}/risk"): {"risk": "medium"},
     ("POST", "/v1/customers/{customer_id}/end-relationship"): {},
@@ -125,6 +141,11 @@ BODIES: dict[tuple[str, str], Any] = {
 }
 # Endpoints whose allowed roles depend on the body: each further (body, roles) is checked as well.
 VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
+    ("POST", "/v1/cases/{case_id}/decisions"): [
+        ({"decision": "approve", "reason": "matrix test"}, frozenset({APP})),
+        ({"decision": "reject", "reason": "matrix test"}, frozenset({APP})),
+        ({"decision": "true_match", "reason": "matrix test"}, frozenset({ANA, APP})),
+    ],
     ("POST", "/v1/hits/{hit_id}/decisions"): [
         ({"decision": "approve", "reason": "matrix test"}, frozenset({APP})),
         ({"decision": "reject", "reason": "matrix test"}, frozenset({APP})),
@@ -161,6 +182,8 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
         "lift_id": "1",
         "dataset": "default",
         "entity_id": "un-sc-QDi.999",
+        "approval_id": "1",
+        "source_ref": "QDi.430",
         "token_id": str(target_token_id),  # nobody's own token: revoking it over /v1/me is a 404 for every role
         **_add_hit(db_url),
     }
@@ -214,5 +237,10 @@ def _add_hit(db_url: str) -> dict[str, str]:
             config_hash="0" * 64,
         )
         session.add(hit)
+        # The case endpoints decide a hit of their own (on another entry), so both series start from an open hit.
+        other = Hit(**{c.key: getattr(hit, c.key) for c in Hit.__table__.columns if c.key not in ("id", "position")})
+        other.position, other.source_ref = 1, "QDi.998"
+        session.add(other)
         session.flush()
-        return {"party_id": party.id, "customer_id": job.customer_id, "hit_id": hit.id}
+        kyc_cases.sync_jobs(session, [job.id])
+        return {"party_id": party.id, "customer_id": job.customer_id, "hit_id": hit.id, "case_id": other.case_id or ""}

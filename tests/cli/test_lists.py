@@ -111,3 +111,12 @@ def test_diff_prints_names_with_ids_and_refuses_unknown_or_foreign_versions(db_u
     assert _kyc("lists", "diff", "no_such_list")[0] == 2
     old = _kyc("lists", "diff", "un_sc", "--version", "1")
     assert old[0] == 0 and old[1].startswith("un_sc version 1 (superseded): +1000 -0 ~0")
+
+
+def test_relink_recomputes_subjects_and_is_idempotent() -> None:
+    assert _ingest("un_sc", UN_NEW)[0] == 0
+    assert _ingest("uk_ofsi", "uk/ofsi_2025-04-14/ConList.xlsx")[0] == 0
+    code, out, _err = _kyc("lists", "relink")
+    assert code == 0 and out.endswith("; 0 entries moved\n")
+    subjects = int(out.split()[0])
+    assert subjects > 500
