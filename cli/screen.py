@@ -22,7 +22,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.common import fail, is_terminal, settings
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import matcher_for
 from kyc.matching import Match, Matcher, Query
 
 QUERY_FIELDS = frozenset(
@@ -33,7 +33,7 @@ CHUNK = 512
 
 def _matcher() -> Matcher:
     config = settings()
-    matcher = matcher_cache.get(config.database_url, config_from_settings(config))
+    matcher = matcher_for(config)
     if matcher.entry_count == 0:
         fail("no active list version to screen against; ingest one first: kyc lists ingest SOURCE --file PATH")
     return matcher

@@ -1,26 +1,36 @@
 """Matchers over the active list versions, and a process-wide cache that swaps in a new one when a list changes.
 
-Building takes seconds on large lists, so screening never waits for a rebuild it does not need, and a rebuild
-never leaves a half-built index visible: the new matcher is built completely, then replaces the old reference
-(callers holding the old one finish with it).
+Building takes seconds on large lists. A process asks the index store (``kyc.index_store``) first: a matcher for
+the same versions and configuration built by any process on the machine is read in a fraction of that. When the
+versions change under a process that already screens, the new matcher is made beside the old one in the background
+and swapped in when complete; screening goes on with the old one meanwhile, so it never waits for a rebuild (a
+process with no matcher at all waits for its first one). Callers holding the old reference finish with it.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import threading
+from pathlib import Path
 
+import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kyc import index_store
 from kyc.entry import Entry
-from kyc.matching.engine import Matcher
-from kyc.matching.model import MatchConfig
-from kyc.settings import Settings
+from kyc.matching import MatchConfig, Matcher
+from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
-from kyc.versions import active_version_ids, load_entries
+from kyc.storage.lists import ListSource, ListVersion
+
+log = structlog.get_logger(__name__)
 
 
 def _active_entries(session: Session, version_ids: dict[str, int]) -> list[tuple[int, Entry]]:
+    from kyc.versions import load_entries  # only when building: screening from a stored index needs none of it
+
     return [
         (version_id, entry)
         for _source, version_id in sorted(version_ids.items())
@@ -33,48 +43,132 @@ def config_from_settings(settings: Settings) -> MatchConfig:
     return MatchConfig(threshold=settings.match_threshold, schema_thresholds=dict(settings.match_schema_thresholds))
 
 
+def active_versions(session: Session) -> dict[str, tuple[int, str, str]]:
+    """Per source with an active version: its id, the digest of its files and the parser that read them."""
+    rows = session.execute(
+        select(ListSource.name, ListVersion.id, ListVersion.sha256, ListVersion.parser_version).join(
+            ListVersion, ListVersion.id == ListSource.active_version_id
+        )
+    )
+    return {name: (version_id, sha, parser) for name, version_id, sha, parser in rows}
+
+
 def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher:
     """A matcher over every ACTIVE list version (sources without an active version are simply absent)."""
+    from kyc.versions import active_version_ids
+
     version_ids = active_version_ids(session)
     matcher = Matcher.build(_active_entries(session, version_ids), config)
     matcher.version_ids = dict(version_ids)
     return matcher
 
 
-class MatcherCache:
-    """One matcher per database URL, rebuilt when ``active_version_ids`` differ from those it was built from."""
+def stored_matcher(database_url: str, config: MatchConfig, index_dir: Path) -> tuple[str, Matcher]:
+    """The matcher over the active versions, read from the index store or built, written and read back."""
+    with transaction(database_url) as session:
+        versions = active_versions(session)
+    key = index_store.index_key(versions, config)
+    matcher = index_store.read(index_dir, key)
+    if matcher is not None:
+        return key, matcher
+    with index_store.building(index_dir):
+        matcher = index_store.read(index_dir, key)  # another process may have built it while this one waited
+        if matcher is not None:
+            return key, matcher
+        with transaction(database_url) as session:
+            versions = active_versions(session)
+            key = index_store.index_key(versions, config)
+            built = Matcher.build(_active_entries(session, {s: v[0] for s, v in versions.items()}), config)
+        built.version_ids = {source: stamp[0] for source, stamp in versions.items()}
+        about = {"versions": {s: list(v) for s, v in versions.items()}, "config_hash": config.config_hash()}
+        index_store.write(index_dir, key, built, about)
+    return key, index_store.read(index_dir, key) or built
 
-    def __init__(self, config: MatchConfig | None = None) -> None:
+
+class MatcherCache:
+    """One matcher per database URL, replaced when the active versions (or the configuration) differ from those
+    it was built from. ``background``: a process that already screens keeps doing so with its matcher while the
+    one over new list versions is made (``wait=True`` on a call waits for the new one instead)."""
+
+    def __init__(self, config: MatchConfig | None = None, *, background: bool = True) -> None:
         self._config = config
-        self._matchers: dict[str, Matcher] = {}
+        self._background = background
+        self._matchers: dict[str, tuple[str, Matcher]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._refreshing: dict[str, threading.Thread] = {}
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # A forked child has none of the parent's threads: its locks and "refresh under way" marks are the parent's.
+        self._guard = threading.Lock()
+        self._locks = {}
+        self._refreshing = {}
 
     def _lock(self, database_url: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(database_url, threading.Lock())
 
-    def get(self, database_url: str, config: MatchConfig | None = None) -> Matcher:
-        """The matcher over the active versions; rebuilt when they, or the given configuration, changed."""
+    def get(
+        self,
+        database_url: str,
+        config: MatchConfig | None = None,
+        *,
+        index_dir: Path | None = None,
+        wait: bool = False,
+    ) -> Matcher:
+        """The matcher over the active versions. When they changed: with no matcher yet (or none over any list),
+        or with ``wait``, the new one; otherwise the current one while the new one is made in the background. A
+        changed configuration is always waited for."""
         wanted = config or self._config or MatchConfig()
+        root = index_dir if index_dir is not None else get_settings().index_dir
         with transaction(database_url) as session:
-            current_ids = active_version_ids(session)
-        matcher = self._matchers.get(database_url)
-        if matcher is not None and matcher.version_ids == current_ids and matcher.config == wanted:
-            return matcher
-        with self._lock(database_url):  # one rebuild at a time per database; others wait, then reuse it
-            matcher = self._matchers.get(database_url)
-            if matcher is not None and matcher.version_ids == current_ids and matcher.config == wanted:
-                return matcher
-            with transaction(database_url) as session:
-                fresh = load_matcher(session, wanted)
-            self._matchers[database_url] = fresh  # atomic reference swap
-            # The index is millions of long-lived objects: keep the cyclic collector from rescanning them on
-            # every collection (that is what made p99 latency spiky). Replaced matchers are still freed by
-            # reference counting.
-            gc.collect()
-            gc.freeze()
-            return fresh
+            key = index_store.index_key(active_versions(session), wanted)
+        held = self._matchers.get(database_url)
+        if held is not None and held[0] == key:
+            return held[1]
+        # Only a new list version is worth screening on with the old matcher for a few seconds more: a new
+        # configuration changes what alerts, and a matcher over no list cannot screen at all.
+        if held is not None and self._background and not wait and held[1].config == wanted and held[1].entry_count:
+            self._refresh_in_background(database_url, wanted, root)
+            return held[1]
+        with self._lock(database_url):  # one build at a time per database; others wait, then reuse it
+            held = self._matchers.get(database_url)
+            if held is not None and held[0] == key:
+                return held[1]
+            return self._swap(database_url, *stored_matcher(database_url, wanted, root))
+
+    def _swap(self, database_url: str, key: str, matcher: Matcher) -> Matcher:
+        self._matchers[database_url] = (key, matcher)  # atomic reference swap
+        # The index is many long-lived objects: keep the cyclic collector from rescanning them on every
+        # collection (that is what made p99 latency spiky). Replaced matchers are still freed by reference counting.
+        gc.collect()
+        gc.freeze()
+        log.debug("matcher.ready", versions=matcher.version_ids, names=matcher.name_count)
+        return matcher
+
+    def _refresh_in_background(self, database_url: str, config: MatchConfig, root: Path) -> None:
+        with self._guard:
+            running = self._refreshing.get(database_url)
+            if running is not None and running.is_alive():
+                return
+            thread = threading.Thread(
+                target=self._refresh, args=(database_url, config, root), name="matcher-refresh", daemon=True
+            )
+            self._refreshing[database_url] = thread
+        thread.start()
+
+    def _refresh(self, database_url: str, config: MatchConfig, root: Path) -> None:
+        try:
+            with self._lock(database_url):
+                self._swap(database_url, *stored_matcher(database_url, config, root))
+        except Exception as exc:  # the old matcher keeps serving; the next call tries again
+            log.error("matcher.refresh_failed", error=type(exc).__name__)
+
+    def refreshing(self, database_url: str) -> threading.Thread | None:
+        """The background refresh under way for ``database_url``, if any (for readiness checks and tests)."""
+        thread = self._refreshing.get(database_url)
+        return thread if thread is not None and thread.is_alive() else None
 
     def clear(self) -> None:
         with self._guard:
@@ -83,3 +177,10 @@ class MatcherCache:
 
 matcher_cache = MatcherCache()
 """The process-wide cache the API and workers share."""
+
+
+def matcher_for(settings: Settings, *, wait: bool = False) -> Matcher:
+    """The process's matcher for these settings' database, configuration and index store."""
+    return matcher_cache.get(
+        settings.database_url, config_from_settings(settings), index_dir=settings.index_dir, wait=wait
+    )

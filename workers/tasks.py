@@ -17,7 +17,7 @@ from celery import Task
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kyc import outbox, webhooks
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import matcher_for
 from kyc.retention import purge_expired
 from kyc.screening import (
     MatcherScreener,
@@ -93,7 +93,7 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         with transaction(settings.database_url) as session:
             fail_job(session, job_id, f"gave up after {attempts - 1} attempts")
         return {"job_id": job_id, "skipped": True, "status": "failed"}
-    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
+    screener = MatcherScreener(matcher_for(settings))
     with transaction(settings.database_url) as session:
         job = session.get(ScreeningJob, job_id, with_for_update=True)
         if job is None or job.status != "running":  # another delivery finished it meanwhile

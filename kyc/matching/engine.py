@@ -9,7 +9,7 @@ beside it and swapped in atomically when a list version changes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,8 @@ class Matcher:
 
     def __init__(
         self,
-        entries: list[tuple[int, Entry]],
-        forms: list[NameForm],
+        entries: Sequence[tuple[int, Entry]],
+        forms: Sequence[NameForm],
         name_entry: IntArray,
         name_kind: list[NameKind],
         index: TokenIndex,
@@ -71,13 +71,21 @@ class Matcher:
         name_reading: list[int],
         identifiers: dict[str, list[int]],
         config: MatchConfig,
+        *,
+        entry_schema: list[str] | None = None,
+        version_ids: dict[str, int] | None = None,
     ) -> None:
+        """``entries`` and ``forms`` may be sequences that read their items on first use (a matcher restored from
+        a stored index, ``kyc.matching.state``): then ``entry_schema`` and ``version_ids`` are given, so that
+        nothing here reads every entry."""
         self.config = config
         self._entries = entries
         self._forms = forms
         self._name_entry = name_entry
         self._name_entry_list: list[int] = name_entry.tolist()
-        self._entry_schema: list[str] = [entry.schema_.value for _v, entry in entries]
+        self._entry_schema: list[str] = (
+            entry_schema if entry_schema is not None else [entry.schema_.value for _v, entry in entries]
+        )
         self._name_kind = name_kind
         self._index = index
         self._slot_offsets = slot_offsets
@@ -87,10 +95,11 @@ class Matcher:
         w = config.weights
         birth = max(w.birth_date_exact, w.birth_date_partial, 0)
         self._max_bonus = birth + max(w.nationality_match, w.country_match, 0) + max(w.country_match, 0)
-        versions: dict[str, int] = {}
-        for version_id, entry in entries:
-            versions.setdefault(entry.source, version_id)
-        self.version_ids = versions
+        if version_ids is None:
+            version_ids = {}
+            for version_id, entry in entries:
+                version_ids.setdefault(entry.source, version_id)
+        self.version_ids = version_ids
 
     @classmethod
     def build(cls, entries: Iterable[tuple[int, Entry]], config: MatchConfig | None = None) -> Matcher:

@@ -10,6 +10,7 @@ rather than a dictionary entry per name.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Iterable
 
@@ -21,6 +22,12 @@ FULL_COVERAGE = 0.9
 """Names sharing at least this share of the query's best possible key weight are always scored."""
 MAX_CANDIDATES = 200
 """Upper bound on names scored per query name, so that a query made only of common parts stays fast."""
+
+
+def stable_hash(text: str) -> int:
+    """A 64-bit hash that is the same in every process (``hash()`` of a string is salted per process), so that an
+    index written by one process can be read by another."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
 class IndexBuilder:
@@ -44,7 +51,7 @@ class IndexBuilder:
             self._pair_keys.append(slot)
             self._pair_names.append(name_id)
         if len(compact) > 5:
-            self._compact_hashes.append(hash(compact))
+            self._compact_hashes.append(stable_hash(compact))
             self._compact_ids.append(name_id)
         self._count = max(self._count, name_id + 1)
 
@@ -137,7 +144,7 @@ class TokenIndex:
         for compact in compacts:
             if len(compact) <= 5:
                 continue
-            value = hash(compact)
+            value = stable_hash(compact)
             left = int(np.searchsorted(self._compact_hashes, value, side="left"))
             right = int(np.searchsorted(self._compact_hashes, value, side="right"))
             if right > left:
@@ -149,6 +156,30 @@ class TokenIndex:
     @property
     def key_count(self) -> int:
         return len(self._slots)
+
+    def arrays(self) -> tuple[list[str], dict[str, npt.NDArray[np.generic]]]:
+        """The keys in slot order and the arrays: everything ``from_arrays`` needs to rebuild this index."""
+        keys = [""] * len(self._slots)
+        for key, slot in self._slots.items():
+            keys[slot] = key
+        return keys, {
+            "offsets": self._offsets,
+            "ids": self._ids,
+            "idf": self._idf,
+            "compact_hashes": self._compact_hashes,
+            "compact_ids": self._compact_ids,
+        }
+
+    @classmethod
+    def from_arrays(cls, keys: list[str], arrays: dict[str, npt.NDArray[np.generic]]) -> TokenIndex:
+        return cls(
+            dict(zip(keys, range(len(keys)), strict=True)),
+            np.asarray(arrays["offsets"], dtype=np.int64),
+            np.asarray(arrays["ids"], dtype=np.int32),
+            np.asarray(arrays["idf"], dtype=np.float32),
+            np.asarray(arrays["compact_hashes"], dtype=np.int64),
+            np.asarray(arrays["compact_ids"], dtype=np.int32),
+        )
 
 
 def _weigh(

@@ -1,10 +1,17 @@
-"""The process-wide matcher cache follows the active list versions and rebuilds only when they change."""
+"""The process-wide matcher cache follows the active list versions, reads and writes the shared index store, and
+makes a new matcher beside the old one: screening never waits for a rebuild."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pytest
+
+from kyc import index_store
 from kyc.logs import configure
-from kyc.matcher_cache import MatcherCache, load_matcher
-from kyc.matching import Query
+from kyc.matcher_cache import MatcherCache, active_versions, load_matcher
+from kyc.matching import MatchConfig, Matcher, Query
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.versions import active_version_ids
@@ -13,21 +20,67 @@ from tests.support.env import list_file
 
 UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+EMRAAN = Query.model_validate({"name": "Emraan Ali", "schema": "Person"})
 
 
-def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings) -> None:
+def test_load_matcher_and_cache_follow_the_active_versions(settings: Settings, tmp_path: Path) -> None:
     configure()  # logging to this process's stderr, whatever an earlier CLI test left bound
     cache_ = MatcherCache()
     ingest_files("un_sc", [list_file(UN_2025)], settings)
-    first = cache_.get(settings.database_url)
+    first = cache_.get(settings.database_url, index_dir=tmp_path)
     assert first.entry_count == 1000
-    assert cache_.get(settings.database_url) is first  # unchanged versions: no rebuild
+    assert cache_.get(settings.database_url, index_dir=tmp_path) is first  # unchanged versions: no rebuild
     ingest_files("un_sc", [list_file(UN_2026)], settings)
-    second = cache_.get(settings.database_url)
+    second = cache_.get(settings.database_url, index_dir=tmp_path, wait=True)
     assert second is not first and second.entry_count == 1003
     with transaction(settings.database_url) as session:
         assert second.version_ids == active_version_ids(session)
         direct = load_matcher(session)
     assert direct.version_ids == second.version_ids
-    query = Query.model_validate({"name": "Emraan Ali", "schema": "Person"})
-    assert second.screen(query)[0].version_id == second.version_ids["un_sc"]
+    assert second.screen(EMRAAN)[0].version_id == second.version_ids["un_sc"]
+    other = cache_.get(settings.database_url, MatchConfig(threshold=0.9), index_dir=tmp_path, wait=True)
+    assert other is not second and other.config.threshold == 0.9  # another configuration: another matcher
+
+
+def test_a_screening_during_a_rebuild_uses_the_old_matcher_then_the_new_one(settings: Settings, tmp_path: Path) -> None:
+    configure()
+    cache_ = MatcherCache()
+    ingest_files("un_sc", [list_file(UN_2025)], settings)
+    old = cache_.get(settings.database_url, index_dir=tmp_path)
+    old_version = old.version_ids["un_sc"]
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    with index_store.building(tmp_path):  # another process is building: the refresh must wait for it
+        started = time.perf_counter()
+        during = cache_.get(settings.database_url, index_dir=tmp_path)
+        assert time.perf_counter() - started < 1.0  # did not wait for the build
+        assert during is old
+        refresh = cache_.refreshing(settings.database_url)
+        assert refresh is not None and refresh.is_alive()
+        assert during.screen(EMRAAN)[0].version_id == old_version  # screening goes on meanwhile
+        assert cache_.get(settings.database_url, index_dir=tmp_path) is old  # no second refresh, no wait
+    refresh.join(timeout=120)
+    assert not refresh.is_alive()
+    after = cache_.get(settings.database_url, index_dir=tmp_path)
+    assert after is not old and after.entry_count == 1003
+    new_version = after.version_ids["un_sc"]
+    assert new_version != old_version
+    assert after.screen(EMRAAN)[0].version_id == new_version
+
+
+def test_another_process_reads_the_stored_index_instead_of_building(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure()
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    built = MatcherCache().get(settings.database_url, index_dir=tmp_path)
+    with transaction(settings.database_url) as session:
+        key = index_store.index_key(active_versions(session), MatchConfig())
+    assert (tmp_path / f"index-{key}" / "meta.json").is_file()
+
+    def no_build(*_args: object, **_kwargs: object) -> Matcher:
+        raise AssertionError("built again although the store holds this index")
+
+    monkeypatch.setattr(Matcher, "build", no_build)
+    read = MatcherCache().get(settings.database_url, index_dir=tmp_path)  # a fresh process's cache
+    assert read is not built and read.version_ids == built.version_ids
+    assert [m.model_dump() for m in read.screen(EMRAAN)] == [m.model_dump() for m in built.screen(EMRAAN)]
