@@ -678,7 +678,8 @@ def batch_bench(matcher: Matcher, n: int, workers: int) -> None:
     source = io.StringIO("\n".join(batch_lines(n)) + "\n")
     sink = io.StringIO()
     started = time.perf_counter()
-    written, errors = screen_stream(matcher, source, sink, workers)
+    summary = screen_stream(matcher, source, sink, workers)
+    written, errors = summary.written, summary.errors
     elapsed = time.perf_counter() - started
     alerts = sum(1 for line in sink.getvalue().splitlines() if '"hits":[]' not in line)
     per_million = elapsed / written * 1_000_000 / 60
