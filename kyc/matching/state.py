@@ -28,6 +28,11 @@ from kyc.matching.normalize import NameForm, Part
 
 STATE_FORMAT = 2
 """Bumped whenever the columns below change meaning."""
+FORMS_KEPT = 250_000
+ENTRIES_KEPT = 60_000
+"""How many name forms and entries a restored matcher keeps once made: every list name of today's sources, while
+a million-name index in a long-running worker cannot grow back to the size of materialising them all (when the
+limit is reached the kept ones are dropped and made again as queries need them)."""
 
 _PARTS = tuple(sorted(Part, key=int))
 _KINDS = tuple(NameKind)
@@ -150,6 +155,7 @@ class _StoredForms(Sequence[NameForm]):
         self._originals = _Texts(state.blobs["originals"], a["original_offsets"])
         self._compacts = _Texts(state.blobs["compacts"], a["compact_offsets"])
         self._made: list[NameForm | None] = [None] * (len(self._starts) - 1)
+        self._kept = 0
         self._shared_parts: dict[tuple[int, ...], tuple[Part, ...]] = {}
 
     def __len__(self) -> int:
@@ -164,7 +170,10 @@ class _StoredForms(Sequence[NameForm]):
             return [self[i] for i in range(*index.indices(len(self)))]
         form = self._made[index]
         if form is None:
+            if self._kept >= FORMS_KEPT:
+                self._made, self._kept = [None] * len(self._made), 0
             form = self._made[index] = self._make(index)
+            self._kept += 1
         return form
 
     def _make(self, index: int) -> NameForm:
@@ -195,6 +204,7 @@ class _StoredEntries(Sequence[tuple[int, Entry]]):
         self._versions = state.arrays["entry_version"]
         self._texts = _Texts(state.blobs["entries"], state.arrays["entry_offsets"])
         self._made: list[tuple[int, Entry] | None] = [None] * len(self._versions)
+        self._kept = 0
 
     def __len__(self) -> int:
         return len(self._made)
@@ -208,8 +218,11 @@ class _StoredEntries(Sequence[tuple[int, Entry]]):
             return [self[i] for i in range(*index.indices(len(self)))]
         pair = self._made[index]
         if pair is None:
+            if self._kept >= ENTRIES_KEPT:
+                self._made, self._kept = [None] * len(self._made), 0
             entry = Entry.from_data(json.loads(self._texts[index]))
             pair = self._made[index] = (int(self._versions[index]), entry)
+            self._kept += 1
         return pair
 
 

@@ -76,3 +76,17 @@ def test_another_format_is_refused() -> None:
     state.meta["format"] = STATE_FORMAT + 1
     with pytest.raises(StateMismatch):
         restore(state)
+
+
+def test_a_restored_matcher_keeps_a_bounded_number_of_forms_and_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kyc.matching import state as state_module
+
+    monkeypatch.setattr(state_module, "FORMS_KEPT", 10)
+    monkeypatch.setattr(state_module, "ENTRIES_KEPT", 5)
+    built = Matcher.build(entries())
+    restored = restore(export(built))
+    for query in QUERIES:  # far more than 10 forms and 5 entries touched: dropped and made again, same hits
+        assert _hits(restored, query) == _hits(built, query)
+    forms, stored_entries = restored._forms, restored._entries
+    assert sum(f is not None for f in forms._made) <= 10  # type: ignore[attr-defined]
+    assert sum(e is not None for e in stored_entries._made) <= 5  # type: ignore[attr-defined]
