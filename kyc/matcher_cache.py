@@ -10,7 +10,10 @@ process with no matcher at all waits for its first one). Callers holding the old
 from __future__ import annotations
 
 import gc
+import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from kyc import index_store
 from kyc.entry import Entry
+from kyc.errors import Unavailable
 from kyc.matching import MatchConfig, Matcher
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
@@ -63,8 +67,43 @@ def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher
     return matcher
 
 
-def stored_matcher(database_url: str, config: MatchConfig, index_dir: Path) -> tuple[str, Matcher]:
-    """The matcher over the active versions, read from the index store or built, written and read back."""
+def build_and_store(database_url: str, config: MatchConfig, index_dir: Path) -> str:
+    """Build the matcher over the active versions and write it to the store; returns its key. The caller holds
+    ``index_store.building``."""
+    with transaction(database_url) as session:
+        versions = active_versions(session)
+        key = index_store.index_key(versions, config)
+        built = Matcher.build(_active_entries(session, {s: v[0] for s, v in versions.items()}), config)
+    built.version_ids = {source: stamp[0] for source, stamp in versions.items()}
+    about = {"versions": {s: list(v) for s, v in versions.items()}, "config_hash": config.config_hash()}
+    index_store.write(index_dir, key, built, about)
+    return key
+
+
+def _build_in_child(database_url: str, config: MatchConfig, index_dir: Path) -> str:
+    """``build_and_store`` in a child process (``python -m kyc.matcher_cache``): the build's memory is never the
+    serving process's, and its CPU time does not compete with screening for the interpreter lock. The request goes
+    on stdin, never on the command line, since a database URL may hold a password."""
+    request = {"database_url": database_url, "config": config.model_dump(mode="json"), "index_dir": str(index_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "kyc.matcher_cache"],
+        input=json.dumps(request),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise Unavailable(f"building the matcher index failed (exit {done.returncode})")
+    return lines[-1]
+
+
+def stored_matcher(
+    database_url: str, config: MatchConfig, index_dir: Path, *, in_child: bool = False
+) -> tuple[str, Matcher]:
+    """The matcher over the active versions, read from the index store or built, written and read back
+    (``in_child``: built by a child process)."""
     with transaction(database_url) as session:
         versions = active_versions(session)
     key = index_store.index_key(versions, config)
@@ -75,14 +114,12 @@ def stored_matcher(database_url: str, config: MatchConfig, index_dir: Path) -> t
         matcher = index_store.read(index_dir, key)  # another process may have built it while this one waited
         if matcher is not None:
             return key, matcher
-        with transaction(database_url) as session:
-            versions = active_versions(session)
-            key = index_store.index_key(versions, config)
-            built = Matcher.build(_active_entries(session, {s: v[0] for s, v in versions.items()}), config)
-        built.version_ids = {source: stamp[0] for source, stamp in versions.items()}
-        about = {"versions": {s: list(v) for s, v in versions.items()}, "config_hash": config.config_hash()}
-        index_store.write(index_dir, key, built, about)
-    return key, index_store.read(index_dir, key) or built
+        build = _build_in_child if in_child else build_and_store
+        key = build(database_url, config, index_dir)
+    matcher = index_store.read(index_dir, key)
+    if matcher is None:
+        raise Unavailable("the matcher index just stored cannot be read")
+    return key, matcher
 
 
 class MatcherCache:
@@ -161,7 +198,7 @@ class MatcherCache:
     def _refresh(self, database_url: str, config: MatchConfig, root: Path) -> None:
         try:
             with self._lock(database_url):
-                self._swap(database_url, *stored_matcher(database_url, config, root))
+                self._swap(database_url, *stored_matcher(database_url, config, root, in_child=True))
         except Exception as exc:  # the old matcher keeps serving; the next call tries again
             log.error("matcher.refresh_failed", error=type(exc).__name__)
 
@@ -184,3 +221,11 @@ def matcher_for(settings: Settings, *, wait: bool = False) -> Matcher:
     return matcher_cache.get(
         settings.database_url, config_from_settings(settings), index_dir=settings.index_dir, wait=wait
     )
+
+
+if __name__ == "__main__":  # the child of ``_build_in_child``: prints the key of the index it stored
+    from kyc.logs import configure
+
+    configure()
+    order = json.loads(sys.stdin.read())
+    print(build_and_store(order["database_url"], MatchConfig.model_validate(order["config"]), Path(order["index_dir"])))

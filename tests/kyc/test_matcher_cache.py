@@ -84,3 +84,19 @@ def test_another_process_reads_the_stored_index_instead_of_building(
     read = MatcherCache().get(settings.database_url, index_dir=tmp_path)  # a fresh process's cache
     assert read is not built and read.version_ids == built.version_ids
     assert [m.model_dump() for m in read.screen(EMRAAN)] == [m.model_dump() for m in built.screen(EMRAAN)]
+
+
+def test_a_child_process_builds_the_index_and_a_failed_build_is_unavailable(settings: Settings, tmp_path: Path) -> None:
+    from kyc.errors import Unavailable
+    from kyc.matcher_cache import stored_matcher
+
+    configure()
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    key, matcher = stored_matcher(settings.database_url, MatchConfig(), tmp_path, in_child=True)
+    assert (tmp_path / f"index-{key}" / "meta.json").is_file()
+    assert matcher.entry_count == 1003 and matcher.screen(EMRAAN)
+    missing = f"sqlite:///{tmp_path / 'nowhere' / 'none.sqlite3'}"
+    with pytest.raises(Unavailable, match="building the matcher index failed"):
+        from kyc.matcher_cache import _build_in_child
+
+        _build_in_child(missing, MatchConfig(), tmp_path / "other")
