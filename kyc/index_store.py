@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -43,10 +43,12 @@ _NAME = "index-"
 
 @lru_cache(maxsize=1)
 def engine_digest() -> str:
-    """The engine's code and the normalisation library's version: a change to either changes every name form."""
+    """The engine's code, the entry model's and the normalisation libraries' versions: a change to any may change
+    every name form or how a stored entry reads back."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent / "matching"
-    for path in sorted(package.glob("*.py")):
+    here = Path(__file__).resolve().parent
+    # The engine, and the entry model the stored entries are read back with.
+    for path in [*sorted((here / "matching").glob("*.py")), here / "entry.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for library in ("rigour", "rapidfuzz"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -101,10 +103,17 @@ def _map(path: Path) -> bytes | mmap.mmap:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def write(root: Path, key: str, matcher: Matcher, about: dict[str, Any] | None = None) -> Path:
-    """Store ``matcher`` under ``key``; atomic (a complete directory appears or nothing does)."""
+def write(
+    root: Path,
+    key: str,
+    matcher: Matcher,
+    about: dict[str, Any] | None = None,
+    entry_texts: Sequence[str] | None = None,
+) -> Path:
+    """Store ``matcher`` under ``key``; atomic (a complete directory appears or nothing does). ``entry_texts``:
+    the entries' JSON when the caller has it (``kyc.matching.state.export``)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    state = export(matcher)
+    state = export(matcher, entry_texts)
     target = _directory(root, key)
     temporary = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import mmap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -51,7 +51,7 @@ class MatcherState:
     blobs: dict[str, Bytes] = field(default_factory=dict)
 
 
-def _blob(texts: Iterator[str] | list[str]) -> tuple[bytes, Array]:
+def _blob(texts: list[str]) -> tuple[bytes, Array]:
     encoded = [t.encode("utf-8") for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     if encoded:
@@ -72,8 +72,9 @@ def _read_lines(blob: Bytes) -> list[str]:
     return text.split("\n") if text else []
 
 
-def export(matcher: Matcher) -> MatcherState:
-    """Every column ``restore`` needs; entries as their canonical JSON (``Entry.to_data``)."""
+def export(matcher: Matcher, entry_texts: Sequence[str] | None = None) -> MatcherState:
+    """Every column ``restore`` needs; entries as their canonical JSON (``Entry.to_data``), or as ``entry_texts``
+    when the caller has that JSON already (one text per entry, in the matcher's order)."""
     state = MatcherState()
     arrays, meta, blobs = state.arrays, state.meta, state.blobs
     # Name forms: each token and skeleton once in a vocabulary, per name the range of its parts.
@@ -115,8 +116,12 @@ def export(matcher: Matcher) -> MatcherState:
     code = {s: i for i, s in enumerate(schemas)}
     arrays["entry_schema"] = np.asarray([code[s] for s in matcher._entry_schema], dtype=np.uint8)
     meta["schemas"] = schemas
+    if entry_texts is not None and len(entry_texts) != len(entries):
+        raise ValueError("one entry text per entry")
     blobs["entries"], arrays["entry_offsets"] = _blob(
-        json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")) for _v, e in entries
+        list(entry_texts)
+        if entry_texts is not None
+        else [json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")) for _v, e in entries]
     )
     # Index and the rest.
     keys, index_arrays = matcher._index.arrays()
