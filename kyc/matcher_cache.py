@@ -25,6 +25,7 @@ from kyc import index_store
 from kyc.entry import Entry
 from kyc.errors import Unavailable
 from kyc.matching import MatchConfig, Matcher
+from kyc.matching.engine import collector_paused
 from kyc.settings import Settings, get_settings
 from kyc.storage.db import transaction
 from kyc.storage.lists import ListEntry, ListSource, ListVersion
@@ -70,21 +71,22 @@ def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher
 def build_and_store(database_url: str, config: MatchConfig, index_dir: Path) -> str:
     """Build the matcher over the active versions and write it to the store; returns its key. The caller holds
     ``index_store.building``."""
-    with transaction(database_url) as session:
-        versions = active_versions(session)
-        key = index_store.index_key(versions, config)
-        rows = [
-            (version_id, data)
-            for _source, (version_id, _sha, _parser) in sorted(versions.items())
-            for data in session.execute(select(ListEntry.data).where(ListEntry.version_id == version_id)).scalars()
-        ]
-    built = Matcher.build([(version_id, Entry.from_data(data)) for version_id, data in rows], config)
-    built.version_ids = {source: stamp[0] for source, stamp in versions.items()}
-    about = {"versions": {s: list(v) for s, v in versions.items()}, "config_hash": config.config_hash()}
-    # The stored rows are each entry's canonical JSON already: written as they are, not dumped again.
-    texts = [json.dumps(data, ensure_ascii=False, separators=(",", ":")) for _v, data in rows]
-    del rows
-    index_store.write(index_dir, key, built, about, texts)
+    with collector_paused():  # as in Matcher.build: many objects, no cycles
+        with transaction(database_url) as session:
+            versions = active_versions(session)
+            key = index_store.index_key(versions, config)
+            rows = [
+                (version_id, data)
+                for _source, (version_id, _sha, _parser) in sorted(versions.items())
+                for data in session.execute(select(ListEntry.data).where(ListEntry.version_id == version_id)).scalars()
+            ]
+        built = Matcher.build([(version_id, Entry.from_data(data)) for version_id, data in rows], config)
+        built.version_ids = {source: stamp[0] for source, stamp in versions.items()}
+        about = {"versions": {s: list(v) for s, v in versions.items()}, "config_hash": config.config_hash()}
+        # The stored rows are each entry's canonical JSON already: written as they are, not dumped again.
+        texts = [json.dumps(data, ensure_ascii=False, separators=(",", ":")) for _v, data in rows]
+        del rows
+        index_store.write(index_dir, key, built, about, texts)
     return key
 
 
