@@ -45,12 +45,9 @@ class IndexBuilder:
 
     def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
         key_ids = self._key_ids
-        for key in keys:
-            slot = key_ids.get(key)
-            if slot is None:
-                slot = key_ids[key] = len(key_ids)
-            self._pair_keys.append(slot)
-            self._pair_names.append(name_id)
+        slots = [key_ids.setdefault(key, len(key_ids)) for key in keys]  # a new key gets the next id
+        self._pair_keys.extend(slots)
+        self._pair_names.extend([name_id] * len(slots))
         if len(compact) > 5:
             self._compact_hashes.append(stable_hash(compact))
             self._compact_ids.append(name_id)
