@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from kyc import index_store
@@ -50,12 +50,16 @@ def config_from_settings(settings: Settings) -> MatchConfig:
 
 def active_versions(session: Session) -> dict[str, tuple[int, str, str]]:
     """Per source with an active version: its id, the digest of its files and the parser that read them."""
-    rows = session.execute(
-        select(ListSource.name, ListVersion.id, ListVersion.sha256, ListVersion.parser_version).join(
-            ListVersion, ListVersion.id == ListSource.active_version_id
-        )
-    )
+    # Plain SQL: asked before every screening, and the first ORM query of a process (a ``kyc screen`` call) costs
+    # more to compile than to run.
+    rows = session.execute(_ACTIVE_VERSIONS)
     return {name: (version_id, sha, parser) for name, version_id, sha, parser in rows}
+
+
+_ACTIVE_VERSIONS = text(
+    f"SELECT s.name, v.id, v.sha256, v.parser_version FROM {ListSource.__tablename__} s "  # noqa: S608 - model names
+    f"JOIN {ListVersion.__tablename__} v ON v.id = s.active_version_id"
+)
 
 
 def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher:
@@ -189,7 +193,6 @@ class MatcherCache:
         self._matchers[database_url] = (key, matcher)  # atomic reference swap
         # The index is many long-lived objects: keep the cyclic collector from rescanning them on every
         # collection (that is what made p99 latency spiky). Replaced matchers are still freed by reference counting.
-        gc.collect()
         gc.freeze()
         log.debug("matcher.ready", versions=matcher.version_ids, names=matcher.name_count)
         return matcher
