@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import structlog
@@ -117,23 +119,48 @@ def stored_matcher(
     database_url: str, config: MatchConfig, index_dir: Path, *, in_child: bool = False
 ) -> tuple[str, Matcher]:
     """The matcher over the active versions, read from the index store or built, written and read back
-    (``in_child``: built by a child process)."""
+    (``in_child``: built by a child process). When the store cannot be written (a read-only or full disk), the
+    matcher is built here and only kept in memory: screening does not depend on the store."""
     with transaction(database_url) as session:
         versions = active_versions(session)
     key = index_store.index_key(versions, config)
     matcher = index_store.read(index_dir, key)
     if matcher is not None:
         return key, matcher
-    with index_store.building(index_dir):
-        matcher = index_store.read(index_dir, key)  # another process may have built it while this one waited
-        if matcher is not None:
-            return key, matcher
-        build = _build_in_child if in_child else build_and_store
-        key = build(database_url, config, index_dir)
+    try:
+        with index_store.building(index_dir):
+            matcher = index_store.read(index_dir, key)  # another process may have built it while this one waited
+            if matcher is not None:
+                return key, matcher
+            build = _build_in_child if in_child else build_and_store
+            key = build(database_url, config, index_dir)
+    except OSError as exc:
+        log.warning("index.store_unwritable", error=type(exc).__name__)
+        return _built_here(database_url, config)
     matcher = index_store.read(index_dir, key)
     if matcher is None:
         raise Unavailable("the matcher index just stored cannot be read")
     return key, matcher
+
+
+def _built_here(database_url: str, config: MatchConfig) -> tuple[str, Matcher]:
+    with collector_paused(), transaction(database_url) as session:
+        key = index_store.index_key(active_versions(session), config)
+        return key, load_matcher(session, config)
+
+
+RETRY_SECONDS = 30.0
+"""After a failed background refresh, the next one is tried no sooner than this."""
+
+_CACHES: weakref.WeakSet[MatcherCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache_ in list(_CACHES):
+        cache_._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class MatcherCache:
@@ -148,7 +175,8 @@ class MatcherCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._refreshing: dict[str, threading.Thread] = {}
-        os.register_at_fork(after_in_child=self._after_fork)
+        self._failed_at: dict[str, float] = {}
+        _CACHES.add(self)
 
     def _after_fork(self) -> None:
         # A forked child has none of the parent's threads: its locks and "refresh under way" marks are the parent's.
@@ -202,6 +230,8 @@ class MatcherCache:
             running = self._refreshing.get(database_url)
             if running is not None and running.is_alive():
                 return
+            if time.monotonic() - self._failed_at.get(database_url, -RETRY_SECONDS) < RETRY_SECONDS:
+                return  # failed a moment ago: not a new attempt (and a child process) per screening
             thread = threading.Thread(
                 target=self._refresh, args=(database_url, config, root), name="matcher-refresh", daemon=True
             )
@@ -211,8 +241,13 @@ class MatcherCache:
     def _refresh(self, database_url: str, config: MatchConfig, root: Path) -> None:
         try:
             with self._lock(database_url):
-                self._swap(database_url, *stored_matcher(database_url, config, root, in_child=True))
-        except Exception as exc:  # the old matcher keeps serving; the next call tries again
+                try:
+                    fresh = stored_matcher(database_url, config, root, in_child=True)
+                except Unavailable:  # the child could not build it: here, then (slower screening meanwhile)
+                    fresh = stored_matcher(database_url, config, root)
+                self._swap(database_url, *fresh)
+        except Exception as exc:  # the old matcher keeps serving; a later call tries again
+            self._failed_at[database_url] = time.monotonic()
             log.error("matcher.refresh_failed", error=type(exc).__name__)
 
     def refreshing(self, database_url: str) -> threading.Thread | None:

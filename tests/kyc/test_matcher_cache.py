@@ -100,3 +100,20 @@ def test_a_child_process_builds_the_index_and_a_failed_build_is_unavailable(sett
         from kyc.matcher_cache import _build_in_child
 
         _build_in_child(missing, MatchConfig(), tmp_path / "other")
+
+
+def test_screening_does_not_depend_on_a_writable_store(settings: Settings, tmp_path: Path) -> None:
+    configure()
+    ingest_files("un_sc", [list_file(UN_2025)], settings)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    cache_ = MatcherCache()
+    first = cache_.get(settings.database_url, index_dir=blocked / "index")  # cannot be created: built in memory
+    assert first.entry_count == 1000 and first.screen(EMRAAN)
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    assert cache_.get(settings.database_url, index_dir=blocked / "index") is first  # refreshing meanwhile
+    refresh = cache_.refreshing(settings.database_url)
+    if refresh is not None:
+        refresh.join(timeout=120)
+    after = cache_.get(settings.database_url, index_dir=blocked / "index")
+    assert after.entry_count == 1003
