@@ -250,6 +250,31 @@ class MatcherCache:
             self._failed_at[database_url] = time.monotonic()
             log.error("matcher.refresh_failed", error=type(exc).__name__)
 
+    def current(self, database_url: str, config: MatchConfig | None = None) -> Matcher | None:
+        """The matcher when one is held over the active versions (and configuration), else None: a readiness
+        check that never builds."""
+        wanted = config or self._config or MatchConfig()
+        with transaction(database_url) as session:
+            key = index_store.index_key(active_versions(session), wanted)
+        held = self._matchers.get(database_url)
+        return held[1] if held is not None and held[0] == key else None
+
+    def build_in_background(
+        self, database_url: str, config: MatchConfig | None = None, *, index_dir: Path | None = None
+    ) -> None:
+        """Start reading or building the matcher in a daemon thread unless that is under way already (what a
+        readiness probe asks for, so that the first real request does not wait for it)."""
+        wanted = config or self._config or MatchConfig()
+        root = index_dir if index_dir is not None else get_settings().index_dir
+        if self._lock(database_url).locked() or self.refreshing(database_url) is not None:
+            return
+        with self._guard:
+            thread = threading.Thread(
+                target=self._refresh, args=(database_url, wanted, root), name="matcher-build", daemon=True
+            )
+            self._refreshing[database_url] = thread
+        thread.start()
+
     def refreshing(self, database_url: str) -> threading.Thread | None:
         """The background refresh under way for ``database_url``, if any (for readiness checks and tests)."""
         thread = self._refreshing.get(database_url)

@@ -204,6 +204,12 @@ class Matcher:
         return len(self._entries)
 
     @property
+    def entries(self) -> Sequence[tuple[int, Entry]]:
+        """The ``(version_id, entry)`` pairs the matcher screens against, in index order (read them, never change
+        them: the index refers to them by position)."""
+        return self._entries
+
+    @property
     def name_count(self) -> int:
         return len(self._forms)
 

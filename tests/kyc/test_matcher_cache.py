@@ -117,3 +117,18 @@ def test_screening_does_not_depend_on_a_writable_store(settings: Settings, tmp_p
         refresh.join(timeout=120)
     after = cache_.get(settings.database_url, index_dir=blocked / "index")
     assert after.entry_count == 1003
+
+
+def test_readiness_asks_without_building_and_starts_a_build(settings: Settings, tmp_path: Path) -> None:
+    configure()
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    cache_ = MatcherCache()
+    assert cache_.current(settings.database_url) is None  # nothing held: not ready, and nothing built by asking
+    assert not list(tmp_path.glob("index-*"))
+    cache_.build_in_background(settings.database_url, index_dir=tmp_path)
+    started = cache_.refreshing(settings.database_url)
+    assert started is not None
+    started.join(timeout=120)
+    ready = cache_.current(settings.database_url)
+    assert ready is not None and ready.entry_count == 1003
+    assert len(ready.entries) == 1003 and ready.entries[0][0] == ready.version_ids["un_sc"]
