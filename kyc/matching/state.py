@@ -173,6 +173,8 @@ class _StoredForms(Sequence[NameForm]):
     def __getitem__(self, index: int | slice) -> NameForm | Sequence[NameForm]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._made)
         form = self._made[index]
         if form is None:
             if self._kept >= FORMS_KEPT:
@@ -221,6 +223,8 @@ class _StoredEntries(Sequence[tuple[int, Entry]]):
     def __getitem__(self, index: int | slice) -> tuple[int, Entry] | Sequence[tuple[int, Entry]]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._made)
         pair = self._made[index]
         if pair is None:
             if self._kept >= ENTRIES_KEPT:

@@ -62,6 +62,8 @@ def test_restored_matcher_screens_exactly_as_the_built_one() -> None:
     assert found >= 5  # the comparison is over real hits, not empty lists
     for name_id in range(0, built.name_count, 97):
         assert restored._forms[name_id] == built._forms[name_id]
+    assert restored._forms[-1] == built._forms[-1] and restored.entries[-1] == built.entries[-1]
+    assert list(restored.entries) == list(built.entries)  # iterated as a sequence (the compatible API does)
 
 
 def test_exported_columns_hold_no_objects() -> None:
