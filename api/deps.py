@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import matcher_for
 from kyc.screening import MatcherScreener, Screener
 from kyc.settings import Settings
 from kyc.settings import get_settings as _kyc_settings
@@ -45,7 +45,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_screener(settings: SettingsDep) -> Screener:
     """The process's matcher over every active list version (built once, swapped when a version changes)."""
-    return MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
+    return MatcherScreener(matcher_for(settings))
 
 
 ScreenerDep = Annotated[Screener, Depends(get_screener)]

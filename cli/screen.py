@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from cli.common import fail, is_terminal, settings
 from kyc.dates import InvalidDate, parse_birth_date
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import matcher_for
 from kyc.matching import Match, Matcher, Query
 
 QUERY_FIELDS = frozenset(
@@ -34,7 +35,7 @@ CHUNK = 512
 
 def _matcher() -> Matcher:
     config = settings()
-    matcher = matcher_cache.get(config.database_url, config_from_settings(config))
+    matcher = matcher_for(config)
     if matcher.entry_count == 0:
         fail("no active list version to screen against; ingest one first: kyc lists ingest SOURCE --file PATH")
     return matcher
@@ -204,23 +205,25 @@ def _chunks(lines: Iterator[_Line]) -> Iterator[list[_Line]]:
 _WORKER_MATCHER: Matcher | None = None
 
 
-def _screen_chunk(chunk: list[_Line]) -> list[str]:
+def _screen_chunk(chunk: list[_Line]) -> list[tuple[str, int]]:
     """Runs in a forked worker that inherited the parent's matcher (copy-on-write, nothing re-built)."""
     assert _WORKER_MATCHER is not None
     return [_result_line(_WORKER_MATCHER, line) for line in chunk]
 
 
-def _result_line(matcher: Matcher, line: _Line) -> str:
+def _result_line(matcher: Matcher, line: _Line) -> tuple[str, int]:
+    """The output line and its number of hits."""
     matches = matcher.screen(line.query, limit=50)
-    result: dict[str, Any] = {"id": line.id, "hits": [hit_data(m) for m in matches]}
+    hits = [hit_data(m) for m in matches]
+    result: dict[str, Any] = {"id": line.id, "hits": hits}
     if line.warnings:
         result["warnings"] = list(line.warnings)
-    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":")), len(hits)
 
 
-def _bounded(pool: ProcessPoolExecutor, chunks: Iterator[list[_Line]], depth: int) -> Iterator[list[str]]:
+def _bounded(pool: ProcessPoolExecutor, chunks: Iterator[list[_Line]], depth: int) -> Iterator[list[tuple[str, int]]]:
     """In input order, with at most ``depth`` chunks in flight: a million-line file is never all in memory."""
-    pending: deque[Future[list[str]]] = deque()
+    pending: deque[Future[list[tuple[str, int]]]] = deque()
     for chunk in chunks:
         pending.append(pool.submit(_screen_chunk, chunk))
         if len(pending) >= depth:
@@ -257,16 +260,33 @@ def match_command(
             if is_terminal()
             else None
         )
+        started = time.perf_counter()
         try:
-            written, errors = screen_stream(matcher, source, sink, processes, progress.update if progress else None)
+            summary = screen_stream(matcher, source, sink, processes, progress.update if progress else None)
         except UnicodeDecodeError as exc:
             fail(f"{input_path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a read block)")
-    typer.echo(f"screened {written} queries; {len(errors)} bad line(s) skipped", err=True)
-    if errors:
+    elapsed = time.perf_counter() - started
+    rate = f" ({summary.written / elapsed:,.0f}/s)" if elapsed > 0 and summary.written else ""
+    typer.echo(
+        f"screened {summary.written} queries in {elapsed:.1f} s{rate}: {summary.alerting} with hits, "
+        f"{summary.hits} hits; {len(summary.errors)} bad line(s) skipped",
+        err=True,
+    )
+    if summary.errors:
         raise typer.Exit(1)
 
 
 PARALLEL_MIN_BYTES = 256 * 1024
+
+
+@dataclass
+class Summary:
+    """What a batch run did: lines written, how many of them with hits, hits in all, bad-line messages."""
+
+    written: int = 0
+    alerting: int = 0
+    hits: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def screen_stream(
@@ -275,30 +295,31 @@ def screen_stream(
     sink: IO[str],
     processes: int = 1,
     on_progress: Callable[[int], object] | None = None,
-) -> tuple[int, list[str]]:
-    """Screen JSON lines from ``source`` to ``sink`` in input order; returns (lines written, bad-line messages).
+) -> Summary:
+    """Screen JSON lines from ``source`` to ``sink`` in input order; returns the ``Summary``.
 
     With ``processes > 1`` forked workers share the parent's matcher copy-on-write (nothing is rebuilt or
     pickled but the queries and results), with a bounded number of chunks in flight.
     """
     global _WORKER_MATCHER
-    errors: list[str] = []
-    written = 0
-    lines = _read(source, errors)
+    summary = Summary()
+    lines = _read(source, summary.errors)
     with ExitStack() as stack:
         if processes > 1:
             _WORKER_MATCHER = matcher
             stack.callback(_clear_worker_matcher)
             pool = stack.enter_context(ProcessPoolExecutor(processes, mp_context=_fork()))
-            results: Iterator[list[str]] = _bounded(pool, _chunks(lines), processes * 4)
+            results: Iterator[list[tuple[str, int]]] = _bounded(pool, _chunks(lines), processes * 4)
         else:
             results = ([_result_line(matcher, line) for line in chunk] for chunk in _chunks(lines))
         for batch in results:
-            sink.write("\n".join(batch) + "\n")
-            written += len(batch)
+            sink.write("\n".join(text for text, _hits in batch) + "\n")
+            summary.written += len(batch)
+            summary.alerting += sum(1 for _text, hits in batch if hits)
+            summary.hits += sum(hits for _text, hits in batch)
             if on_progress is not None:
                 on_progress(len(batch))
-    return written, errors
+    return summary
 
 
 def _clear_worker_matcher() -> None:

@@ -26,7 +26,6 @@ from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
-from sqlalchemy.exc import StatementError
 
 from kyc.crypto import redact, redact_processor, redact_value
 
@@ -86,7 +85,9 @@ def scrub_processor(_logger: object, _method: str, event_dict: MutableMapping[st
 
 def _driver_error(exc: BaseException) -> BaseException | None:
     """The driver's exception behind a database error (itself when it is one), or None."""
-    if isinstance(exc, StatementError):
+    # Only a process that imported SQLAlchemy can hold its errors: the command line's help must not import it.
+    exc_module = sys.modules.get("sqlalchemy.exc")
+    if exc_module is not None and isinstance(exc, exc_module.StatementError):
         return exc.orig if isinstance(exc.orig, BaseException) else exc
     module = type(exc).__module__
     if module.startswith(("psycopg", "sqlite3")):

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     plus this, e.g. ``https://kyc.example/opensanctions``."""
 
     # Matching
+    index_dir: Path = VAR_DIR / "index"
+    """Where built matchers are kept, one directory per set of active list versions and matcher configuration,
+    shared by the command line, the API and the workers of this machine (``kyc.index_store``)."""
     match_threshold: float = 0.80
     """Default alert threshold of the matcher (``kyc.matching.MatchConfig.threshold``)."""
     match_schema_thresholds: dict[str, float] = Field(default_factory=dict)

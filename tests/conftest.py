@@ -106,6 +106,9 @@ def _own_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     from kyc.settings import get_settings
 
     monkeypatch.setenv("KYC_AUDIT_CHECKPOINT_DIR", str(tmp_path_factory.mktemp("audit-checkpoints")))
+    # Built matchers are shared by the session's tests (an index key names the list versions' digests, so a
+    # matcher is only reused over the same entries), never written into the repository's var/.
+    monkeypatch.setenv("KYC_INDEX_DIR", str(tmp_path_factory.getbasetemp() / "matcher-index"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -16,7 +16,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from kyc import monitoring
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_for
 from kyc.screening import MatcherScreener
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -79,7 +79,7 @@ def run_delta_chunk(settings: Settings, run_id: int, index: int, customer_ids: l
 
 
 def run_rescreen(settings: Settings, customer_ids: list[str], origin: str = "full") -> dict[str, Any]:
-    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
+    screener = MatcherScreener(matcher_for(settings))
     with transaction(settings.database_url) as session:
         stats = monitoring.rescreen_customers(
             session,

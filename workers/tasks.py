@@ -17,7 +17,7 @@ from celery import Task
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kyc import outbox, webhooks
-from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_for, stored_matcher
 from kyc.retention import purge_expired
 from kyc.screening import (
     MatcherScreener,
@@ -93,7 +93,7 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         with transaction(settings.database_url) as session:
             fail_job(session, job_id, f"gave up after {attempts - 1} attempts")
         return {"job_id": job_id, "skipped": True, "status": "failed"}
-    screener = MatcherScreener(matcher_cache.get(settings.database_url, config_from_settings(settings)))
+    screener = MatcherScreener(matcher_for(settings))
     with transaction(settings.database_url) as session:
         job = session.get(ScreeningJob, job_id, with_for_update=True)
         if job is None or job.status != "running":  # another delivery finished it meanwhile
@@ -282,7 +282,20 @@ def ingest_source_task(self: Task[Any, Any], source: str, url: str | None = None
         return {"source": source, "outcome": "not_modified"}
     if result.outcome == "stored":  # every new version is delta-screened (workers.monitoring)
         app.send_task("kyc.monitoring.delta", (result.version_id,))
+        build_index_task.delay()
     return {"source": source, "outcome": result.outcome, "version_id": result.version_id}
+
+
+@app.task(name="kyc.build_index", acks_late=True)  # type: ignore[untyped-decorator]
+def build_index_task() -> str:
+    """The matcher index over the active versions, built once into the index store right after a new version:
+    the processes that then notice the version read it instead of building it (a child process builds it, so this
+    worker's memory stays its own)."""
+    settings = current_settings()
+    key, _matcher = stored_matcher(
+        settings.database_url, config_from_settings(settings), settings.index_dir, in_child=True
+    )
+    return key
 
 
 def sources_with_url(settings: Settings) -> list[str]:

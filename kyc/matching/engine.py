@@ -8,8 +8,10 @@ beside it and swapped in atomically when a list version changes.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,20 @@ def form_schema(schema: str) -> str:
     return _FORM_SCHEMA.get(schema, "Organization")
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while an index is built: the build makes millions of objects and no
+    cycles, and every collection would rescan all of them (a quarter of the build's time over all lists, more
+    over a million names). Reference counting still frees everything; the collector's state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass(slots=True)  # not frozen: created for every scored name, and a frozen dataclass is slower to create
 class _Candidate:
     name_id: int
@@ -62,8 +78,8 @@ class Matcher:
 
     def __init__(
         self,
-        entries: list[tuple[int, Entry]],
-        forms: list[NameForm],
+        entries: Sequence[tuple[int, Entry]],
+        forms: Sequence[NameForm],
         name_entry: IntArray,
         name_kind: list[NameKind],
         index: TokenIndex,
@@ -71,13 +87,21 @@ class Matcher:
         name_reading: list[int],
         identifiers: dict[str, list[int]],
         config: MatchConfig,
+        *,
+        entry_schema: list[str] | None = None,
+        version_ids: dict[str, int] | None = None,
     ) -> None:
+        """``entries`` and ``forms`` may be sequences that read their items on first use (a matcher restored from
+        a stored index, ``kyc.matching.state``): then ``entry_schema`` and ``version_ids`` are given, so that
+        nothing here reads every entry."""
         self.config = config
         self._entries = entries
         self._forms = forms
         self._name_entry = name_entry
         self._name_entry_list: list[int] = name_entry.tolist()
-        self._entry_schema: list[str] = [entry.schema_.value for _v, entry in entries]
+        self._entry_schema: list[str] = (
+            entry_schema if entry_schema is not None else [entry.schema_.value for _v, entry in entries]
+        )
         self._name_kind = name_kind
         self._index = index
         self._slot_offsets = slot_offsets
@@ -87,10 +111,11 @@ class Matcher:
         w = config.weights
         birth = max(w.birth_date_exact, w.birth_date_partial, 0)
         self._max_bonus = birth + max(w.nationality_match, w.country_match, 0) + max(w.country_match, 0)
-        versions: dict[str, int] = {}
-        for version_id, entry in entries:
-            versions.setdefault(entry.source, version_id)
-        self.version_ids = versions
+        if version_ids is None:
+            version_ids = {}
+            for version_id, entry in entries:
+                version_ids.setdefault(entry.source, version_id)
+        self.version_ids = version_ids
 
     @classmethod
     def build(cls, entries: Iterable[tuple[int, Entry]], config: MatchConfig | None = None) -> Matcher:
@@ -102,7 +127,11 @@ class Matcher:
         written (see ``written_reading``: "Abu Banat" / "Абу Банат" for an Arabic query) are compared apart, so
         the score does not depend on which spelling was indexed first.
         """
-        kept = list(entries)
+        with collector_paused():
+            return cls._build(list(entries), config)
+
+    @classmethod
+    def _build(cls, kept: list[tuple[int, Entry]], config: MatchConfig | None) -> Matcher:
         forms: list[NameForm] = []
         name_entry: list[int] = []
         name_kind: list[NameKind] = []
@@ -111,13 +140,18 @@ class Matcher:
         slots: dict[tuple[object, ...], int] = {}
         index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
+        # The same name is listed by several sources (a third of all names): normalised once, the form shared.
+        prepared: dict[tuple[str, str], tuple[NameForm, object]] = {}
         for entry_id, (_version, entry) in enumerate(kept):
             schema = form_schema(entry.schema_.value)
             seen: set[tuple[str, object]] = set()
             parts_slot: dict[str, int] = {}
             for name in entry.names:
-                form = name_form(name.value, schema)
-                reading = written_reading(form.original)
+                known = prepared.get((name.value, schema))
+                if known is None:
+                    form = name_form(name.value, schema)
+                    known = prepared[name.value, schema] = (form, written_reading(form.original))
+                form, reading = known
                 parts = " ".join(form.tokens)
                 if (parts, reading) in seen:  # the same name in two cases, or in scripts read alike: once
                     continue
@@ -141,7 +175,7 @@ class Matcher:
                 number = normalise_identifier(ident.number)
                 if len(number) >= MIN_IDENTIFIER_LENGTH:
                     identifiers[number].append(entry_id)
-        del slots
+        del slots, prepared
         # Names renumbered slot by slot, so that slot s holds the name ids offsets[s] .. offsets[s + 1] - 1.
         slot_array = np.asarray(name_slot, dtype=np.int32)
         order = np.argsort(slot_array, kind="stable")
@@ -170,7 +204,7 @@ class Matcher:
         return len(self._entries)
 
     @property
-    def entries(self) -> list[tuple[int, Entry]]:
+    def entries(self) -> Sequence[tuple[int, Entry]]:
         """The ``(version_id, entry)`` pairs the matcher screens against, in index order (read them, never change
         them: the index refers to them by position)."""
         return self._entries

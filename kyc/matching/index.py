@@ -10,8 +10,10 @@ rather than a dictionary entry per name.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,12 @@ FULL_COVERAGE = 0.9
 """Names sharing at least this share of the query's best possible key weight are always scored."""
 MAX_CANDIDATES = 200
 """Upper bound on names scored per query name, so that a query made only of common parts stays fast."""
+
+
+def stable_hash(text: str) -> int:
+    """A 64-bit hash that is the same in every process (``hash()`` of a string is salted per process), so that an
+    index written by one process can be read by another."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
 class IndexBuilder:
@@ -37,14 +45,11 @@ class IndexBuilder:
 
     def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
         key_ids = self._key_ids
-        for key in keys:
-            slot = key_ids.get(key)
-            if slot is None:
-                slot = key_ids[key] = len(key_ids)
-            self._pair_keys.append(slot)
-            self._pair_names.append(name_id)
+        slots = [key_ids.setdefault(key, len(key_ids)) for key in keys]  # a new key gets the next id
+        self._pair_keys.extend(slots)
+        self._pair_names.extend([name_id] * len(slots))
         if len(compact) > 5:
-            self._compact_hashes.append(hash(compact))
+            self._compact_hashes.append(stable_hash(compact))
             self._compact_ids.append(name_id)
         self._count = max(self._count, name_id + 1)
 
@@ -127,9 +132,9 @@ class TokenIndex:
             if len(complete) > MAX_CANDIDATES:
                 complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
             top = np.argpartition(-totals, limit)[:limit]
-            unique = unique[np.union1d(top, complete)]
+            unique = unique[_union(top, complete)]
         if len(exact):
-            unique = np.union1d(unique, exact)
+            unique = _union(unique, exact)
         return unique.astype(np.int32, copy=False)
 
     def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
@@ -137,7 +142,7 @@ class TokenIndex:
         for compact in compacts:
             if len(compact) <= 5:
                 continue
-            value = hash(compact)
+            value = stable_hash(compact)
             left = int(np.searchsorted(self._compact_hashes, value, side="left"))
             right = int(np.searchsorted(self._compact_hashes, value, side="right"))
             if right > left:
@@ -149,6 +154,43 @@ class TokenIndex:
     @property
     def key_count(self) -> int:
         return len(self._slots)
+
+    def arrays(self) -> tuple[list[str], dict[str, npt.NDArray[np.generic]]]:
+        """The keys in slot order and the arrays: everything ``from_arrays`` needs to rebuild this index."""
+        keys = [""] * len(self._slots)
+        for key, slot in self._slots.items():
+            keys[slot] = key
+        return keys, {
+            "offsets": self._offsets,
+            "ids": self._ids,
+            "idf": self._idf,
+            "compact_hashes": self._compact_hashes,
+            "compact_ids": self._compact_ids,
+        }
+
+    @classmethod
+    def from_arrays(cls, keys: list[str], arrays: dict[str, npt.NDArray[np.generic]]) -> TokenIndex:
+        return cls(
+            dict(zip(keys, range(len(keys)), strict=True)),
+            np.asarray(arrays["offsets"], dtype=np.int64),
+            np.asarray(arrays["ids"], dtype=np.int32),
+            np.asarray(arrays["idf"], dtype=np.float32),
+            np.asarray(arrays["compact_hashes"], dtype=np.int64),
+            np.asarray(arrays["compact_ids"], dtype=np.int32),
+        )
+
+
+def _union(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.union1d`` (sorted, without repeats) without its masked-array check, whose first use imports
+    ``numpy.ma``: a tenth of a second of every ``kyc screen`` call."""
+    both = np.concatenate((a, b))
+    both.sort()
+    if len(both) < 2:
+        return both
+    keep = np.empty(len(both), dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 def _weigh(

@@ -214,3 +214,46 @@ def test_match_screens_every_line_of_the_treated_un_fixture(un_db: Settings, tmp
     unpadded = [r for r in results if "-" in rows[int(r["id"])]["date_of_birth"] and "warnings" not in r]
     assert sum(1 for r in unpadded if len(rows[int(r["id"])]["date_of_birth"]) < 10) == 14
     assert sum(1 for r in results if r["hits"]) >= 680  # three are no longer on this list version
+
+
+def _run_match(un_db: Settings, queries: Path, out: Path, terminal: bool) -> str:
+    """``kyc match`` in its own process, stderr on a pseudo-terminal or a pipe; returns what it wrote there."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KYC_DATABASE_URL": un_db.database_url, "COLUMNS": "100"}
+    command = [sys.executable, "-m", "cli.main", "match", "--input", str(queries), "--output", str(out)]
+    if not terminal:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=follower) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert process.wait(timeout=120) == 0
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_match_shows_progress_on_a_terminal_and_a_summary_either_way(un_db: Settings, tmp_path: Path) -> None:
+    lines = [json.dumps({"id": f"p{i}", "schema": "Person", "name": name})
+             for i, name in enumerate(["Emraan Ali", "Maija Virtanen", "Saddam Hussein Altikriti"] * 10)]  # fmt: skip
+    queries = _write(tmp_path / "q.jsonl", lines)
+    piped = _run_match(un_db, queries, tmp_path / "piped.jsonl", terminal=False)
+    assert "screening" not in piped  # no progress bar into a log file
+    assert "screened 30 queries in" in piped and ": 20 with hits," in piped and "0 bad line(s) skipped" in piped
+    shown = _run_match(un_db, queries, tmp_path / "shown.jsonl", terminal=True)
+    assert "screening" in shown and "100%" in shown
+    assert "screened 30 queries in" in shown
+    assert (tmp_path / "piped.jsonl").read_text() == (tmp_path / "shown.jsonl").read_text()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from kyc import index_store
+from kyc.matcher_cache import active_versions, config_from_settings
 from kyc.retention import end_relationship
 from kyc.settings import Settings
 from kyc.storage.db import transaction
@@ -151,6 +153,10 @@ def test_ingest_task_fetches_a_served_list_and_records_rejections(service: Setti
         outcomes = session.execute(select(FetchLog.outcome).order_by(FetchLog.id)).scalars().all()
     assert state is not None and state.active_version_id is not None  # the good version stays active
     assert outcomes.count("rejected") == 1  # recorded once, not retried
+    # The stored version's matcher index was built into the store for every process to read.
+    with transaction(service.database_url) as session:
+        key = index_store.index_key(active_versions(session), config_from_settings(service))
+    wait_until(lambda: index_store.read(service.index_dir, key) is not None, what="index stored", timeout=120)
 
 
 def _outcome(settings: Settings, source: str) -> str | None:

@@ -45,3 +45,17 @@ def test_an_existing_readable_database_is_tightened(tmp_path: Path) -> None:
     migrate(f"sqlite:///{path}")
     assert _mode(path) == 0o600
     dispose_engines()
+
+
+def test_the_head_is_read_from_the_migration_files_as_alembic_reads_it(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from kyc.storage.db import alembic_config, at_head, head_revisions
+
+    url = f"sqlite:///{tmp_path / 'head.sqlite3'}"
+    assert head_revisions() == frozenset(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    assert not at_head(url)  # no schema yet: migrate must run
+    migrate(url)
+    assert at_head(url)
+    migrate(url)  # at head: nothing to do, and no error
+    dispose_engines()
