@@ -17,6 +17,7 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
+from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
 
@@ -562,19 +563,17 @@ def country_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tupl
 
 
 def normalise_identifier(value: str) -> str:
-    """Document numbers are printed with spaces, dashes and dots; compare only letters and digits."""
-    return "".join(ch for ch in value.upper() if ch.isalnum())
+    """Document numbers are printed with spaces, dashes and dots, national numbers in variants: one key each."""
+    return identifier_key(value)
 
 
 def identifier_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:
     if not query.identifiers or not entry.identifiers:
         return None
-    wanted = {normalise_identifier(v) for v in query.identifiers} - {""}
-    for ident in entry.identifiers:
-        number = normalise_identifier(ident.number)
-        if len(number) >= 6 and number in wanted:
-            return weights.identifier_match, f"{ident.type} match"
-    return None
+    found = matching_identifier(query.identifiers, [(i.type, i.number) for i in entry.identifiers])
+    if found is None:
+        return None
+    return weights.identifier_match, f"{found} match"
 
 
 def gender_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:
