@@ -248,8 +248,17 @@ def _org_word_counts(orgs: list[Entry]) -> dict[str, int]:
     return counts
 
 
+_WORD_SPAN = re.compile(r"[^\s,.()\"“”]+")
+
+
 def _words(name: str) -> list[str]:
-    return [w for w in re.split(r"[\s,.()\"“”]+", name) if w]
+    return _WORD_SPAN.findall(name)
+
+
+def _replace_word(name: str, index: int, new: str) -> str:
+    """The name as listed (punctuation kept) with its ``index``-th word replaced."""
+    span = list(_WORD_SPAN.finditer(name))[index]
+    return name[: span.start()] + new + name[span.end() :]
 
 
 def _distinctive(name: str, counts: dict[str, int], total: int) -> list[int]:
@@ -272,8 +281,7 @@ def _org_swapped(orgs: list[Entry], counts: dict[str, int], listed: set[str], rn
         old = words[spot]
         choices = [w for w in vocabulary if abs(len(w) - len(old)) <= 2 and w[0] != old[0].casefold()]
         new = rng.choice(choices)
-        replaced = [*words[:spot], new.upper() if old.isupper() else new.capitalize(), *words[spot + 1 :]]
-        name = " ".join(replaced)
+        name = _replace_word(entry.primary_name, spot, new.upper() if old.isupper() else new.capitalize())
         if _compact(name) in listed:
             continue
         yield Case("org_word_swapped", False, _org_query(name), entry, f"{old} → {new}")
@@ -329,7 +337,7 @@ def _org_typo(orgs: list[Entry], counts: dict[str, int], listed: set[str], rng: 
         else:
             letter = rng.choice("aeiou" if word[at].casefold() in "aeiou" else "bcdfgklmnprstv")
             typo = word[:at] + (letter.upper() if word.isupper() else letter) + word[at + 1 :]
-        name = " ".join([*words[:spot], typo, *words[spot + 1 :]])
+        name = _replace_word(entry.primary_name, spot, typo)
         if typo == word or _compact(name) in listed:
             continue
         yield Case("org_typo", True, _org_query(name), entry, f"{word} → {typo}")

@@ -502,17 +502,26 @@ def _joined(a: str, b: str) -> float:
 # ---- qualifiers --------------------------------------------------------------------------------------------
 
 
+APPROXIMATE_YEARS = 3
+"""A birth date listed as approximate ("approx. 1970", "circa") agrees with queries this many years either side;
+beyond, it contradicts them like any other date."""
+FAR_YEARS = 10
+"""Birth dates this many years apart are another person (a relative, a namesake), not a typo or a guess."""
+
+
 def _date_relation(query: str, listed: PartialDate) -> str:
-    """'exact', 'partial', 'near' or 'mismatch' for one listed birth date."""
+    """'exact', 'partial', 'approximate', 'near' or 'mismatch' for one listed birth date."""
     if listed.end is not None:
         low, high = listed.date[:4], listed.end[:4]
         return "partial" if low <= query[:4] <= high else ("near" if _years_apart(query, listed) <= 1 else "mismatch")
     n = min(len(query), len(listed.date))
     if query[:n] == listed.date[:n]:
-        return "exact" if len(query) == len(listed.date) == 10 else "partial"
+        return "exact" if len(query) == len(listed.date) == 10 and not listed.approximate else "partial"
+    if listed.approximate:
+        return "approximate" if _years_apart(query, listed) <= APPROXIMATE_YEARS else "mismatch"
     if query[:4] == listed.date[:4]:
         return "near" if n == 10 and query[:7] == listed.date[:7] else "mismatch"
-    if listed.approximate or _years_apart(query, listed) <= 1:
+    if _years_apart(query, listed) <= 1:
         return "near"
     return "mismatch"
 
@@ -524,18 +533,24 @@ def _years_apart(query: str, listed: PartialDate) -> int:
     return 0 if low <= year <= high else min(abs(year - low), abs(year - high))
 
 
-_DATE_RANK = {"exact": 0, "partial": 1, "near": 2, "mismatch": 3}
+_DATE_RANK = {"exact": 0, "partial": 1, "approximate": 2, "near": 3, "mismatch": 4}
 
 
 def birth_date_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:
+    """The closest listed birth date decides: lists give several dates for one person, any of which may be his.
+    A contradiction of ``FAR_YEARS`` or more costs more than one of a few years (a wrong year in a document)."""
     if not query.birth_date or not entry.birth_dates:
         return None
-    best = min((_date_relation(query.birth_date, d) for d in entry.birth_dates), key=_DATE_RANK.__getitem__)
+    relations = [(_date_relation(query.birth_date, d), d) for d in entry.birth_dates]
+    best = min(relations, key=lambda pair: _DATE_RANK[pair[0]])[0]
+    if best == "mismatch":
+        years = min(_years_apart(query.birth_date, d) for _r, d in relations)
+        return (weights.birth_date_far if years >= FAR_YEARS else weights.birth_date_mismatch), best
     value = {
         "exact": weights.birth_date_exact,
         "partial": weights.birth_date_partial,
+        "approximate": 0.0,
         "near": weights.birth_date_near,
-        "mismatch": weights.birth_date_mismatch,
     }[best]
     return value, best
 

@@ -107,6 +107,9 @@ class FeatureWeights(BaseModel):
     birth_date_near: float = -0.04
     """One year apart: a typo or an approximate listing, mildly against."""
     birth_date_mismatch: float = -0.15
+    """Another birth year, fewer than ten years apart: a wrong year in a document, or another person."""
+    birth_date_far: float = -0.25
+    """Ten years or more apart: a relative or a namesake, so an exact name alone does not alert."""
     nationality_match: float = 0.03
     nationality_mismatch: float = -0.05
     country_match: float = 0.02

@@ -29,6 +29,8 @@ from rigour.names import (
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
+from kyc.countries import to_country
+
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"^\d+$")
 
@@ -237,7 +239,7 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
     number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
     text, _legal = _split_legal(text)  # rigour's alias table holds the forms as written (beschränkter)
     # ASCII before the analysis, so that Société and Societe get the same symbols.
-    analysed = analyze_names(NameTypeTag.ORG, [fold(text)], consolidate=False)
+    analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False)
     if not analysed:
         return []
     name = next(iter(analysed))
@@ -271,6 +273,62 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
             if token:
                 out.append((token, _classify(token, False)))
     return out
+
+
+_NORDIC_GENERIC = {
+    "ryhma": "group", "konserni": "group", "yhtyma": "group", "grupp": "group", "gruppen": "group",
+    "koncern": "group", "koncernen": "group", "yhtio": "company", "bolag": "company", "bolaget": "company",
+    "jarjesto": "organization", "organisationen": "organization",
+}  # fmt: skip
+"""Finnish and Swedish generic words of organisation names (``Wagner-ryhmä``, ``Wagnergruppen``, ``Gazprom-
+konserni``), written as the English words rigour's organisation symbols already know (group, company,
+organization), so that they count as the generic words they are rather than as distinctive names."""
+_NORDIC_SUFFIX = re.compile(r"^([a-z0-9]{4,}?)(gruppen|koncernen|konserni|ryhma|yhtio|jarjesto)$")
+_GENITIVE_STEMS = (("in", ""), ("kin", "kki"), ("n", ""), ("s", ""))
+"""Finnish genitive (Venäjän, Iranin, Turkin) and Swedish genitive (Rysslands, Kinas) endings, and what the
+nominative ends with instead."""
+
+
+def nordic_org_words(folded: str) -> str:
+    """An organisation name as Finnish and Swedish text writes it, brought to the words lists use: generic words
+    (ryhmä, konserni, grupp, koncern, yhtiö, järjestö) as their English equivalents, whether separate, hyphenated
+    or compounded, and a country's genitive before the name (``Venäjän Gazprom``, ``Rysslands Gazprom``) as the
+    country's code, which rigour reads as a location: it stays a part of the name, a short one."""
+    words = folded.split()
+    if len(words) > 2 and (joined := _genitive_country(f"{words[0]}-{words[1]}")) is not None:
+        words = [joined, *words[2:]]  # Valko-Venäjän, Pohjois-Korean: the hyphen is a space by now
+    if not words:
+        return folded
+    out: list[str] = []
+    for k, word in enumerate(words):
+        pieces = word.split("-")
+        for i, piece in enumerate(pieces):
+            generic = _NORDIC_GENERIC.get(piece)
+            if generic is not None:
+                pieces[i] = generic
+                continue
+            compound = _NORDIC_SUFFIX.match(piece)
+            if compound is not None and compound.group(1) not in _NORDIC_GENERIC:
+                pieces[i] = f"{compound.group(1)} {_NORDIC_GENERIC[compound.group(2)]}"
+        word = "-".join(pieces)
+        if k == 0 and len(words) > 1:
+            word = _genitive_country(word) or word
+        out.append(word)
+    return " ".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _genitive_country(word: str) -> str | None:
+    """The country code of a Finnish or Swedish genitive country name, or None. (English adjectives made the same
+    way, Indian or Syrian, are read alike on both sides.)"""
+    if len(word) < 4:
+        return None
+    for ending, nominative in _GENITIVE_STEMS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            code = to_country(word[: -len(ending)] + nominative)
+            if code is not None:
+                return code.lower()
+    return None
 
 
 def _join_acronym(tokens: list[str]) -> list[str]:
