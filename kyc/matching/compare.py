@@ -20,6 +20,7 @@ from kyc.entry import Entry, PartialDate
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
+from kyc.matching.spellings import VARIANTS
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -70,7 +71,9 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     if abs(len_a - len_b) > budget + 1:
         return 0.0
     best = OSA.distance(a, b, score_cutoff=budget + 1)
-    if best and (skel_a is not a or skel_b is not b):  # most parts are their own skeleton: nothing to add
+    if best and (skel_a is not a or skel_b is not b) and a not in VARIANTS and b not in VARIANTS:
+        # Most parts are their own skeleton: nothing to add. A listed spelling variant's skeleton is its group's
+        # spelling, not a letter-level folding of it: only equal groups count (Chung is Jong, not Joon).
         skel_distance = OSA.distance(skel_a, skel_b, score_cutoff=budget + 1)
         if skel_distance < best:
             best = skel_distance

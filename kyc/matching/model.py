@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kyc.countries import to_country
 from kyc.entry import Entry, PartialDate, PartialDateStr
 
-ENGINE_VERSION = "kyc-match/1.3"
+ENGINE_VERSION = "kyc-match/1.4"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
@@ -24,7 +24,11 @@ capped below the threshold against a fuller name; a person name in the Arabic sc
 a Latin one; a second typo needs the first letter right.
 1.3: a listed name is compared as written, not only by its normalised parts: spellings of one form in scripts
 that comparison reads differently (Abu Banat / Абу Банат for an Arabic query, 尤索夫·奧塔米爾曼 / 尤索夫·奥塔米尔曼)
-are each compared, whichever was listed or indexed first."""
+are each compared, whichever was listed or indexed first.
+1.4: an approximate listed birth year contradicts queries more than three years away; birth dates ten years or
+more apart cost more (-0.25); Arabic and Korean spellings of one name part are variants (Yusuf / Youssef, Pak /
+Park), Abd al- is one part; Finnish and Swedish generic words and a country's genitive in organisation names;
+identifiers compared by python-stdnum's formats and the kind of number."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -30,6 +30,7 @@ from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
 from kyc.countries import to_country
+from kyc.matching.spellings import canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"^\d+$")
@@ -138,6 +139,7 @@ def _fold_word(word: str) -> str:
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
+        (r"^abd(?:ou|[aeiou])l", "abdul"),  # عبد ال: Abdel, Abdul, Abdal, Abdoul (Abd al- joined by name_form)
         (r"schtsch|shch|chtch|shtsh|stsh|sts(?=[aeiou])", "s"),  # щ in German, English, French, SFS 4900
         (r"tsch|tch|tsh", "c"),  # ч (German, French, SFS 4900 tš)
         (r"sch|sh|zh", "s"),  # ш, ж
@@ -163,10 +165,11 @@ def skeleton(token: str) -> str:
     """Fold the romanisation variants of one Cyrillic name onto one spelling (Jevgeni, Yevgeny, Evgenij -> evgeni).
 
     Applied to ASCII tokens of any origin: it only merges spellings that transliteration systems disagree on.
+    Arabic and Korean name parts first take their group's spelling (``kyc.matching.spellings``).
     """
     if len(token) < 2 or token.isdigit():
         return token
-    out = token
+    out = canonical(token) or token  # Arabic and Korean spellings that no letter rule folds
     for pattern, replacement in _SKELETON_RULES:
         out = pattern.sub(replacement, out)
     return out or token
@@ -207,6 +210,8 @@ def name_form(value: str, schema: str) -> NameForm:
     raw_tokens = [t for t in _NON_ALNUM.split(folded) if t]
     if not is_person:
         raw_tokens = _join_acronym(raw_tokens)
+    elif "abd" in raw_tokens:
+        raw_tokens = _join_abd(raw_tokens)
     tokens: list[str] = []
     parts: list[Part] = []
     for token in raw_tokens:
@@ -329,6 +334,24 @@ def _genitive_country(word: str) -> str | None:
             if code is not None:
                 return code.lower()
     return None
+
+
+_ABD_ARTICLES = frozenset({"al", "el", "ul", "ol", "ad", "an", "ar", "as", "ash", "at", "az", "en", "er", "es", "ed"})
+
+
+def _join_abd(tokens: list[str]) -> list[str]:
+    """``Abd al-Aziz`` is written ``Abdul Aziz``, ``Abdel Aziz`` or ``Abdulaziz``: the servant (abd) and the
+    article are one part, as the other spellings write them (the article's sun-letter forms, ar-, as-, included)."""
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        if tokens[k] == "abd" and k + 1 < len(tokens) and tokens[k + 1] in _ABD_ARTICLES:
+            out.append("abd" + tokens[k + 1])
+            k += 2
+            continue
+        out.append(tokens[k])
+        k += 1
+    return out
 
 
 def _join_acronym(tokens: list[str]) -> list[str]:
