@@ -59,7 +59,7 @@ FI_COUNTRY = {
     "RU": "Venäjä", "CN": "Kiina", "IR": "Iran", "SY": "Syyria", "BY": "Valko-Venäjä", "KP": "Pohjois-Korea",
     "IQ": "Irak", "AF": "Afganistan", "LB": "Libanon", "YE": "Jemen", "VE": "Venezuela", "CU": "Kuuba",
     "LY": "Libya", "SD": "Sudan", "SO": "Somalia", "PK": "Pakistan", "TR": "Turkki", "UA": "Ukraina",
-    "AE": "Arabiemiirikunnat", "MM": "Myanmar", "ML": "Mali", "NI": "Nicaragua", "ER": "Eritrea",
+"MM": "Myanmar", "ML": "Mali", "NI": "Nicaragua", "ER": "Eritrea",
 }  # fmt: skip
 """Finnish country names (nominative) of the listed organisations' countries; the genitive is made by rule."""
 SV_COUNTRY = {

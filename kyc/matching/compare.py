@@ -57,7 +57,8 @@ def edit_budget(length: int, same_initial: bool = True) -> int:
 
 
 def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
-    """0..1 for two name parts: equal, equal once romanisation variants are folded, or within a typo budget.
+    """0..1 for two name parts: equal, equal once romanisation variants are folded (by letter rules, or as
+    spellings of one Arabic or Korean name), or within a typo budget.
 
     Beyond the budget two parts are different names (0), however many letters they share: Pedro Sancho is not
     Pedro Sánchez. That strictness is what keeps common given names from producing alerts.
@@ -66,14 +67,15 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         return 1.0
     if skel_a == skel_b:
         return SKELETON_SIMILARITY
+    group = VARIANTS.get(a)
+    if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
+        return SKELETON_SIMILARITY
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:
         return 0.0
     best = OSA.distance(a, b, score_cutoff=budget + 1)
-    if best and (skel_a is not a or skel_b is not b) and a not in VARIANTS and b not in VARIANTS:
-        # Most parts are their own skeleton: nothing to add. A listed spelling variant's skeleton is its group's
-        # spelling, not a letter-level folding of it: only equal groups count (Chung is Jong, not Joon).
+    if best and (skel_a is not a or skel_b is not b):  # most parts are their own skeleton: nothing to add
         skel_distance = OSA.distance(skel_a, skel_b, score_cutoff=budget + 1)
         if skel_distance < best:
             best = skel_distance

@@ -26,6 +26,7 @@ from rigour.names import (
     remove_person_prefixes,
     replace_org_types_compare,
 )
+from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
@@ -94,11 +95,19 @@ class NameForm:
 
     def key_groups(self) -> list[tuple[str, ...]]:
         """Index keys per name part: the part itself, its romanisation skeleton, its phonetic code and its letters
-        sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence."""
+        sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence.
+        A country in an organisation name (``ru``) is no key: a query naming it (Venäjän VTB) would rank every
+        listed entity of the country above the one it names."""
         groups: list[tuple[str, ...]] = []
+        person = self.is_person
         for token, part in zip(self.tokens, self.parts, strict=True):
             if part is Part.NAME and len(token) > 1:
-                groups.append(_token_keys(token))
+                if person:
+                    groups.append(_token_keys(token))
+                elif len(token) >= 6:
+                    groups.append(_org_token_keys(token))
+                elif len(token) > 2 or token not in _country_codes():
+                    groups.append(_token_keys(token))
             elif part is Part.NUMBER:
                 groups.append((token,))
         if not groups:  # a name made only of particles or legal forms still needs to be findable
@@ -109,11 +118,30 @@ class NameForm:
         return {key for group in self.key_groups() for key in group}
 
 
+@lru_cache(maxsize=65536)
+def _org_token_keys(token: str) -> tuple[str, ...]:
+    """A long word of an organisation name is also found by its first and its last four letters: a typo in the
+    one distinctive word (Daltratsgaz, Globexbafk) changes its spelling, skeleton, sound and letters at once, and
+    an organisation has no given name and birth date to be found by instead. (Only organisations: their names
+    are a minority of the lists, so the index grows little.)"""
+    return (*_token_keys(token), "^" + token[:4], "$" + token[-4:])
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    """Two-letter country codes, as rigour writes a country in an organisation name (Bank of Russia: ``ru``)."""
+    return frozenset(t.code for t in get_territories() if len(t.code) == 2)
+
+
 @lru_cache(maxsize=262144)
 def _token_keys(token: str) -> tuple[str, ...]:
+    keys: tuple[str, ...] = (token, "~" + skeleton(token), "#" + phonetic(token))
     if len(token) > 3:
-        return (token, "~" + skeleton(token), "#" + phonetic(token), "@" + "".join(sorted(token)))
-    return (token, "~" + skeleton(token), "#" + phonetic(token))
+        keys = (*keys, "@" + "".join(sorted(token)))
+    variant = canonical(token)
+    if variant is not None:  # Park is found by Pak, Kassem by Qasim
+        keys = (*keys, "=" + variant)
+    return keys
 
 
 def fold(text: str) -> str:
@@ -165,11 +193,12 @@ def skeleton(token: str) -> str:
     """Fold the romanisation variants of one Cyrillic name onto one spelling (Jevgeni, Yevgeny, Evgenij -> evgeni).
 
     Applied to ASCII tokens of any origin: it only merges spellings that transliteration systems disagree on.
-    Arabic and Korean name parts first take their group's spelling (``kyc.matching.spellings``).
+    (Arabic and Korean spellings that no letter rule folds are groups of ``kyc.matching.spellings``, compared
+    apart: a skeleton also measures typos, and Yu the Korean given name is not Ryu the surname's typo.)
     """
     if len(token) < 2 or token.isdigit():
         return token
-    out = canonical(token) or token  # Arabic and Korean spellings that no letter rule folds
+    out = token
     for pattern, replacement in _SKELETON_RULES:
         out = pattern.sub(replacement, out)
     return out or token

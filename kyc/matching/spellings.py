@@ -11,8 +11,9 @@ but loading it costs about 8 s and 430 MB per process, which every ``kyc screen`
 pairs the lists need (Yusuf/Youssef, Qasim/Kassem). So the groups are kept here, small and reviewed, and
 ``tests/kyc/matching/test_spellings.py`` checks them against rigour's data where it has the pair.
 
-Each part maps to its group's first spelling, which becomes its skeleton: variants compare as romanisation
-variants (0.95) and share the index key of the group.
+Two spellings of one group compare as romanisation variants (0.95) and share an index key (the group's first
+spelling); the group is not a skeleton, so typos are still measured on the spelling written (Yu, a Korean given
+name, is not a typo of Ryu).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ ARABIC: tuple[tuple[str, ...], ...] = (
     ("suleiman", "sulaiman", "sulayman", "soleiman", "soliman", "slimane"),
     ("nasir", "nasser", "naser", "nacer"),
     ("abu", "abou"),
+    ("nur", "noor", "nour"),
 )
 """Given names and name elements written several ways from one Arabic (or Persian) spelling."""
 

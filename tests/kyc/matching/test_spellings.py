@@ -83,3 +83,11 @@ def test_korean_surname_groups_agree_with_rigours_name_data() -> None:
     for a, b in (("husayn", "hossein"), ("yusuf", "yousef"), ("qasim", "qasem"), ("usama", "osama")):
         assert symbols(a) & symbols(b)
         assert VARIANTS[a] == VARIANTS[b]
+
+
+def test_a_typo_beside_a_variant_group_is_still_a_typo() -> None:
+    """Yu in HAN YU-RO is a given-name syllable, not the surname Ryu: a doubled letter in it is a typo of Yu."""
+    entry = next(e for e in un_entries() if e.source_ref == "KPi.005")
+    assert entry.primary_name == "HAN YU-RO"
+    hits = un_matcher().screen(Query.model_validate({"name": "HAN YYU-RO", "schema": "Person"}))
+    assert entry.source_ref in [m.source_ref for m in hits]
