@@ -118,3 +118,17 @@ def test_the_genitive_stays_part_of_the_name() -> None:
     iran = name_form("Iranin keskuspankki", "Organization")
     russia = name_form("Venäjän keskuspankki", "Organization")
     assert compare_names(iran, russia).score < 0.8
+
+
+def test_a_typo_in_the_one_distinctive_word_of_an_organisation_is_found() -> None:
+    """KAVOSHYAT changes the word's spelling, skeleton, sound and letters at once: its first four letters find it."""
+    entry = _listed("KAVOSHYAR COMPANY")
+    assert on_target(Query(name="KAVOSHYAT COMPANY", schema="Organization"), entry) is not None
+    keys = {key for group in name_form("KAVOSHYAR COMPANY", "Organization").key_groups() for key in group}
+    assert {"^kavo", "$hyar"} <= keys
+
+
+def test_a_country_in_an_organisation_name_is_no_retrieval_key() -> None:
+    form = name_form("Venäjän VTB Bank", "Organization")
+    assert "ru" in form.tokens
+    assert all("ru" not in group for group in form.key_groups())
