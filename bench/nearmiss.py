@@ -11,7 +11,8 @@ nationality, a namesake (the exact listed name, born 15–40 years apart, anothe
 one distinctive word swapped for another organisation's. Positive controls are as near but *are* the listed entry:
 a middle part dropped, surname first, another romanisation (generic letter alternations), a typo in a distinctive
 word of an organisation, a Finnish or Swedish generic word appended or prefixed, the country's genitive before the
-name — each with the listed birth date and nationality where there is one.
+name, the acronym a listed name gives in parentheses — each with the listed birth date and nationality where there
+is one.
 
 A query alerts on its target when ours reports the target entry at or above the configured threshold (the engine
 over every list at once; "any alert" also counts hits on other entries), and for logic-v2 when its score of the
@@ -40,7 +41,10 @@ from kyc.entry import Entry, PartialDate, Schema
 from kyc.matching import MatchConfig, Matcher, Query
 
 NEAR_MISSES = ("relative", "finnish_shared_part", "short_common_name", "namesake", "org_word_swapped")
-CONTROLS = ("dropped_part", "surname_first", "other_spelling", "org_typo", "org_generic_word", "org_country_genitive")
+CONTROLS = (
+    "dropped_part", "surname_first", "other_spelling", "org_typo", "org_generic_word", "org_country_genitive",
+    "org_acronym",
+)  # fmt: skip
 
 _WORD = re.compile(r"^[^\W\d_]+$")
 _PARTICLES = frozenset({"al", "el", "bin", "ibn", "abu", "de", "da", "van", "von", "der", "la", "le", "y", "ul"})
@@ -157,6 +161,7 @@ def generate(entries: Sequence[Entry], per_category: int, seed: int) -> list[Cas
         "org_typo": lambda rng: _org_typo(orgs, word_counts, listed_names, rng),
         "org_generic_word": lambda rng: _org_generic(orgs, rng),
         "org_country_genitive": lambda rng: _org_genitive(orgs, rng),
+        "org_acronym": lambda rng: _org_acronym(orgs, rng),
     }
     cases: list[Case] = []
     for k, make in enumerate(generators.values()):
@@ -373,6 +378,18 @@ def _org_genitive(orgs: list[Entry], rng: random.Random) -> Iterator[Case]:
         else:
             prefix = SV_COUNTRY[code] + ("" if SV_COUNTRY[code].endswith("s") else "s")
         yield Case("org_country_genitive", True, _org_query(f"{prefix} {name}"), entry, prefix)
+
+
+_ACRONYM = re.compile(r"\(([A-Z][A-Z0-9&-]{2,9})\)")
+
+
+def _org_acronym(orgs: list[Entry], rng: random.Random) -> Iterator[Case]:
+    """The acronym a listed name gives in parentheses (``SHAHID SAYYADE SHIRAZI INDUSTRIES (SSSI)``), alone."""
+    for entry in _shuffled(orgs, rng):
+        found = sorted({m.group(1) for n in entry.names for m in _ACRONYM.finditer(n.value)})
+        if found:
+            acronym = rng.choice(found)
+            yield Case("org_acronym", True, _org_query(acronym), entry, "the listed acronym")
 
 
 def _control(category: str, entry: Entry, name: str, rule: str) -> Case:

@@ -9,6 +9,7 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from functools import lru_cache
 from typing import NamedTuple
@@ -409,7 +410,33 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         joined = _joined(q.compact, c.compact)
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
+    if aligned.score < ACRONYM_SCORE and not q.is_person and (_given_acronym(q, c) or _given_acronym(c, q)):
+        return NameScore(ACRONYM_SCORE, "acronym", ((q.compact, c.compact, ACRONYM_SCORE),))
     return aligned
+
+
+ACRONYM_SCORE = 0.9
+"""An acronym the list gives for the name (``SHAHID SAYYADE SHIRAZI INDUSTRIES (SSSI)``) counts as a weak alias."""
+_PARENTHESISED = re.compile(r"\(([^()]{3,12})\)")
+
+
+def _given_acronym(short: NameForm, full: NameForm) -> bool:
+    """``short`` is one distinctive part (not a generic word such as NGO or LLC) that ``full`` gives in
+    parentheses, written in capitals as acronyms are."""
+    if len(short.tokens) != 1 or short.parts[0] is not Part.NAME or "(" not in full.original:
+        return False
+    token = short.tokens[0]
+    return len(token) >= 3 and token in _acronyms(full.original)
+
+
+@lru_cache(maxsize=65536)
+def _acronyms(original: str) -> frozenset[str]:
+    found = (m.group(1).strip() for m in _PARENTHESISED.finditer(original))
+    return frozenset(
+        "".join(ch for ch in text.casefold() if ch.isalnum())
+        for text in found
+        if text.upper() == text and " " not in text and any(ch.isalpha() for ch in text)
+    )
 
 
 ABJAD_FACTOR = 0.9

@@ -132,3 +132,11 @@ def test_a_country_in_an_organisation_name_is_no_retrieval_key() -> None:
     form = name_form("Venäjän VTB Bank", "Organization")
     assert "ru" in form.tokens
     assert all("ru" not in group for group in form.key_groups())
+
+
+def test_the_acronym_a_listed_name_gives_alerts_alone() -> None:
+    entry = _listed("SHAHID SAYYADE SHIRAZI INDUSTRIES (SSSI)")
+    explanation = on_target(Query(name="SSSI", schema="Organization"), entry)
+    assert explanation is not None and explanation["name_method"] == "acronym"
+    ngo = _listed("TOUS POUR LA PAIX ET LE DEVELOPPEMENT (NGO)")
+    assert on_target(Query(name="NGO", schema="Organization"), ngo) is None  # a generic word, not an acronym
