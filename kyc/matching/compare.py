@@ -410,7 +410,12 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         joined = _joined(q.compact, c.compact)
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
-    if aligned.score < ACRONYM_SCORE and not q.is_person and (_given_acronym(q, c) or _given_acronym(c, q)):
+    if (
+        aligned.score < ACRONYM_SCORE
+        and not q.is_person
+        and (len(q.tokens) == 1 or len(c.tokens) == 1)
+        and (_given_acronym(q, c) or _given_acronym(c, q))
+    ):
         return NameScore(ACRONYM_SCORE, "acronym", ((q.compact, c.compact, ACRONYM_SCORE),))
     return aligned
 

@@ -28,7 +28,9 @@ are each compared, whichever was listed or indexed first.
 1.4: an approximate listed birth year contradicts queries more than three years away; birth dates ten years or
 more apart cost more (-0.25); Arabic and Korean spellings of one name part are variants (Yusuf / Youssef, Pak /
 Park), Abd al- is one part; Finnish and Swedish generic words and a country's genitive in organisation names;
-identifiers compared by python-stdnum's formats and the kind of number."""
+identifiers compared by python-stdnum's formats and the kind of number; an acronym a listed organisation name gives
+in parentheses scores as a weak alias; long organisation words also keyed by their first and last four letters,
+country codes in organisation names no keys."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+import countrynames
 from rigour._core import person_name_prefixes_list
 from rigour.names import (
     NameTypeTag,
@@ -30,7 +31,6 @@ from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
-from kyc.countries import to_country
 from kyc.matching.spellings import canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -318,6 +318,7 @@ _NORDIC_GENERIC = {
 konserni``), written as the English words rigour's organisation symbols already know (group, company,
 organization), so that they count as the generic words they are rather than as distinctive names."""
 _NORDIC_SUFFIX = re.compile(r"^([a-z0-9]{4,}?)(gruppen|koncernen|konserni|ryhma|yhtio|jarjesto)$")
+_NORDIC_HINT = re.compile("|".join(sorted(_NORDIC_GENERIC)))
 _GENITIVE_STEMS = (("in", ""), ("kin", "kki"), ("n", ""), ("s", ""))
 """Finnish genitive (Venäjän, Iranin, Turkin) and Swedish genitive (Rysslands, Kinas) endings, and what the
 nominative ends with instead."""
@@ -333,6 +334,10 @@ def nordic_org_words(folded: str) -> str:
         words = [joined, *words[2:]]  # Valko-Venäjän, Pohjois-Korean: the hyphen is a space by now
     if not words:
         return folded
+    if _NORDIC_HINT.search(folded) is None:  # nearly every name: at most the first word to look at
+        if len(words) > 1 and (code := _genitive_country(words[0])) is not None:
+            words[0] = code
+        return " ".join(words)
     out: list[str] = []
     for k, word in enumerate(words):
         pieces = word.split("-")
@@ -357,12 +362,21 @@ def _genitive_country(word: str) -> str | None:
     way, Indian or Syrian, are read alike on both sides.)"""
     if len(word) < 4:
         return None
+    names = _country_names()
     for ending, nominative in _GENITIVE_STEMS:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
-            code = to_country(word[: -len(ending)] + nominative)
+            code = names.get((word[: -len(ending)] + nominative).replace("-", " "))
             if code is not None:
                 return code.lower()
     return None
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """countrynames' table of country names in many languages (lower-case ASCII) to codes, read directly: its
+    ``to_code`` takes about a millisecond a call, and every organisation name's first word is looked up."""
+    countrynames.to_code("Finland")  # loads the table
+    return {name: code for name, code in countrynames.COUNTRY_NAMES.items() if len(code) == 2}
 
 
 _ABD_ARTICLES = frozenset({"al", "el", "ul", "ol", "ad", "an", "ar", "as", "ash", "at", "az", "en", "er", "es", "ed"})
