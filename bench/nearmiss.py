@@ -48,6 +48,8 @@ CONTROLS = (
 
 _WORD = re.compile(r"^[^\W\d_]+$")
 _PARTICLES = frozenset({"al", "el", "bin", "ibn", "abu", "de", "da", "van", "von", "der", "la", "le", "y", "ul"})
+_BOUND = _PARTICLES | {"abd", "abdul", "abdel"}
+"""Parts that belong to the next one (``Abd al-Sattar``, ``al Saud``): never dropped or moved apart from it."""
 
 SPELLINGS: tuple[tuple[str, str], ...] = (
     ("ou", "u"), ("oo", "u"), ("u", "ou"), ("ee", "i"), ("kh", "h"), ("q", "k"), ("ph", "f"), ("ss", "s"),
@@ -107,6 +109,8 @@ def person_parts(entry: Entry) -> tuple[list[str], str] | None:
         given, surname = words[:-1], (words[-1] if words else "")
     if not given or not surname or not all(_WORD.match(w.replace("-", "").replace("'", "")) for w in given):
         return None
+    while len(given) > 1 and given[-1].casefold() in _BOUND:  # al Saud, bin Laden, van Dijk: one surname
+        surname = f"{given.pop()} {surname}"
     return given, surname
 
 
@@ -121,6 +125,16 @@ def shifted(date: PartialDate, rng: random.Random, low: int, high: int) -> str:
     if year > 2008:
         year = int(date.date[:4]) - abs(years)
     return f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def far_from_all(entry: Entry, birth: str, years: int) -> bool:
+    """The query's birth year is at least ``years`` from every listed date (lists give several)."""
+    year = int(birth[:4])
+    for listed in entry.birth_dates:
+        low, high = int(listed.date[:4]), int((listed.end or listed.date)[:4])
+        if low - years < year < high + years:
+            return False
+    return True
 
 
 def other_nationality(entry: Entry, rng: random.Random, pool: Sequence[str]) -> str:
@@ -199,7 +213,10 @@ def _relatives(dated: list[tuple[Entry, tuple[list[str], str]]], pool: list[str]
             date = first_date(entry)
             assert date is not None
             nationality = entry.nationalities[0] if entry.nationalities else None
-            query = _person_query(f"{other} {surname}", shifted(date, rng, 20, 45), nationality)
+            birth = shifted(date, rng, 20, 45)
+            if not far_from_all(entry, birth, 20):
+                continue
+            query = _person_query(f"{other} {surname}", birth, nationality)
             yield Case("relative", False, query, entry, f"given {given[0]} → {other}, born 20–45 years apart")
 
 
@@ -229,7 +246,10 @@ def _short_common(
     for entry, (given, surname) in _shuffled(long_names, rng):
         date = first_date(entry)
         assert date is not None
-        query = _person_query(f"{given[0]} {surname}", shifted(date, rng, 10, 35), other_nationality(entry, rng, pool))
+        birth = shifted(date, rng, 10, 35)
+        if not far_from_all(entry, birth, 10):
+            continue
+        query = _person_query(f"{given[0]} {surname}", birth, other_nationality(entry, rng, pool))
         yield Case(
             "short_common_name", False, query, entry, "first and last of four or more parts, born 10–35 years apart"
         )
@@ -241,7 +261,10 @@ def _namesakes(dated: list[tuple[Entry, tuple[list[str], str]]], pool: list[str]
         assert date is not None
         if not entry.nationalities:
             continue
-        query = _person_query(entry.primary_name, shifted(date, rng, 15, 40), other_nationality(entry, rng, pool))
+        birth = shifted(date, rng, 15, 40)
+        if not far_from_all(entry, birth, 15):
+            continue
+        query = _person_query(entry.primary_name, birth, other_nationality(entry, rng, pool))
         yield Case("namesake", False, query, entry, "exact name, born 15–40 years apart, another nationality")
 
 
@@ -294,9 +317,11 @@ def _org_swapped(orgs: list[Entry], counts: dict[str, int], listed: set[str], rn
 
 def _dropped(dated: list[tuple[Entry, tuple[list[str], str]]], rng: random.Random) -> Iterator[Case]:
     for entry, (given, surname) in _shuffled(dated, rng):
-        if len(given) < 2:
+        spots = [i for i in range(1, len(given)) if given[i - 1].casefold() not in _BOUND and given[i].casefold()
+                 not in _BOUND]  # fmt: skip
+        if not spots:
             continue
-        drop = rng.randrange(1, len(given))
+        drop = rng.choice(spots)
         kept = [g for i, g in enumerate(given) if i != drop]
         yield _control("dropped_part", entry, " ".join([*kept, surname]), f"dropped {given[drop]}")
 
