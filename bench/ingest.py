@@ -28,11 +28,8 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "OFAC SDN CSV set sdn+add+alt, 2021-07 (8,976 entries)",
         "ofac_sdn",
-        [
-            "ofac_sdn/2021-07_watchman_bench/sdn.csv",
-            "ofac_sdn/2021-07_watchman_bench/add.csv",
-            "ofac_sdn/2021-07_watchman_bench/alt.csv",
-        ],
+        ["ofac_sdn/2021-07_watchman_bench/sdn.csv", "ofac_sdn/2021-07_watchman_bench/add.csv",
+         "ofac_sdn/2021-07_watchman_bench/alt.csv"],
     ),
     ("UK OFSI ConList.xlsx (4,688 entries)", "uk_ofsi", ["uk/ofsi_2025-04-14/ConList.xlsx"]),
     ("US CSL (14,160 rows)", "us_csl", ["us_csl/consolidated.csv.gz"]),
@@ -77,10 +74,8 @@ def main() -> None:
     if args.child:
         _child(args.child[0], args.child[2:], args.child[1])
         return
-    print(
-        f"# Ingestion benchmark — {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, database {args.db}"
-    )
+    print(f"# Ingestion benchmark — {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, database {args.db}")
     print("| list | entries | median s | min s | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     counter = 0
@@ -92,9 +87,7 @@ def main() -> None:
                 url = _fresh_url(args.db, Path(tmp), counter)
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.ingest", "--child", source, url, *files],
-                    capture_output=True,
-                    text=True,
-                    check=False,
+                    capture_output=True, text=True, check=False,
                 )
                 if out.returncode != 0:
                     runs = []
@@ -103,10 +96,8 @@ def main() -> None:
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             if runs:
                 seconds = [r["seconds"] for r in runs]
-                print(
-                    f"| {label} | {runs[0]['entries']} | {statistics.median(seconds):.2f} | {min(seconds):.2f} "
-                    f"| {max(r['peak_mb'] for r in runs):.0f} |"
-                )
+                print(f"| {label} | {runs[0]['entries']} | {statistics.median(seconds):.2f} | {min(seconds):.2f} "
+                      f"| {max(r['peak_mb'] for r in runs):.0f} |")
 
 
 if __name__ == "__main__":
