@@ -267,8 +267,8 @@ def name_bench(config: MatchConfig) -> None:
 
     overall = prf([(s - threshold(sc) + 1, m) for sc, g, s, m in ours], 1.0)[2]
     persons = prf([(s - threshold(sc) + 1, m) for sc, g, s, m in ours if sc == "Person"], 1.0)[2]
-    target("name_bench F1 overall", "≥ 0.88", f"{overall:.3f}", overall >= 0.88)
-    target("name_bench F1 persons", "≥ 0.80", f"{persons:.3f}", persons >= 0.80)
+    target("name_bench F1 overall", "≥ 0.92", f"{overall:.3f}", overall >= 0.92)
+    target("name_bench F1 persons", "≥ 0.92", f"{persons:.3f}", persons >= 0.92)
     row_for("overall", lambda sc, g: True)
     for schema in sorted({r["schema"] for r in rows}):
         row_for(f"schema {schema}", _equals(0, schema))

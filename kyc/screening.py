@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kyc import audit, cases, customers, outcome, pep_approvals
+from kyc import audit, cases, crypto, customers, outcome, pep_approvals
 from kyc.access import Principal, may_read_job
 from kyc.errors import NotFound, Unavailable
 from kyc.hits import HitStatus, ScreeningMatch, new_hit
@@ -273,7 +273,7 @@ class MatcherScreener:
         return self.matcher.config.config_hash()
 
     def screen_party(self, party: Party) -> Sequence[ScreeningMatch]:
-        identifiers = tuple(i for i in (party.business_id, party.registration) if i)
+        identifiers = tuple(i for i in (party.business_id, party.registration, _personal_id(party)) if i)
         query = Query(
             name=party.name,
             schema_=cast(QuerySchema, party.schema),
@@ -283,6 +283,20 @@ class MatcherScreener:
             identifiers=identifiers,
         )
         return self.matcher.screen(query, limit=self.limit)
+
+
+def _personal_id(party: Party) -> str | None:
+    """The party's personal identity code, decrypted for comparison with listed codes (never stored or logged).
+
+    Without the key (a misconfigured worker) the party is still screened on everything else; the key check
+    (``kyc keys check``) is where a lost key is reported."""
+    if party.personal_id_encrypted is None:
+        return None
+    try:
+        return crypto.decrypt(party.personal_id_encrypted)
+    except crypto.DecryptionError:
+        log.warning("personal_id_not_decrypted", party_id=party.id)
+        return None
 
 
 def visible_job(session: Session, job_id: str, principal: Principal) -> ScreeningJob:

@@ -9,6 +9,7 @@ spaceless form for joined and split parts (Al-Tikriti / Altikriti).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from functools import lru_cache
 from typing import NamedTuple
@@ -17,8 +18,10 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
+from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
+from kyc.matching.spellings import VARIANTS
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -55,7 +58,8 @@ def edit_budget(length: int, same_initial: bool = True) -> int:
 
 
 def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
-    """0..1 for two name parts: equal, equal once romanisation variants are folded, or within a typo budget.
+    """0..1 for two name parts: equal, equal once romanisation variants are folded (by letter rules, or as
+    spellings of one Arabic or Korean name), or within a typo budget.
 
     Beyond the budget two parts are different names (0), however many letters they share: Pedro Sancho is not
     Pedro Sánchez. That strictness is what keeps common given names from producing alerts.
@@ -63,6 +67,9 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     if a == b:
         return 1.0
     if skel_a == skel_b:
+        return SKELETON_SIMILARITY
+    group = VARIANTS.get(a)
+    if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
         return SKELETON_SIMILARITY
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
@@ -403,7 +410,38 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
         joined = _joined(q.compact, c.compact)
         if joined > aligned.score:
             return NameScore(joined, "joined", ((q.compact, c.compact, round(joined, 3)),))
+    if (
+        aligned.score < ACRONYM_SCORE
+        and not q.is_person
+        and (len(q.tokens) == 1 or len(c.tokens) == 1)
+        and (_given_acronym(q, c) or _given_acronym(c, q))
+    ):
+        return NameScore(ACRONYM_SCORE, "acronym", ((q.compact, c.compact, ACRONYM_SCORE),))
     return aligned
+
+
+ACRONYM_SCORE = 0.9
+"""An acronym the list gives for the name (``SHAHID SAYYADE SHIRAZI INDUSTRIES (SSSI)``) counts as a weak alias."""
+_PARENTHESISED = re.compile(r"\(([^()]{3,12})\)")
+
+
+def _given_acronym(short: NameForm, full: NameForm) -> bool:
+    """``short`` is one distinctive part (not a generic word such as NGO or LLC) that ``full`` gives in
+    parentheses, written in capitals as acronyms are."""
+    if len(short.tokens) != 1 or short.parts[0] is not Part.NAME or "(" not in full.original:
+        return False
+    token = short.tokens[0]
+    return len(token) >= 3 and token in _acronyms(full.original)
+
+
+@lru_cache(maxsize=65536)
+def _acronyms(original: str) -> frozenset[str]:
+    found = (m.group(1).strip() for m in _PARENTHESISED.finditer(original))
+    return frozenset(
+        "".join(ch for ch in text.casefold() if ch.isalnum())
+        for text in found
+        if text.upper() == text and " " not in text and any(ch.isalpha() for ch in text)
+    )
 
 
 ABJAD_FACTOR = 0.9
@@ -501,17 +539,26 @@ def _joined(a: str, b: str) -> float:
 # ---- qualifiers --------------------------------------------------------------------------------------------
 
 
+APPROXIMATE_YEARS = 3
+"""A birth date listed as approximate ("approx. 1970", "circa") agrees with queries this many years either side;
+beyond, it contradicts them like any other date."""
+FAR_YEARS = 10
+"""Birth dates this many years apart are another person (a relative, a namesake), not a typo or a guess."""
+
+
 def _date_relation(query: str, listed: PartialDate) -> str:
-    """'exact', 'partial', 'near' or 'mismatch' for one listed birth date."""
+    """'exact', 'partial', 'approximate', 'near' or 'mismatch' for one listed birth date."""
     if listed.end is not None:
         low, high = listed.date[:4], listed.end[:4]
         return "partial" if low <= query[:4] <= high else ("near" if _years_apart(query, listed) <= 1 else "mismatch")
     n = min(len(query), len(listed.date))
     if query[:n] == listed.date[:n]:
-        return "exact" if len(query) == len(listed.date) == 10 else "partial"
+        return "exact" if len(query) == len(listed.date) == 10 and not listed.approximate else "partial"
+    if listed.approximate:
+        return "approximate" if _years_apart(query, listed) <= APPROXIMATE_YEARS else "mismatch"
     if query[:4] == listed.date[:4]:
         return "near" if n == 10 and query[:7] == listed.date[:7] else "mismatch"
-    if listed.approximate or _years_apart(query, listed) <= 1:
+    if _years_apart(query, listed) <= 1:
         return "near"
     return "mismatch"
 
@@ -523,18 +570,24 @@ def _years_apart(query: str, listed: PartialDate) -> int:
     return 0 if low <= year <= high else min(abs(year - low), abs(year - high))
 
 
-_DATE_RANK = {"exact": 0, "partial": 1, "near": 2, "mismatch": 3}
+_DATE_RANK = {"exact": 0, "partial": 1, "approximate": 2, "near": 3, "mismatch": 4}
 
 
 def birth_date_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:
+    """The closest listed birth date decides: lists give several dates for one person, any of which may be his.
+    A contradiction of ``FAR_YEARS`` or more costs more than one of a few years (a wrong year in a document)."""
     if not query.birth_date or not entry.birth_dates:
         return None
-    best = min((_date_relation(query.birth_date, d) for d in entry.birth_dates), key=_DATE_RANK.__getitem__)
+    relations = [(_date_relation(query.birth_date, d), d) for d in entry.birth_dates]
+    best = min(relations, key=lambda pair: _DATE_RANK[pair[0]])[0]
+    if best == "mismatch":
+        years = min(_years_apart(query.birth_date, d) for _r, d in relations)
+        return (weights.birth_date_far if years >= FAR_YEARS else weights.birth_date_mismatch), best
     value = {
         "exact": weights.birth_date_exact,
         "partial": weights.birth_date_partial,
+        "approximate": 0.0,
         "near": weights.birth_date_near,
-        "mismatch": weights.birth_date_mismatch,
     }[best]
     return value, best
 
@@ -562,19 +615,17 @@ def country_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tupl
 
 
 def normalise_identifier(value: str) -> str:
-    """Document numbers are printed with spaces, dashes and dots; compare only letters and digits."""
-    return "".join(ch for ch in value.upper() if ch.isalnum())
+    """Document numbers are printed with spaces, dashes and dots, national numbers in variants: one key each."""
+    return identifier_key(value)
 
 
 def identifier_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:
     if not query.identifiers or not entry.identifiers:
         return None
-    wanted = {normalise_identifier(v) for v in query.identifiers} - {""}
-    for ident in entry.identifiers:
-        number = normalise_identifier(ident.number)
-        if len(number) >= 6 and number in wanted:
-            return weights.identifier_match, f"{ident.type} match"
-    return None
+    found = matching_identifier(query.identifiers, [(i.type, i.number) for i in entry.identifiers])
+    if found is None:
+        return None
+    return weights.identifier_match, f"{found} match"
 
 
 def gender_feature(query: Query, entry: Entry, weights: FeatureWeights) -> tuple[float, str] | None:

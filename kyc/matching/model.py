@@ -17,7 +17,7 @@ from kyc.dates import parse_birth_date
 from kyc.entry import Entry, PartialDateStr
 from kyc.text import has_letter, strip_invisible
 
-ENGINE_VERSION = "kyc-match/1.3"
+ENGINE_VERSION = "kyc-match/1.4"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
@@ -26,7 +26,13 @@ capped below the threshold against a fuller name; a person name in the Arabic sc
 a Latin one; a second typo needs the first letter right.
 1.3: a listed name is compared as written, not only by its normalised parts: spellings of one form in scripts
 that comparison reads differently (Abu Banat / Абу Банат for an Arabic query, 尤索夫·奧塔米爾曼 / 尤索夫·奥塔米尔曼)
-are each compared, whichever was listed or indexed first."""
+are each compared, whichever was listed or indexed first.
+1.4: an approximate listed birth year contradicts queries more than three years away; birth dates ten years or
+more apart cost more (-0.25); Arabic and Korean spellings of one name part are variants (Yusuf / Youssef, Pak /
+Park), Abd al- is one part; Finnish and Swedish generic words and a country's genitive in organisation names;
+identifiers compared by python-stdnum's formats and the kind of number; an acronym a listed organisation name gives
+in parentheses scores as a weak alias; long organisation words also keyed by their first and last four letters,
+country codes in organisation names no keys."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 
@@ -120,6 +126,9 @@ class FeatureWeights(BaseModel):
     birth_date_near: float = -0.04
     """One year apart: a typo or an approximate listing, mildly against."""
     birth_date_mismatch: float = -0.15
+    """Another birth year, fewer than ten years apart: a wrong year in a document, or another person."""
+    birth_date_far: float = -0.25
+    """Ten years or more apart: a relative or a namesake, so an exact name alone does not alert."""
     nationality_match: float = 0.03
     nationality_mismatch: float = -0.05
     country_match: float = 0.02

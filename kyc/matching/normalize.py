@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+import countrynames
 from rigour._core import person_name_prefixes_list
 from rigour.names import (
     NameTypeTag,
@@ -26,8 +27,11 @@ from rigour.names import (
     remove_person_prefixes,
     replace_org_types_compare,
 )
+from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
+
+from kyc.matching.spellings import canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"^\d+$")
@@ -91,11 +95,19 @@ class NameForm:
 
     def key_groups(self) -> list[tuple[str, ...]]:
         """Index keys per name part: the part itself, its romanisation skeleton, its phonetic code and its letters
-        sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence."""
+        sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence.
+        A country in an organisation name (``ru``) is no key: a query naming it (Venäjän VTB) would rank every
+        listed entity of the country above the one it names."""
         groups: list[tuple[str, ...]] = []
+        person = self.is_person
         for token, part in zip(self.tokens, self.parts, strict=True):
             if part is Part.NAME and len(token) > 1:
-                groups.append(_token_keys(token))
+                if person:
+                    groups.append(_token_keys(token))
+                elif len(token) >= 6:
+                    groups.append(_org_token_keys(token))
+                elif len(token) > 2 or token not in _country_codes():
+                    groups.append(_token_keys(token))
             elif part is Part.NUMBER:
                 groups.append((token,))
         if not groups:  # a name made only of particles or legal forms still needs to be findable
@@ -106,11 +118,30 @@ class NameForm:
         return {key for group in self.key_groups() for key in group}
 
 
+@lru_cache(maxsize=65536)
+def _org_token_keys(token: str) -> tuple[str, ...]:
+    """A long word of an organisation name is also found by its first and its last four letters: a typo in the
+    one distinctive word (Daltratsgaz, Globexbafk) changes its spelling, skeleton, sound and letters at once, and
+    an organisation has no given name and birth date to be found by instead. (Only organisations: their names
+    are a minority of the lists, so the index grows little.)"""
+    return (*_token_keys(token), "^" + token[:4], "$" + token[-4:])
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    """Two-letter country codes, as rigour writes a country in an organisation name (Bank of Russia: ``ru``)."""
+    return frozenset(t.code for t in get_territories() if len(t.code) == 2)
+
+
 @lru_cache(maxsize=262144)
 def _token_keys(token: str) -> tuple[str, ...]:
+    keys: tuple[str, ...] = (token, "~" + skeleton(token), "#" + phonetic(token))
     if len(token) > 3:
-        return (token, "~" + skeleton(token), "#" + phonetic(token), "@" + "".join(sorted(token)))
-    return (token, "~" + skeleton(token), "#" + phonetic(token))
+        keys = (*keys, "@" + "".join(sorted(token)))
+    variant = canonical(token)
+    if variant is not None:  # Park is found by Pak, Kassem by Qasim
+        keys = (*keys, "=" + variant)
+    return keys
 
 
 def fold(text: str) -> str:
@@ -136,6 +167,7 @@ def _fold_word(word: str) -> str:
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
+        (r"^abd(?:ou|[aeiou])l", "abdul"),  # عبد ال: Abdel, Abdul, Abdal, Abdoul (Abd al- joined by name_form)
         (r"schtsch|shch|chtch|shtsh|stsh|sts(?=[aeiou])", "s"),  # щ in German, English, French, SFS 4900
         (r"tsch|tch|tsh", "c"),  # ч (German, French, SFS 4900 tš)
         (r"sch|sh|zh", "s"),  # ш, ж
@@ -161,6 +193,8 @@ def skeleton(token: str) -> str:
     """Fold the romanisation variants of one Cyrillic name onto one spelling (Jevgeni, Yevgeny, Evgenij -> evgeni).
 
     Applied to ASCII tokens of any origin: it only merges spellings that transliteration systems disagree on.
+    (Arabic and Korean spellings that no letter rule folds are groups of ``kyc.matching.spellings``, compared
+    apart: a skeleton also measures typos, and Yu the Korean given name is not Ryu the surname's typo.)
     """
     if len(token) < 2 or token.isdigit():
         return token
@@ -205,6 +239,8 @@ def name_form(value: str, schema: str) -> NameForm:
     raw_tokens = [t for t in _NON_ALNUM.split(folded) if t]
     if not is_person:
         raw_tokens = _join_acronym(raw_tokens)
+    elif "abd" in raw_tokens:
+        raw_tokens = _join_abd(raw_tokens)
     tokens: list[str] = []
     parts: list[Part] = []
     for token in raw_tokens:
@@ -237,7 +273,7 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
     number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
     text, _legal = _split_legal(text)  # rigour's alias table holds the forms as written (beschränkter)
     # ASCII before the analysis, so that Société and Societe get the same symbols.
-    analysed = analyze_names(NameTypeTag.ORG, [fold(text)], consolidate=False)
+    analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False)
     if not analysed:
         return []
     name = next(iter(analysed))
@@ -270,6 +306,94 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
         for token in _NON_ALNUM.split(fold(forms[index])):
             if token:
                 out.append((token, _classify(token, False)))
+    return out
+
+
+_NORDIC_GENERIC = {
+    "ryhma": "group", "konserni": "group", "yhtyma": "group", "grupp": "group", "gruppen": "group",
+    "koncern": "group", "koncernen": "group", "yhtio": "company", "bolag": "company", "bolaget": "company",
+    "jarjesto": "organization", "organisationen": "organization",
+}  # fmt: skip
+"""Finnish and Swedish generic words of organisation names (``Wagner-ryhmä``, ``Wagnergruppen``, ``Gazprom-
+konserni``), written as the English words rigour's organisation symbols already know (group, company,
+organization), so that they count as the generic words they are rather than as distinctive names."""
+_NORDIC_SUFFIX = re.compile(r"^([a-z0-9]{4,}?)(gruppen|koncernen|konserni|ryhma|yhtio|jarjesto)$")
+_NORDIC_HINT = re.compile("|".join(sorted(_NORDIC_GENERIC)))
+_GENITIVE_STEMS = (("in", ""), ("kin", "kki"), ("n", ""), ("s", ""))
+"""Finnish genitive (Venäjän, Iranin, Turkin) and Swedish genitive (Rysslands, Kinas) endings, and what the
+nominative ends with instead."""
+
+
+def nordic_org_words(folded: str) -> str:
+    """An organisation name as Finnish and Swedish text writes it, brought to the words lists use: generic words
+    (ryhmä, konserni, grupp, koncern, yhtiö, järjestö) as their English equivalents, whether separate, hyphenated
+    or compounded, and a country's genitive before the name (``Venäjän Gazprom``, ``Rysslands Gazprom``) as the
+    country's code, which rigour reads as a location: it stays a part of the name, a short one."""
+    words = folded.split()
+    if len(words) > 2 and (joined := _genitive_country(f"{words[0]}-{words[1]}")) is not None:
+        words = [joined, *words[2:]]  # Valko-Venäjän, Pohjois-Korean: the hyphen is a space by now
+    if not words:
+        return folded
+    if _NORDIC_HINT.search(folded) is None:  # nearly every name: at most the first word to look at
+        if len(words) > 1 and (code := _genitive_country(words[0])) is not None:
+            words[0] = code
+        return " ".join(words)
+    out: list[str] = []
+    for k, word in enumerate(words):
+        pieces = word.split("-")
+        for i, piece in enumerate(pieces):
+            generic = _NORDIC_GENERIC.get(piece)
+            if generic is not None:
+                pieces[i] = generic
+                continue
+            compound = _NORDIC_SUFFIX.match(piece)
+            if compound is not None and compound.group(1) not in _NORDIC_GENERIC:
+                pieces[i] = f"{compound.group(1)} {_NORDIC_GENERIC[compound.group(2)]}"
+        word = "-".join(pieces)
+        if k == 0 and len(words) > 1:
+            word = _genitive_country(word) or word
+        out.append(word)
+    return " ".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _genitive_country(word: str) -> str | None:
+    """The country code of a Finnish or Swedish genitive country name, or None. (English adjectives made the same
+    way, Indian or Syrian, are read alike on both sides.)"""
+    if len(word) < 4:
+        return None
+    names = _country_names()
+    for ending, nominative in _GENITIVE_STEMS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            code = names.get((word[: -len(ending)] + nominative).replace("-", " "))
+            if code is not None:
+                return code.lower()
+    return None
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """countrynames' table of country names in many languages (lower-case ASCII) to codes, read directly: its
+    ``to_code`` takes about a millisecond a call, and every organisation name's first word is looked up."""
+    countrynames.to_code("Finland")  # loads the table
+    return {name: code for name, code in countrynames.COUNTRY_NAMES.items() if len(code) == 2}
+
+
+_ABD_ARTICLES = frozenset({"al", "el", "ul", "ol", "ad", "an", "ar", "as", "ash", "at", "az", "en", "er", "es", "ed"})
+
+
+def _join_abd(tokens: list[str]) -> list[str]:
+    """``Abd al-Aziz`` is written ``Abdul Aziz``, ``Abdel Aziz`` or ``Abdulaziz``: the servant (abd) and the
+    article are one part, as the other spellings write them (the article's sun-letter forms, ar-, as-, included)."""
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        if tokens[k] == "abd" and k + 1 < len(tokens) and tokens[k + 1] in _ABD_ARTICLES:
+            out.append("abd" + tokens[k + 1])
+            k += 2
+            continue
+        out.append(tokens[k])
+        k += 1
     return out
 
 
