@@ -9,17 +9,21 @@ and birth date into every log line and traceback that prints the error.
 from __future__ import annotations
 
 import os
+import random
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -106,6 +110,41 @@ def transaction(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's ``deadlock_detected`` and ``serialization_failure``: the transaction was chosen as a victim and rolled
+back whole, so running it again from the start is safe and almost always succeeds."""
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    """A transaction that lost a lock conflict (deadlock or serialisation) rather than one that is wrong."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is unreachable or went away (refused, restarting, connection cut, pool exhausted): a fault of
+    the moment that a later try can get past, as opposed to a statement that is wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return not is_retryable_conflict(exc)
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def run_transaction(url: str, work: Callable[[Session], T], *, attempts: int = 4) -> T:
+    """``work(session)`` in one transaction, run again from the start when PostgreSQL picks it as a deadlock
+    victim. The lock order of the code paths is meant to rule deadlocks out; this covers the orders no one
+    controls (two officers, a purge, a delta run) so that a lost race never reaches a client as an error."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(url) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if not is_retryable_conflict(exc) or attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.005, 0.03) * attempt)  # both victims must not meet again at once
+    raise AssertionError("unreachable")
 
 
 def alembic_config(url: str) -> Config:
