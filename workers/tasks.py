@@ -242,7 +242,7 @@ def deliver_webhook_task(self: Task[Any, Any], job_id: str, delivery_id: str, at
 
 
 def sweep(settings: Settings) -> list[str]:
-    """Re-enqueue jobs whose message was lost (queued too long, or running far beyond any real screening)."""
+    """Re-enqueue jobs whose message was lost: queued too long, or running with no worker holding them."""
     with transaction(settings.database_url) as session:
         job_ids = stale_jobs(
             session,
