@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.routers
 from api import errors
 from api.deps import SettingsDep
-from api.schemas import Health
+from api.schemas import ErrorOut, Health
 from kyc.crypto import redact
 from kyc.settings import Settings
 from kyc.settings import get_settings as default_settings
@@ -167,13 +167,37 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": ErrorOut, "description": description}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Malformed request (not JSON, wrong content type)."),
+    401: _error("No valid bearer token.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    403: _error("The token's role may not do this."),
+    404: _error("No such record, or none the caller may see."),
+    409: _error("The record's current state does not allow this (decided, ended, replaced meanwhile): re-read it."),
+    413: _error("Request body too large."),
+    422: _error("Invalid request: the field path and the reason."),
+    503: _error(
+        "A dependency (the database, no active list) is unavailable: retry after the given seconds.",
+        {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+    ),
+}
+"""What every authenticated route may answer besides its own success (OpenAPI documents them, so clients and
+schema checkers know them). A route's own ``responses`` (409, a 200 for a replay) come on top."""
+
+
 def _include_routers(app: FastAPI) -> None:
     """Every module in ``api/routers`` with a ``router`` (others add theirs without editing this file)."""
     for info in sorted(pkgutil.iter_modules(api.routers.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"api.routers.{info.name}")
         router = getattr(module, "router", None)
         if router is not None:
-            app.include_router(router)
+            app.include_router(router, responses=ERROR_RESPONSES)
 
 
 def _docs_enabled(settings: Settings) -> bool:

@@ -319,3 +319,18 @@ class HitsOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+
+
+class ErrorField(BaseModel):
+    field: str
+    loc: list[str | int]
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a stable machine-readable ``code`` beside the message (``api.errors``)."""
+
+    status: int
+    code: str
+    message: str
+    errors: list[ErrorField] | None = Field(None, description="Validation errors: the field path and the reason.")

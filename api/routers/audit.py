@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
+from api.params import IsoDateTime
 from kyc import audit, checkpoints
 from kyc.access import Permission, Principal
 from kyc.audit import Verdict
@@ -67,8 +68,8 @@ def list_entries(
     action: Annotated[str | None, Query(max_length=64)] = None,
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> AuditPage:
     """Entries in id order, filtered; the read is recorded before the page is returned."""
     filters = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
