@@ -75,14 +75,17 @@ def _open_proposal(session: Session, hit_id: str) -> HitDecision | None:
 
 
 def _answers_a_decided_proposal(session: Session, hit: Hit, verdict: Verdict, principal: Principal) -> bool:
-    """An approver (who makes no first decisions) giving a plain verdict on a hit that is no longer proposed but
-    was decided before: the loser of a race between two approvers. That is a conflict with the other approver's
-    decision (re-read the hit), not a lack of permission."""
+    """An approver (who makes no first decisions) giving a plain verdict on a hit that is no longer proposed
+    because its proposal was just answered: the loser of a race between two approvers. That is a conflict with the
+    other approver's decision (re-read the hit), not a lack of permission."""
     if verdict not in PROPOSALS or principal.can(Permission.PROPOSE_DECISION):
         return False
     if not principal.can(Permission.APPROVE_DECISION):
         return False
-    return session.execute(select(HitDecision.id).where(HitDecision.hit_id == hit.id).limit(1)).first() is not None
+    latest = session.execute(
+        select(HitDecision.proposal_id).where(HitDecision.hit_id == hit.id).order_by(HitDecision.id.desc()).limit(1)
+    ).first()
+    return latest is not None and latest.proposal_id is not None  # the last decision answered a proposal
 
 
 def _check_permission(principal: Principal, verdict: Verdict) -> None:
