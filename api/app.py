@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.routers
 from api import errors
 from api.deps import SettingsDep
+from api.metrics import MetricsExporter
+from api.readiness import Broker, IndexWarmup
 from api.schemas import ErrorOut, Health
 from kyc.crypto import redact
 from kyc.settings import Settings
@@ -211,7 +213,12 @@ def _docs_enabled(settings: Settings) -> bool:
     return settings.env != "production"
 
 
-def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    enqueue: Callable[[str], None] | None = None,
+    *,
+    broker: Broker | None = None,
+) -> FastAPI:
     current = settings or default_settings()
     docs = _docs_enabled(current)
     app = FastAPI(
@@ -223,6 +230,9 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
+    app.state.broker = broker  # asked by /readyz and /metrics; None: the embedded broker
+    app.state.index_warmup = IndexWarmup()
+    app.state.metrics = MetricsExporter(broker)
     app.state.settings = settings  # None: the environment's settings, read per request (see api.deps)
     app.add_middleware(RequestGuard, max_bytes=current.max_request_bytes)
     errors.install(app)

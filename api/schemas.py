@@ -321,6 +321,15 @@ class Health(BaseModel):
     database: str
 
 
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str
+    broker: str
+    """``ok``, ``unreachable``, or ``embedded`` (no external broker: ``make run``)."""
+    index: str
+    """``ok`` once this process's matcher index is built; ``building`` before."""
+
+
 class ErrorField(BaseModel):
     field: str
     loc: list[str | int]

@@ -19,7 +19,7 @@ from kyc import crypto, keycheck
 from kyc.settings import Settings, get_settings
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
-from workers.enqueue import publish_screening
+from workers.enqueue import BrokerProbe, publish_screening
 from workers.monitoring import delta_task
 
 
@@ -34,7 +34,8 @@ def start_delta(version_id: int) -> None:
 def build_app(config: Settings) -> FastAPI:
     """The API wired to the workers: jobs are enqueued at once, and an approved list version is delta-screened
     at once (the monitoring tick would also find it, minutes later)."""
-    app = create_app(config, enqueue_screening)
+    broker = BrokerProbe() if config.broker_url else None  # embedded: no broker to ask
+    app = create_app(config, enqueue_screening, broker=broker)
     app.state.on_version_activated = start_delta
     return app
 

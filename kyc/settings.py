@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     env: str = "development"
     """``production`` refuses to start without ``KYC_ENCRYPTION_KEY``; anything else may generate a local key."""
     api_docs: bool | None = None
+    metrics_token: SecretStr | None = None
+    """Bearer token a Prometheus scraper sends to ``GET /metrics``; unset, the endpoint refuses everyone. A token of
+    its own (not a user's): it reads only operational figures and must never open personal data."""
     """Serve ``/docs`` and ``/openapi.json``; default: yes outside production, no in production."""
     encryption_key: SecretStr | None = None
     """Comma-separated Fernet keys, first = current (encrypts), the rest only decrypt (key rotation)."""

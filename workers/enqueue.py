@@ -26,6 +26,7 @@ import uuid
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from workers.app import app
 from workers.tasks import screen_job_task
@@ -124,3 +125,38 @@ class ScreeningPublisher:
 
 publish_screening = ScreeningPublisher()
 """The API's enqueue function (``kyc serve`` passes it to ``api.app.create_app``)."""
+
+
+class BrokerProbe:
+    """What ``/readyz`` and ``/metrics`` ask the broker: is it there, and how many messages wait in the queue.
+    A fresh short-timeout connection per question (they come every few seconds, not per request)."""
+
+    def __init__(self, celery: Celery = app, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+        self._celery = celery
+        self._timeout = timeout
+
+    def _connection(self) -> Any:
+        options = dict(self._celery.conf.broker_transport_options or {})
+        options.update(
+            max_retries=0, interval_start=0, socket_connect_timeout=self._timeout, socket_timeout=self._timeout
+        )
+        return self._celery.connection_for_read(transport_options=options, connect_timeout=self._timeout)
+
+    def ping(self) -> None:
+        """Raises when the broker cannot be reached within the timeout."""
+        with self._connection() as connection:
+            connection.ensure_connection(max_retries=0, interval_start=0, timeout=self._timeout)
+            channel = connection.default_channel
+            client = getattr(channel, "client", None)
+            if client is not None and hasattr(client, "ping"):
+                client.ping()
+
+    def queue_depth(self) -> int:
+        """Messages waiting in the screening queue (not those a worker holds unacknowledged)."""
+        with self._connection() as connection:
+            queue = self._celery.conf.task_default_queue
+            try:
+                declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+            except ChannelError:  # no worker declared the queue yet: nothing waits in it
+                return 0
+            return int(declared.message_count)
