@@ -69,7 +69,7 @@ def figures(session: Session, settings: Settings, now: datetime | None = None) -
         ListAge(name, _seconds(moment, published), _seconds(moment, fetched) or 0.0)
         for name, published, fetched in sorted(rows)
     ]
-    delivered: dict[str, int] = dict(  # type: ignore[arg-type]
+    delivered: dict[str, int] = dict(
         session.execute(select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all()
     )
     deliveries = {result: int(delivered.get(result, 0)) for result in DELIVERY_RESULTS}
