@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import structlog
 from celery import Task
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SqlTimeout
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from kyc.screening import (
 )
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
-from kyc.storage.db import run_transaction, transaction
+from kyc.storage.db import get_engine, is_outage, run_transaction, transaction
 from kyc.storage.jobs import ScreeningJob, WebhookDelivery
 from kyc.versions import ListRejected
 from lists.ingest import IngestFailed, ingest_url, source_url
@@ -58,9 +58,7 @@ SCREEN_RETRIES = 5
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TRANSIENT):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    return isinstance(exc, TRANSIENT) or is_outage(exc)
 
 
 @app.task(name="kyc.screen_job", bind=True, acks_late=True, max_retries=SCREEN_RETRIES)  # type: ignore[untyped-decorator]
@@ -71,6 +69,8 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
         result = run_screening(settings, job_id)
     except Exception as exc:
         if _is_transient(exc) and self.request.retries < SCREEN_RETRIES:
+            if is_outage(exc):  # connections pooled before the outage may be broken in ways a ping misses
+                get_engine(settings.database_url).dispose()
             _requeue_quietly(settings, job_id)
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)
             raise self.retry(exc=exc, countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60)) from exc

@@ -129,7 +129,11 @@ def is_outage(exc: BaseException) -> bool:
     the moment that a later try can get past, as opposed to a statement that is wrong."""
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
         return not is_retryable_conflict(exc)
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, DBAPIError):
+        return False
+    # A driver error without a SQLSTATE never came from the server: the client's connection state broke (after a
+    # server restart psycopg may report "can't change 'autocommit' now" or an unexpected result from BEGIN).
+    return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", "") is None
 
 
 def run_transaction(url: str, work: Callable[[Session], T], *, attempts: int = 4) -> T:
