@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kyc import errors as domain
 from kyc.storage.db import is_outage, is_retryable_conflict
@@ -100,8 +101,21 @@ async def handle_database_error(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(body, status_code=500)
 
 
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own refusals (a body that is not JSON, an unknown path or method) in the one error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    body = {"status": exc.status_code, "code": code, "message": message}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app (``api/app.py`` calls this once)."""
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(domain.KycError, handle_domain_error)
     app.add_exception_handler(SQLAlchemyError, handle_database_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)

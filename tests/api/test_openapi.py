@@ -43,3 +43,21 @@ def test_an_audit_time_bound_that_is_not_iso_8601_is_refused(sqlite_url: str, va
             headers={"Authorization": f"Bearer {token}"},
         )
         assert fine.status_code == 200, fine.text
+
+
+def test_a_body_that_is_not_json_is_a_400_in_the_error_shape(sqlite_url: str) -> None:
+    token = make_token(sqlite_url, Role.ANALYST)
+    with TestClient(create_app(Settings(database_url=sqlite_url))) as client:
+        response = client.put(
+            "/v1/customers/x/risk",
+            content=b"\xc3\x28",  # not UTF-8: the framework cannot even decode it
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "status": 400,
+            "code": "bad_request",
+            "message": "There was an error parsing the body",
+        }
+        missing = client.get("/v1/no-such-thing", headers={"Authorization": f"Bearer {token}"})
+        assert missing.status_code == 404 and missing.json()["code"] == "not_found"

@@ -153,7 +153,7 @@ def _query(stack: Stack, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     while True:
         try:
             with _db(stack) as conn:
-                return list(conn.execute(sql, params).fetchall())
+                return list(conn.execute(sql, params or None).fetchall())
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
                 raise
@@ -316,19 +316,17 @@ def test_a_list_ingestion_killed_mid_way_keeps_the_previous_version(stack: Stack
     )
     killed_writing = False
     deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        writing = _query(
-            stack,
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-            "AND query ILIKE '%list%'",
-        )[0][0]
-        if writing:
-            time.sleep(0.2)  # well into its transaction
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+    with _db(stack) as watcher:  # one connection, polled: the version's transaction lasts a fraction of a second
+        while process.poll() is None and time.monotonic() < deadline:
+            writing = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+                "AND query ILIKE '%%list_%%'"
+            ).fetchone()
+            if writing and writing[0]:
+                os.killpg(process.pid, signal.SIGKILL)  # mid-transaction: versions, entries, changes
                 killed_writing = True
-            break
-        time.sleep(0.01)
+                break
+            time.sleep(0.002)
     process.wait(30)
     assert killed_writing, "the ingestion finished before it could be killed"
     time.sleep(1)  # PostgreSQL notices the closed connection and rolls the transaction back
@@ -341,7 +339,7 @@ def test_a_list_ingestion_killed_mid_way_keeps_the_previous_version(stack: Stack
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation_for_any_role(stack: Stack) -> None:
     examples = os.environ.get("KYC_SCHEMATHESIS_EXAMPLES", "5")
-    report: dict[str, str] = {}
+    failed: dict[str, str] = {}
     for role in Role:
         token = _token(stack, role)
         done = subprocess.run(
@@ -350,10 +348,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation_for_any_role
                 "--header", f"Authorization: Bearer {token}",
                 "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
                 "--max-examples", examples, "--phases", "examples,coverage,fuzzing",
-                "--suppress-health-check", "all", "--request-timeout", "20", "--workers", "2",
+                "--suppress-health-check", "all", "--request-timeout", "20", "--workers", "1",
+                "--exclude-path-regex", "^/v1/me/tokens",  # replacing the caller's token would end the run
             ],
             env={**stack.env, "SCHEMATHESIS_HOOKS": ""},
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
-        report[role.value] = done.stdout[-3000:]
-        assert done.returncode == 0, f"{role.value}:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
+        FIGURES.parent.mkdir(parents=True, exist_ok=True)
+        (FIGURES.parent / f"schemathesis-{role.value}.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
+        if done.returncode != 0:
+            failed[role.value] = done.stdout + done.stderr
+    assert not failed, "\n".join(f"{role}:\n{out[-5000:]}" for role, out in failed.items())
