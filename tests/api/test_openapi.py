@@ -61,3 +61,11 @@ def test_a_body_that_is_not_json_is_a_400_in_the_error_shape(sqlite_url: str) ->
         }
         missing = client.get("/v1/no-such-thing", headers={"Authorization": f"Bearer {token}"})
         assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_an_audit_cursor_beyond_the_id_column_is_refused_not_a_database_error(pg_url: str) -> None:
+    token = make_token(pg_url, Role.AUDITOR)
+    with TestClient(create_app(Settings(database_url=pg_url))) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/v1/audit", params={"after_id": 2**62 - 1}, headers=headers).status_code == 422
+        assert client.get("/v1/audit", params={"after_id": 2**31 - 1}, headers=headers).status_code == 200
