@@ -2,10 +2,11 @@
 the migration, the API, two Celery workers and beat, all by the compose file's own commands.
 
 Under a steady load of five-party jobs (some with listed persons, each with its own Idempotency-Key) a worker is
-SIGKILLed mid-job twice, Redis is restarted once with nothing persisted, PostgreSQL is restarted once and the
-queued messages are deleted once. Then every accepted job has completed exactly once (one screening audited, no
-duplicate hit), no job is stuck, and every submission refused during an outage got 503 with ``Retry-After`` —
-never another 5xx. A list ingestion killed mid-way leaves the previous version active and nothing half-written.
+SIGKILLed mid-job twice, Redis is restarted once with nothing persisted, PostgreSQL is restarted once, the queued
+messages are deleted once, and a worker is stopped gracefully (SIGTERM, as ``docker stop``) once. Then every
+accepted job has completed exactly once (one screening audited, no duplicate hit), no job is stuck, and every
+submission refused during an outage got 503 with ``Retry-After`` — never another 5xx. A list ingestion killed
+mid-way leaves the previous version active and nothing half-written.
 Schemathesis then checks the live OpenAPI with a token of every role.
 
 Bounded for CI: ``KYC_FAULT_JOBS`` jobs (200) at ``KYC_FAULT_RATE`` per second (5). The figures of each run are
@@ -177,6 +178,7 @@ class Fault:
     open_jobs: set[str] = field(default_factory=set)
     outage_seconds: float = 0.0
     running_at_fault: int = 0
+    stop_seconds: float | None = None
 
 
 def _inject(stack: Stack, fault: Fault) -> None:
@@ -192,6 +194,9 @@ def _inject(stack: Stack, fault: Fault) -> None:
         stack.kill(worker)
         time.sleep(1)  # compose restarts the container (restart: unless-stopped)
         stack.spawn(worker, stack.command("worker", node=worker))
+    elif fault.name == "sigterm worker 1":  # docker stop: the warm shutdown finishes the job in hand
+        fault.stop_seconds = stack.stop("worker1")
+        stack.spawn("worker1", stack.command("worker", node="worker1"))
     elif fault.name == "restart redis":
         stack.redis.kill()
         time.sleep(1)
@@ -221,6 +226,7 @@ def test_every_accepted_job_completes_exactly_once_through_the_faults(stack: Sta
         Fault("restart postgresql"),
         Fault("sigkill worker 2"),
         Fault("delete queued messages"),
+        Fault("sigterm worker 1"),
     ]
     loader = threading.Thread(target=load.run)
     loader.start()
@@ -281,6 +287,7 @@ def test_every_accepted_job_completes_exactly_once_through_the_faults(stack: Sta
                 "outage_seconds": round(fault.outage_seconds, 1),
                 "jobs_running_at_fault": fault.running_at_fault,
                 "jobs_open_at_fault": len(fault.open_jobs),
+                **({"graceful_stop_seconds": round(fault.stop_seconds, 1)} if fault.stop_seconds is not None else {}),
                 "first_completion_after_s": round(min(after) - fault.wall, 1) if after else None,
                 "all_open_jobs_done_after_s": round(max(affected) - fault.wall, 1) if affected else None,
             }

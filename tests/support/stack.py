@@ -134,6 +134,20 @@ class Stack:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(20)
 
+    def stop(self, name: str, timeout: float = 60) -> float:
+        """SIGTERM to the main process only, as ``docker stop`` sends it; SIGKILL after ``timeout``. The seconds the
+        process took to exit."""
+        process = self.processes[name]
+        started = time.monotonic()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(20)
+        return time.monotonic() - started
+
     def restart(self, name: str, service: str, node: str | None = None) -> None:
         self.kill(name)
         self.spawn(name, self.command(service, node=node))
