@@ -67,6 +67,9 @@ enter() {  # prepare a root for chroot: its own copy of the base, /dev /proc, th
     cp -a "$CACHE/base" "$root"
     for fs in dev proc sys; do mount --bind "/$fs" "$root/$fs"; MOUNTS+=("$root/$fs"); done
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # this machine's own certificate authorities (a network that inspects TLS): the root trusts what the host does
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
     [ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
     if [ -d /etc/xdg/pip ]; then mkdir -p "$root/etc/xdg"; cp -a /etc/xdg/pip "$root/etc/xdg/pip"; fi
 }
@@ -75,14 +78,14 @@ in_root() {  # run a shell command in a root, with the host's package-index sett
     local root=$1; shift
     chroot "$root" /usr/bin/env -i PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
         ${PIP_INDEX_URL:+PIP_INDEX_URL=$PIP_INDEX_URL} ${PIP_EXTRA_INDEX_URL:+PIP_EXTRA_INDEX_URL=$PIP_EXTRA_INDEX_URL} \
-        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 DEBIAN_FRONTEND=noninteractive /bin/sh -ec "$*"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt DEBIAN_FRONTEND=noninteractive /bin/sh -ec "$*"
 }
 
 # --- builder stage ------------------------------------------------------------------------------------------------
 enter "$BUILDER"
 log "builder: apt-get install python3 python3-venv $(packages builder)"
 in_root "$BUILDER" "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
-    python3 python3-venv $(packages builder) >/dev/null"
+    python3 python3-venv ca-certificates $(packages builder) >/dev/null 2>&1 && update-ca-certificates >/dev/null"
 mkdir -p "$BUILDER/src"
 cp "$REPO/pyproject.toml" "$REPO/README.md" "$BUILDER/src/"
 for dir in $(sed -n 's/^COPY \([a-z]*\) \.\/\1$/\1/p' "$REPO/Dockerfile"); do
