@@ -53,9 +53,8 @@ def _seconds(now: datetime, then: datetime | None) -> float | None:
 
 def figures(session: Session, settings: Settings, now: datetime | None = None) -> Figures:
     moment = now or utcnow()
-    counts = dict(
-        session.execute(select(ScreeningJob.status, func.count()).group_by(ScreeningJob.status)).tuples().all()
-    )
+    by_status = select(ScreeningJob.status, func.count()).group_by(ScreeningJob.status)
+    counts: dict[str, int] = {str(status): int(count) for status, count in session.execute(by_status)}
     jobs = {status: int(counts.get(status, 0)) for status in JOB_STATUSES}
     oldest = session.execute(
         select(func.min(ScreeningJob.created_at)).where(ScreeningJob.status == "queued")
@@ -69,9 +68,8 @@ def figures(session: Session, settings: Settings, now: datetime | None = None) -
         ListAge(name, _seconds(moment, published), _seconds(moment, fetched) or 0.0)
         for name, published, fetched in sorted(rows)
     ]
-    delivered: dict[str, int] = dict(
-        session.execute(select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all()
-    )
+    by_result = select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    delivered: dict[str, int] = {str(result): int(count) for result, count in session.execute(by_result)}
     deliveries = {result: int(delivered.get(result, 0)) for result in DELIVERY_RESULTS}
     return Figures(
         jobs=jobs,
