@@ -6,7 +6,8 @@
 #
 # Run by hand as root (slow: a few minutes, most of it downloads): bash scripts/check-image.sh
 # Stand-ins, and why: the image's CPython comes from the python:3.11 image, here from Debian's python3 (same
-# minor version, same Debian release underneath); `pip` runs in a venv in each root. Everything else — the apt
+# minor version, same Debian release underneath; python3-dev in the builder for the headers the image ships);
+# `pip` runs in a venv in each root. Everything else — the apt
 # packages each stage names (its "# builder-packages:" / "# runtime-packages:" comment), the sources it copies,
 # `pip wheel`, `pip install --no-index` from the wheels only, the unprivileged user — is the Dockerfile's.
 # The debootstrap base is cached in $KYC_IMAGE_CACHE (default /var/tmp/kyc-image-cache); each run starts from a
@@ -65,7 +66,8 @@ enter() {  # prepare a root for chroot: its own copy of the base, /dev /proc, th
     local root=$1
     log "fresh root $root"
     cp -a "$CACHE/base" "$root"
-    for fs in dev proc sys; do mount --bind "/$fs" "$root/$fs"; MOUNTS+=("$root/$fs"); done
+    # --rbind: /dev/shm (the worker pool's semaphores) and /dev/pts are mounts of their own under /dev
+    for fs in dev proc sys; do mount --rbind "/$fs" "$root/$fs"; mount --make-rslave "$root/$fs"; MOUNTS+=("$root/$fs"); done
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     # this machine's own certificate authorities (a network that inspects TLS): the root trusts what the host does
     mkdir -p "$root/usr/local/share/ca-certificates"
@@ -83,9 +85,10 @@ in_root() {  # run a shell command in a root, with the host's package-index sett
 
 # --- builder stage ------------------------------------------------------------------------------------------------
 enter "$BUILDER"
-log "builder: apt-get install python3 python3-venv $(packages builder)"
+log "builder: apt-get install python3 python3-venv python3-dev $(packages builder)"
 in_root "$BUILDER" "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
-    python3 python3-venv ca-certificates $(packages builder) >/dev/null 2>&1 && update-ca-certificates >/dev/null"
+    python3 python3-venv python3-dev ca-certificates $(packages builder) >/dev/null 2>&1 \
+    && update-ca-certificates >/dev/null"
 mkdir -p "$BUILDER/src"
 cp "$REPO/pyproject.toml" "$REPO/README.md" "$BUILDER/src/"
 for dir in $(sed -n 's/^COPY \([a-z]*\) \.\/\1$/\1/p' "$REPO/Dockerfile"); do
