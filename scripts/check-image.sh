@@ -32,8 +32,10 @@ cleanup() {
     sleep 2
     for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
     [ -n "${PGDATA:-}" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1
-    for ((i=${#MOUNTS[@]}-1; i>=0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null; done
-    if [ -z "${KYC_IMAGE_KEEP:-}" ]; then rm -rf "$WORK"; else log "kept $WORK"; fi
+    for ((i=${#MOUNTS[@]}-1; i>=0; i--)); do umount -R "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"; done
+    if [ -n "${KYC_IMAGE_KEEP:-}" ]; then log "kept $WORK"; return; fi
+    if grep -q " $WORK/" /proc/mounts; then log "not removing $WORK: something is still mounted in it"; return; fi
+    rm -rf --one-file-system "$WORK" || log "could not remove $WORK"
 }
 trap cleanup EXIT
 
