@@ -22,6 +22,9 @@ from workers.embedded import EmbeddedWorkers
 from workers.enqueue import BrokerProbe, publish_screening
 from workers.monitoring import delta_task
 
+DRAIN_SECONDS = 25
+"""On SIGTERM uvicorn stops accepting and lets the requests in flight finish for this long (compose gives 30 s)."""
+
 
 def enqueue_screening(job_id: str) -> None:
     publish_screening(job_id)  # what screen_job_task.delay(job_id) sends, at half the CPU (workers.enqueue)
@@ -68,13 +71,23 @@ def serve_command(
     if workers > 1:
         if run_embedded:
             fail("--workers needs a real broker (KYC_BROKER_URL) and --no-embedded")
-        uvicorn.run("cli.serve:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "cli.serve:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=DRAIN_SECONDS,
+        )
         return
     background = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None
     if background is not None:
         background.start()
     try:
-        uvicorn.run(build_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(
+            build_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=DRAIN_SECONDS
+        )
     finally:
         if background is not None:
             background.stop()
