@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.routers
 from api import errors
 from api.deps import SettingsDep
-from api.schemas import Health
+from api.metrics import MetricsExporter
+from api.readiness import Broker, IndexWarmup
+from api.schemas import ErrorOut, Health
 from kyc.crypto import redact
 from kyc.settings import Settings
 from kyc.settings import get_settings as default_settings
@@ -174,6 +176,30 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": ErrorOut, "description": description}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Malformed request (not JSON, wrong content type)."),
+    401: _error("No valid bearer token.", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    403: _error("The token's role may not do this."),
+    404: _error("No such record, or none the caller may see."),
+    409: _error("The record's current state does not allow this (decided, ended, replaced meanwhile): re-read it."),
+    413: _error("Request body too large."),
+    422: _error("Invalid request: the field path and the reason."),
+    503: _error(
+        "A dependency (the database, no active list) is unavailable: retry after the given seconds.",
+        {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+    ),
+}
+"""What every authenticated route may answer besides its own success (OpenAPI documents them, so clients and
+schema checkers know them). A route's own ``responses`` (409, a 200 for a replay) come on top."""
+
+
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """Every module in ``api/routers`` with a ``router`` (others add theirs without editing this file); a module
     naming a ``PREFIX_SETTING`` is mounted under that setting's path."""
@@ -182,7 +208,10 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         router = getattr(module, "router", None)
         if router is not None:
             setting = getattr(module, "PREFIX_SETTING", None)
-            app.include_router(router, prefix=str(getattr(settings, setting)) if setting else "")
+            if setting:  # a protocol of its own (the OpenSanctions-compatible API), with its own error shape
+                app.include_router(router, prefix=str(getattr(settings, setting)))
+            else:
+                app.include_router(router, responses=ERROR_RESPONSES)
 
 
 def _docs_enabled(settings: Settings) -> bool:
@@ -196,7 +225,12 @@ def _docs_enabled(settings: Settings) -> bool:
     return settings.env != "production"
 
 
-def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    enqueue: Callable[[str], None] | None = None,
+    *,
+    broker: Broker | None = None,
+) -> FastAPI:
     current = settings or default_settings()
     docs = _docs_enabled(current)
     app = FastAPI(
@@ -224,6 +258,9 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
+    app.state.broker = broker  # asked by /readyz and /metrics; None: the embedded broker
+    app.state.index_warmup = IndexWarmup()
+    app.state.metrics = MetricsExporter(broker)
     app.state.settings = settings  # None: the environment's settings, read per request (see api.deps)
     app.add_middleware(RequestGuard, max_bytes=current.max_request_bytes)
     errors.install(app)

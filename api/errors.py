@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kyc import errors as domain
+from kyc.storage.db import is_outage, is_retryable_conflict
+
+log = structlog.get_logger(__name__)
+
+OUTAGE_RETRY_AFTER = 5
+"""Seconds a client is told to wait when the database is away: restarts and fail-overs take seconds."""
 
 
 class ApiError(Exception):
@@ -93,7 +102,35 @@ async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
+async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage is 503 with ``Retry-After`` (the client retries, with the same Idempotency-Key for a
+    submission); any other database error is a plain 500 in the usual shape. Only the error's class is logged:
+    its message and parameters may carry personal data. Answered here rather than by the server-error fallback,
+    which would also drop the client's keep-alive connection."""
+    if is_outage(exc) or is_retryable_conflict(exc):  # a deadlock still lost after its retries: try again
+        log.warning("api.database_unavailable", path=request.url.path, error=type(exc).__name__)
+        body = {"status": 503, "code": "unavailable", "message": "the database is unavailable; retry shortly"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
+    log.error("api.database_error", path=request.url.path, error=type(exc).__name__)
+    body = {"status": 500, "code": "internal_error", "message": "internal error"}
+    return JSONResponse(body, status_code=500)
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own refusals (a body that is not JSON, an unknown path or method) in the one error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    body = {"status": exc.status_code, "code": code, "message": message}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app (``api/app.py`` calls this once)."""
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(domain.KycError, handle_domain_error)
+    app.add_exception_handler(SQLAlchemyError, handle_database_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)

@@ -8,10 +8,12 @@ range that matches no row is the router's ordinary 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from kyc.text import refuse_forbidden
 
@@ -34,3 +36,20 @@ SingleLineText = Annotated[str, AfterValidator(_single_line)]
 characters, so what is stored is what every reader sees (``kyc.text``). 422 names the field."""
 FreeText = Annotated[str, AfterValidator(_multi_line)]
 """Reasons and comments: like :data:`SingleLineText`, but line breaks and tabs are allowed."""
+
+
+_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+def _iso_only(value: Any) -> Any:
+    """Only ISO 8601 text: pydantic would also read ``8023509674908`` as milliseconds since 1970 (the year 2224),
+    which the documented ``date-time`` format does not allow and no client means."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2026-03-01T12:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A ``date-time`` query parameter given as ISO 8601 text (a date alone means its midnight)."""

@@ -366,3 +366,27 @@ class HitsOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str
+    broker: str
+    """``ok``, ``unreachable``, or ``embedded`` (no external broker: ``make run``)."""
+    index: str
+    """``ok`` once this process's matcher index is built; ``building`` before."""
+
+
+class ErrorField(BaseModel):
+    field: str
+    loc: list[str | int]
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a stable machine-readable ``code`` beside the message (``api.errors``)."""
+
+    status: int
+    code: str
+    message: str
+    errors: list[ErrorField] | None = Field(None, description="Validation errors: the field path and the reason.")

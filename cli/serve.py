@@ -19,9 +19,12 @@ from kyc import crypto, keycheck
 from kyc.settings import Settings, get_settings
 from workers.app import configure
 from workers.embedded import EmbeddedWorkers
-from workers.enqueue import publish_screening
+from workers.enqueue import BrokerProbe, publish_screening
 from workers.monitoring import delta_task
 from workers.tasks import notify_outcome_task
+
+DRAIN_SECONDS = 25
+"""On SIGTERM uvicorn stops accepting and lets the requests in flight finish for this long (compose gives 30 s)."""
 
 
 def enqueue_screening(job_id: str) -> None:
@@ -39,7 +42,8 @@ def announce_outcome(job_id: str) -> None:
 def build_app(config: Settings) -> FastAPI:
     """The API wired to the workers: jobs are enqueued at once, and an approved list version is delta-screened
     at once (the monitoring tick would also find it, minutes later)."""
-    app = create_app(config, enqueue_screening)
+    broker = BrokerProbe() if config.broker_url else None  # embedded: no broker to ask
+    app = create_app(config, enqueue_screening, broker=broker)
     app.state.on_version_activated = start_delta
     app.state.on_outcome_changed = announce_outcome  # a decision's outcome change reaches the webhook in seconds
     return app
@@ -73,13 +77,23 @@ def serve_command(
     if workers > 1:
         if run_embedded:
             fail("--workers needs a real broker (KYC_BROKER_URL) and --no-embedded")
-        uvicorn.run("cli.serve:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "cli.serve:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=DRAIN_SECONDS,
+        )
         return
     background = EmbeddedWorkers(concurrency=concurrency) if run_embedded else None
     if background is not None:
         background.start()
     try:
-        uvicorn.run(build_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(
+            build_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=DRAIN_SECONDS
+        )
     finally:
         if background is not None:
             background.stop()

@@ -28,7 +28,7 @@ from kyc.matching.model import QuerySchema
 from kyc.pep import PepStatus, birth_compatible, classify
 from kyc.storage.base import utcnow
 from kyc.storage.hits import Hit
-from kyc.storage.jobs import Party, ScreeningJob
+from kyc.storage.jobs import Customer, Party, ScreeningJob
 from kyc.suppression import active_suppression
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,23 @@ def claim(session: Session, job_id: str, now: datetime | None = None) -> Screeni
     job.status, job.started_at, job.updated_at = "running", moment, moment
     job.attempts += 1
     return job
+
+
+def lock_for_screening(session: Session, job_id: str) -> ScreeningJob | None:
+    """Lock a job for its screening transaction in the one lock order: its customer first, then the job.
+
+    Completing a job updates its customer (outcome, next rescreen); a submission for the same company locks the
+    customer and then that customer's jobs (``kyc.submission``). Taking the job first here and the customer later
+    was the other order, and the two deadlocked. ``FOR NO KEY UPDATE`` on the customer leaves the foreign-key check
+    of a concurrent job INSERT (``FOR KEY SHARE``) unblocked.
+    """
+    customer_id = session.execute(
+        select(ScreeningJob.customer_id).where(ScreeningJob.id == job_id)
+    ).scalar_one_or_none()
+    if customer_id is None:
+        return None
+    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
+    return session.get(ScreeningJob, job_id, with_for_update=True, populate_existing=True)
 
 
 def _previous_pep(session: Session, job: ScreeningJob, party: Party) -> PepStatus | None:
@@ -229,23 +246,35 @@ def stale_jobs(
     *,
     queued_after: timedelta,
     running_after: timedelta,
+    orphaned_after: timedelta | None = None,
     now: datetime | None = None,
     limit: int = 500,
 ) -> list[str]:
-    """Jobs whose broker message may be lost: queued and untouched, or running far too long."""
+    """Jobs whose broker message may be lost: queued and untouched, or running without a worker.
+
+    A worker holds its job's row lock for the whole screening transaction (:func:`lock_for_screening`), so on
+    PostgreSQL a ``running`` row that ``SKIP LOCKED`` can take, untouched for ``orphaned_after``, has no live
+    worker: it was killed, or the database restart that cut its connection rolled its work back. Such a job is
+    found seconds after the fault instead of after ``running_after``. SQLite has no row locks to ask, so there a
+    running job counts as lost only after ``running_after``. The rows stay locked until the caller commits.
+    """
     moment = now or utcnow()
-    rows = session.execute(
+    row_locks = session.get_bind().dialect.name == "postgresql"
+    running_cutoff = orphaned_after if (row_locks and orphaned_after is not None) else running_after
+    query = (
         select(ScreeningJob.id)
         .where(
             or_(
                 (ScreeningJob.status == "queued") & (ScreeningJob.updated_at <= moment - queued_after),
-                (ScreeningJob.status == "running") & (ScreeningJob.updated_at <= moment - running_after),
+                (ScreeningJob.status == "running") & (ScreeningJob.updated_at <= moment - running_cutoff),
             )
         )
         .order_by(ScreeningJob.updated_at)
         .limit(limit)
     )
-    return [job_id for (job_id,) in rows]
+    if row_locks:
+        query = query.with_for_update(skip_locked=True)
+    return [job_id for (job_id,) in session.execute(query)]
 
 
 def mark_enqueued(session: Session, job_ids: Sequence[str], now: datetime | None = None) -> None:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     env: str = "development"
     """``production`` refuses to start without ``KYC_ENCRYPTION_KEY``; anything else may generate a local key."""
     api_docs: bool | None = None
+    metrics_token: SecretStr | None = None
+    """Bearer token a Prometheus scraper sends to ``GET /metrics``; unset, the endpoint refuses everyone. A token of
+    its own (not a user's): it reads only operational figures and must never open personal data."""
     """Serve ``/docs`` and ``/openapi.json``; default: yes outside production, no in production."""
     encryption_key: SecretStr | None = None
     """Comma-separated Fernet keys, first = current (encrypts), the rest only decrypt (key rotation)."""
@@ -80,10 +83,14 @@ class Settings(BaseSettings):
     retention_years: int = 5
     """Screening records are kept until the end of the customer relationship plus this many years (AML Act 3:3)."""
     purge_interval_minutes: int = 60
-    sweep_interval_seconds: int = 30
+    sweep_interval_seconds: int = 10
     stale_job_seconds: int = 60
     """A queued job older than this (or running longer than ``running_timeout_seconds``) is re-enqueued."""
     running_timeout_seconds: int = 600
+    """SQLite (no row locks to ask): a job ``running`` this long is taken to be abandoned."""
+    orphaned_job_seconds: int = 10
+    """PostgreSQL: a job ``running`` this long whose row no transaction holds lost its worker (killed, or its
+    database connection cut by a restart) and is re-enqueued at the next sweep, seconds after the fault."""
     max_job_attempts: int = 5
     high_priority_score: float = 0.90
     """A sanctions hit at or above this score is flagged high priority for review."""

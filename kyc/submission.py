@@ -1,5 +1,11 @@
 """Submissions: a screening request is accepted once, idempotently, as a queued job with its customer and parties.
 
+Lock order, the same as the worker's (``kyc.screening.lock_for_screening``): the customer row first, then job rows.
+A submission for a known company locks its customer record as it finds it, before it touches any job; a worker
+completing a job of that customer locks the customer before the job. Two orders would deadlock (a resubmission
+10 ms after a first one did). What still deadlocks in an order nobody controls is run again
+(``kyc.storage.db.run_transaction``).
+
 The job row is the source of truth from here on: it is committed before any worker is told, so a lost broker
 message delays a job (the sweeper finds it) but never loses it. The same Idempotency-Key with the same body returns
 the same job; with another body it is refused. Customers belong to the onboarding client that created them.
@@ -23,7 +29,7 @@ from kyc.errors import Conflict, Invalid
 from kyc.retention import extend_for_activity, retention_until
 from kyc.settings import Settings
 from kyc.storage.base import new_id, utcnow
-from kyc.storage.db import transaction
+from kyc.storage.db import run_transaction, transaction
 from kyc.storage.jobs import Customer, Party, ScreeningJob
 
 
@@ -101,6 +107,7 @@ def _customer_lookup(*same: ColumnElement[bool]) -> Select[tuple[str, datetime |
         .where(table.c.client_id == bindparam("client_id"), *same)
         .order_by(table.c.created_at.desc())
         .limit(1)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: the lock order's first lock (module docstring)
     )
 
 
@@ -305,23 +312,27 @@ def submit(settings: Settings, spec: JobSpec, principal: Principal, idempotency_
     :class:`IdempotencyConflict` for another body). The caller tells the workers once this has returned.
     """
     check_callback(spec.callback_url, settings)
+
+    def accept(session: Session) -> AcceptedJob:
+        accepted = accept_job(
+            session,
+            spec,
+            submitted_by=principal.user_id,
+            idempotency_key=idempotency_key,
+            retention_years=settings.retention_years,
+        )
+        audit.record(
+            session,
+            actor=principal,
+            action="screening.submit",
+            object_type="screening_job",
+            object_id=accepted.id,
+            details={"persons": len(spec.persons)},
+        )
+        return accepted
+
     try:
-        with transaction(settings.database_url) as session:
-            accepted = accept_job(
-                session,
-                spec,
-                submitted_by=principal.user_id,
-                idempotency_key=idempotency_key,
-                retention_years=settings.retention_years,
-            )
-            audit.record(
-                session,
-                actor=principal,
-                action="screening.submit",
-                object_type="screening_job",
-                object_id=accepted.id,
-                details={"persons": len(spec.persons)},
-            )
+        accepted = run_transaction(settings.database_url, accept)
     except IntegrityError:  # the key was used before, or a concurrent request with it won the insert
         with transaction(settings.database_url) as session:
             existing = find_idempotent(session, principal.user_id, idempotency_key, request_hash(spec))

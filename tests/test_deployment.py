@@ -66,20 +66,26 @@ def service_env(service: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
     return {key: interpolate(str(value), env) for key, value in service["environment"].items()}
 
 
-def test_compose_has_the_five_services_with_healthchecks() -> None:
+def test_compose_has_its_services_with_healthchecks_and_one_migration() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "api", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "beat"}
     for name, service in services.items():
+        if name == "migrate":  # one-shot: runs to completion once, never restarted
+            assert service.get("restart") == "no" and service["command"] == ["kyc", "db", "upgrade"]
+            continue
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert service.get("restart") == "unless-stopped", name
-    images = {services[name]["image"] for name in APP_SERVICES}
-    assert len(images) == 1, "api, worker and beat run one image"
+    images = {services[name]["image"] for name in (*APP_SERVICES, "migrate")}
+    assert len(images) == 1, "migrate, api, worker and beat run one image"
     assert services["api"]["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"},
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"]), "the API is healthy when it is ready"
     for name in ("worker", "beat"):
         assert services[name]["depends_on"] == {"api": {"condition": "service_healthy"}}, name
+    assert services["worker"]["stop_signal"] == "SIGTERM" and services["worker"]["stop_grace_period"]
 
 
 def test_compose_settings_are_settings_the_service_reads() -> None:

@@ -14,16 +14,20 @@ from typing import Any
 import httpx
 import structlog
 from celery import Task
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
+from sqlalchemy.orm import Session
 
 from kyc import outbox, webhooks
 from kyc.matcher_cache import config_from_settings, matcher_for, stored_matcher
 from kyc.retention import purge_expired
 from kyc.screening import (
+    JobResult,
     MatcherScreener,
     NoActiveLists,
     claim,
     fail_job,
+    lock_for_screening,
     mark_enqueued,
     requeue,
     screen_job,
@@ -31,7 +35,7 @@ from kyc.screening import (
 )
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
-from kyc.storage.db import transaction
+from kyc.storage.db import get_engine, is_outage, run_transaction, transaction
 from kyc.storage.jobs import ScreeningJob, WebhookDelivery
 from kyc.versions import ListRejected
 from lists.ingest import IngestFailed, ingest_url, source_url
@@ -41,14 +45,20 @@ from workers.app import app, current_settings
 
 log = structlog.get_logger(__name__)
 
-TRANSIENT = (OperationalError, ConnectionError, TimeoutError, NoActiveLists)
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    SqlTimeout,
+    ConnectionError,
+    TimeoutError,
+    NoActiveLists,
+)
 SCREEN_RETRIES = 5
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TRANSIENT):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    return isinstance(exc, TRANSIENT) or is_outage(exc)
 
 
 @app.task(name="kyc.screen_job", bind=True, acks_late=True, max_retries=SCREEN_RETRIES)  # type: ignore[untyped-decorator]
@@ -59,8 +69,9 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
         result = run_screening(settings, job_id)
     except Exception as exc:
         if _is_transient(exc) and self.request.retries < SCREEN_RETRIES:
-            with transaction(settings.database_url) as session:
-                requeue(session, job_id)
+            if is_outage(exc):  # connections pooled before the outage may be broken in ways a ping misses
+                get_engine(settings.database_url).dispose()
+            _requeue_quietly(settings, job_id)
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)
             raise self.retry(exc=exc, countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60)) from exc
         with transaction(settings.database_url) as session:
@@ -74,6 +85,20 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
     return result
 
 
+def _requeue_quietly(settings: Settings, job_id: str) -> None:
+    """Show the job as queued again if the database lets us; the retry must not depend on it.
+
+    The fault that brought us here is often the database itself (a restart): the retry is scheduled on the broker
+    whatever happens here, and a retried delivery claims a job left ``running`` just as well. Should the retry
+    message be lost too, the sweeper finds the ``running`` row that no transaction holds (``kyc.screening.stale_jobs``).
+    """
+    try:
+        with transaction(settings.database_url) as session:
+            requeue(session, job_id)
+    except Exception as exc:
+        log.warning("screening.requeue_failed", job_id=job_id, error=type(exc).__name__)
+
+
 def _schedule_quietly(settings: Settings, job_id: str) -> None:
     """Schedule the failure callback without hiding the screening error; the sweeper sends it if this fails."""
     try:
@@ -84,6 +109,9 @@ def _schedule_quietly(settings: Settings, job_id: str) -> None:
 
 def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
     """Claim (visible as ``running``), screen with the current matcher, complete — the synchronous core."""
+    # The matcher first (it may have to be built): from the claim on, the job's row is either held by this
+    # worker's transaction or the job counts as orphaned after a few seconds (kyc.screening.stale_jobs).
+    screener = MatcherScreener(matcher_for(settings))
     with transaction(settings.database_url) as session:
         claimed = claim(session, job_id)
         if claimed is None:
@@ -93,18 +121,22 @@ def run_screening(settings: Settings, job_id: str) -> dict[str, Any]:
         with transaction(settings.database_url) as session:
             fail_job(session, job_id, f"gave up after {attempts - 1} attempts")
         return {"job_id": job_id, "skipped": True, "status": "failed"}
-    screener = MatcherScreener(matcher_for(settings))
-    with transaction(settings.database_url) as session:
-        job = session.get(ScreeningJob, job_id, with_for_update=True)
+
+    def screen(session: Session) -> JobResult | None:
+        job = lock_for_screening(session, job_id)  # customer, then job: the submissions' lock order
         if job is None or job.status != "running":  # another delivery finished it meanwhile
-            return {"job_id": job_id, "skipped": True}
-        result = screen_job(
+            return None
+        return screen_job(
             session,
             job,
             screener,
             high_priority_score=settings.high_priority_score,
             rescreen_days=settings.rescreen_days,
         )
+
+    result = run_transaction(settings.database_url, screen)
+    if result is None:
+        return {"job_id": job_id, "skipped": True}
     return {
         "job_id": job_id,
         "status": result.status,
@@ -216,12 +248,13 @@ def deliver_webhook_task(self: Task[Any, Any], job_id: str, delivery_id: str, at
 
 
 def sweep(settings: Settings) -> list[str]:
-    """Re-enqueue jobs whose message was lost (queued too long, or running far beyond any real screening)."""
+    """Re-enqueue jobs whose message was lost: queued too long, or running with no worker holding them."""
     with transaction(settings.database_url) as session:
         job_ids = stale_jobs(
             session,
             queued_after=timedelta(seconds=settings.stale_job_seconds),
             running_after=timedelta(seconds=settings.running_timeout_seconds),
+            orphaned_after=timedelta(seconds=settings.orphaned_job_seconds),
         )
         mark_enqueued(session, job_ids)
     for job_id in job_ids:

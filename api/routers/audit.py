@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
+from api.params import MAX_DB_ID, IsoDateTime
 from kyc import audit, checkpoints
 from kyc.access import Permission, Principal
 from kyc.audit import Verdict
@@ -60,15 +61,15 @@ def list_entries(
     session: SessionDep,
     auditor: Auditor,
     after_id: Annotated[
-        int, Query(ge=0, le=2**62, description="Return entries with a larger id (keyset pagination).")
+        int, Query(ge=0, le=MAX_DB_ID, description="Return entries with a larger id (keyset pagination).")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=128, description="A user id or system:<component>.")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> AuditPage:
     """Entries in id order, filtered; the read is recorded before the page is returned."""
     filters = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}

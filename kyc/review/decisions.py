@@ -77,6 +77,20 @@ def _open_proposal(session: Session, hit_id: str) -> HitDecision | None:
     ).scalar_one_or_none()
 
 
+def _answers_a_decided_proposal(session: Session, hit: Hit, verdict: Verdict, principal: Principal) -> bool:
+    """An approver (who makes no first decisions) giving a plain verdict on a hit that is no longer proposed
+    because its proposal was just answered: the loser of a race between two approvers. That is a conflict with the
+    other approver's decision (re-read the hit), not a lack of permission."""
+    if verdict not in PROPOSALS or principal.can(Permission.PROPOSE_DECISION):
+        return False
+    if not principal.can(Permission.APPROVE_DECISION):
+        return False
+    latest = session.execute(
+        select(HitDecision.proposal_id).where(HitDecision.hit_id == hit.id).order_by(HitDecision.id.desc()).limit(1)
+    ).first()
+    return latest is not None and latest.proposal_id is not None  # the last decision answered a proposal
+
+
 def _check_permission(principal: Principal, verdict: Verdict) -> None:
     needed = Permission.PROPOSE_DECISION if verdict in PROPOSALS else Permission.APPROVE_DECISION
     if not principal.can(needed):
@@ -155,6 +169,8 @@ def decide_hit(
             can_propose=principal.can(Permission.PROPOSE_DECISION),
             can_approve=principal.can(Permission.APPROVE_DECISION),
         )
+    elif _answers_a_decided_proposal(session, hit, verdict, principal):
+        raise ReviewError(f"hit {hit.id} was decided by someone else meanwhile: there is no proposal to answer")
     _check_permission(principal, verdict)
     moment = now or utcnow()
     before = HitStatus(hit.status)

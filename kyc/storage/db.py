@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import ast
 import os
+import random
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -110,6 +113,45 @@ def transaction(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's ``deadlock_detected`` and ``serialization_failure``: the transaction was chosen as a victim and rolled
+back whole, so running it again from the start is safe and almost always succeeds."""
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    """A transaction that lost a lock conflict (deadlock or serialisation) rather than one that is wrong."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is unreachable or went away (refused, restarting, connection cut, pool exhausted): a fault of
+    the moment that a later try can get past, as opposed to a statement that is wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return not is_retryable_conflict(exc)
+    if not isinstance(exc, DBAPIError):
+        return False
+    # A driver error without a SQLSTATE never came from the server: the client's connection state broke (after a
+    # server restart psycopg may report "can't change 'autocommit' now" or an unexpected result from BEGIN).
+    return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", "") is None
+
+
+def run_transaction(url: str, work: Callable[[Session], T], *, attempts: int = 4) -> T:
+    """``work(session)`` in one transaction, run again from the start when PostgreSQL picks it as a deadlock
+    victim. The lock order of the code paths is meant to rule deadlocks out; this covers the orders no one
+    controls (two officers, a purge, a delta run) so that a lost race never reaches a client as an error."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(url) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if not is_retryable_conflict(exc) or attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.005, 0.03) * attempt)  # both victims must not meet again at once
+    raise AssertionError("unreachable")
 
 
 def alembic_config(url: str) -> Config:

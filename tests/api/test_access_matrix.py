@@ -43,6 +43,8 @@ COMPLIANCE = frozenset({ANA, APP, AUD})
 # (method, path) -> roles allowed, or OPEN. Written out per endpoint on purpose: this is the policy under test.
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
+    ("GET", "/metrics"): frozenset(),  # the scraper's own KYC_METRICS_TOKEN, never a user's token
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/docs"): OPEN,
     ("GET", "/docs/oauth2-redirect"): OPEN,

@@ -158,3 +158,24 @@ def test_two_approvers_deciding_one_block_lift_at_once_cannot_both_pass(proposed
         assert len(overturns) == (1 if lift.status == "approved" else 0)
     finally:
         session.close()
+
+
+def test_the_approver_who_loses_the_race_gets_a_conflict_not_a_refusal(proposed: tuple[Settings, str]) -> None:
+    """Both approvers answer with a plain verdict (the proposal's own approves it, another rejects it); the one
+    whose decision comes second finds no proposal left and is told so — a conflict, not a missing permission."""
+    settings, hit_id = proposed
+    approvers = [user(settings, Role.APPROVER), user(settings, Role.APPROVER)]
+    outcomes: list[Any] = []
+    for principal, verdict in ((approvers[0], "true_match"), (approvers[1], "false_positive")):
+        session = session_factory(settings.database_url)()
+        try:
+            outcomes.append(review.decide(session, hit_id, verdict, "second look", principal, high_score=0.9))
+            session.commit()
+        except Exception as exc:  # the test inspects what each decider got
+            session.rollback()
+            outcomes.append(exc)
+        finally:
+            session.close()
+    assert isinstance(outcomes[0], review.DecisionResult)
+    assert isinstance(outcomes[1], ReviewError), outcomes[1]
+    assert "decided by someone else" in str(outcomes[1])

@@ -151,3 +151,14 @@ def _wait_idle(timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while worker_state.active_requests and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def business_id(number: int) -> str:
+    """A valid Finnish Y-tunnus built from ``number`` (seven digits; its check digit per the PRH rules), skipping
+    the numbers that have no valid check digit."""
+    while True:
+        digits = f"{number % 10_000_000:07d}"
+        remainder = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+        if remainder != 1:
+            return f"{digits}-{0 if remainder == 0 else 11 - remainder}"
+        number += 1
