@@ -1,3 +1,4 @@
+# Over 400 lines: the linking keys, the subjects built from them and the listing views share one key vocabulary.
 """Designated subjects: entries of different lists that designate the same person, organisation or vessel.
 
 Each entry yields *linking keys* (:func:`entry_keys`):
