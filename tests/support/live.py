@@ -23,7 +23,8 @@ def free_port() -> int:
 def live_server(app: Any) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 and yield its base URL; stopped on exit."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # log_config=None: uvicorn leaves the process's logging alone (its own dictConfig would outlive the test)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
