@@ -180,7 +180,7 @@ def require_screening_api(
         raise unauthorized("an API key is required (Authorization: Bearer|ApiKey TOKEN, or api_key=TOKEN)")
     principal = authenticate(session, token)
     if principal is None:
-        raise unauthorized("the API key is unknown or revoked", invalid=True)
+        raise unauthorized("the API key is unknown, expired or revoked", invalid=True)
     if not principal.can(Permission.USE_SCREENING_API):
         _record_refusal(settings, principal, *_endpoint(request), [Permission.USE_SCREENING_API.value])
         raise forbidden(f"role {principal.role.value} lacks permission {Permission.USE_SCREENING_API.value}")

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kyc import audit, cases, crypto, customers, outcome, pep_approvals
+from kyc import audit, cases, crypto, customers, outcome, pep_approvals, versions
 from kyc.access import Principal, may_read_job
 from kyc.errors import NotFound, Unavailable
 from kyc.hits import HitStatus, ScreeningMatch, new_hit
@@ -201,6 +201,10 @@ def screen_job(
     pep_approvals.request_approvals(session, job, moment)
     outcome.refresh(session, job)
     customers.schedule(session, [job.customer_id], rescreen_days, moment)
+    if versions.active_version_ids(session) != job.list_versions:
+        # Screened while this process was still swapping in a new list version's index: the delta of that version
+        # ran before this job existed, so the customer is made due and the next monitoring tick covers it.
+        customers.request_rescreen(session, job.customer_id, moment)
     audit.record(
         session,
         actor=WORKER_ACTOR,

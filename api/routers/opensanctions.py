@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.auth import require_screening_api
 from api.deps import SessionDep, SettingsDep
@@ -26,7 +27,30 @@ PREFIX_SETTING = "opensanctions_path"
 TAG = "OpenSanctions-compatible (yente 5.x)"
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2})?)?)?$"
 
-router = APIRouter(tags=[TAG])
+
+
+class DetailOut(BaseModel):
+    """yente's error shape: ``{"detail": ...}``."""
+
+    detail: str | list[Any]
+
+
+def _detail(description: str) -> dict[str, Any]:
+    return {"model": DetailOut, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _detail("Malformed query: no queries, more than 100, an unknown or non-matchable schema."),
+    401: _detail("No valid token (`Authorization: Bearer`, `Authorization: ApiKey` or `api_key=`)."),
+    403: _detail("The token's role is not screening_api."),
+    404: _detail("No such dataset or entity."),
+    422: {"description": "Invalid parameters: the field and the reason (no value echoed)."},
+    503: _detail("No active list version, or the database is unavailable: retry later."),
+}
+"""What every route of the compatible API may answer besides its success, in yente's shape, so that clients and
+schema checkers know them."""
+
+router = APIRouter(tags=[TAG], responses=ERROR_RESPONSES)
 Client = Annotated[Principal, Depends(require_screening_api)]
 Strings = Annotated[tuple[str, ...], Query()]
 

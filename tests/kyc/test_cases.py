@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from kyc import cases
 from kyc.access import Role
+from kyc.matcher_cache import matcher_for
 from kyc.review import DecisionRefused, ReviewError, case_decisions
 from kyc.review import cases as workflow
 from kyc.settings import Settings
@@ -148,6 +149,7 @@ def test_priority_is_the_same_from_first_screening_and_from_a_delta(service: Set
     early = submit(service, "Early Oy", "0737546-2", (person,))
     screen(service, early)
     run_delta(service, ingest(service, "un_sc", UN_2026))
+    matcher_for(service, wait=True)  # the worker thread shares it: the late job is screened on the new version
     late = submit(service, "Late Oy", "1572860-0", (person,))
     screen(service, late)
     with transaction(service.database_url) as session:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from kyc import versions
 from kyc.entry import Entry, Name, Position, Schema
 from kyc.matcher_cache import matcher_cache
 from kyc.outcome import job_outcome
@@ -24,6 +25,7 @@ from tests.support.env import list_file
 from workers.tasks import run_screening
 
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
+UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 SA_PEPS = "pep/opensanctions_ftm/wikidata_sa_peps_usercrawl/entities.ftm.json"
 
 
@@ -280,3 +282,26 @@ def test_purge_is_audited_without_personal_data(settings: Settings) -> None:
         ("customer", "system:retention"),
     }
     assert "Poistettava" not in json.dumps([r.details for r in rows])
+
+
+def test_a_job_screened_on_the_previous_index_makes_its_customer_due(lists: Settings) -> None:
+    """While a new version's index is swapped in, a job may be screened on the old one; its customer must not wait
+    for the scheduled rescreen to meet the new version's entries (the version's delta ran before the job)."""
+    first = submit(lists, spec(PersonSpec("representative", "Aino Mäkinen")), key="before")
+    run_screening(lists, first)
+    with transaction(lists.database_url) as session:
+        job = session.get(ScreeningJob, first)
+        assert job is not None
+        customer = session.get(Customer, job.customer_id)
+        assert customer is not None and customer.next_rescreen_at is not None
+        assert customer.next_rescreen_at.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None) + timedelta(days=30)
+    ingest_files("un_sc", [list_file(UN_2025)], lists, allow_older=True)
+    stale = submit(lists, spec(PersonSpec("representative", "Aino Mäkinen")), key="stale")
+    run_screening(lists, stale)  # the process's matcher still covers the previous version
+    with transaction(lists.database_url) as session:
+        job = session.get(ScreeningJob, stale)
+        assert job is not None and job.list_versions is not None
+        assert job.list_versions["un_sc"] != versions.active_version_ids(session)["un_sc"]
+        customer = session.get(Customer, job.customer_id)
+        assert customer is not None and customer.next_rescreen_at is not None
+        assert customer.next_rescreen_at.replace(tzinfo=None) <= datetime.now(UTC).replace(tzinfo=None)
