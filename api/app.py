@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.routers
-from api import errors
+from api import errors, ui
 from api.deps import SettingsDep
 from api.schemas import Health
 from kyc.crypto import redact
@@ -194,8 +194,8 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         title="KYC/AML screening",
         version="0.1.0",
         description="Sanctions, asset-freeze and PEP screening of business customers and their people.",
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served by api.ui with local assets (offline), when enabled
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
@@ -217,4 +217,5 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
         return Health(status="ok", database="ok")
 
     _include_routers(app)
+    ui.install(app, docs=docs, json_validation_handler=validation_error)
     return app

@@ -70,6 +70,8 @@ class Permission(StrEnum):
     """Ask for a customer's asset-freeze block to be lifted, with ground and reason (the first of four eyes)."""
     APPROVE_BLOCK_LIFT = "approve_block_lift"
     """Approve or reject somebody else's block-lift request (the second of four eyes: approvers)."""
+    SEARCH = "search"
+    """Screen a name ad hoc with a stated purpose, outside any customer's screening (compliance officers)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -83,6 +85,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.UPDATE_CUSTOMER,
             Permission.RECORD_NOTIFICATION,
             Permission.REQUEST_BLOCK_LIFT,
+            Permission.SEARCH,
         }
     ),
     Role.APPROVER: frozenset(
@@ -96,6 +99,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.RECORD_NOTIFICATION,
             Permission.REQUEST_BLOCK_LIFT,
             Permission.APPROVE_BLOCK_LIFT,
+            Permission.SEARCH,
         }
     ),
     Role.AUDITOR: frozenset(
