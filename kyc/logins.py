@@ -1,3 +1,4 @@
+# Over 400 lines: password, second factor, backoff and sessions make one login decision; split, a path could skip one.
 """People logging in to the workbench: passwords, the TOTP second factor, backoff and lockout, browser sessions.
 
 Systems keep their bearer tokens (``kyc.tokens``); people log in with a password hashed with argon2id and, for the

@@ -129,7 +129,10 @@ def form_page(*permissions: Permission) -> Callable[..., Awaitable[SessionInfo]]
     guard = page(*permissions)
 
     async def dependency(
-        request: Request, session: SessionDep, settings: SettingsDep, info: Annotated[SessionInfo, Depends(guard)]
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        info: SessionInfo = Depends(guard),  # noqa: B008 - a local: a string annotation could not name it
     ) -> SessionInfo:
         form = await request.form()
         token = form.get("csrf_token")
