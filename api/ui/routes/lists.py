@@ -33,7 +33,8 @@ def lists_page(request: Request, session: SessionDep, settings: SettingsDep, inf
         if state.version_id is not None:
             version = versions.list_versions(session, source=state.source, status="active", limit=1)
             if version:
-                diffs[state.source] = versions.named_changes(session, version[0])[:DIFF_ROWS]
+                named = versions.named_changes(session, version[0])
+                diffs[state.source] = (named[:DIFF_ROWS], len(named))
     pending = list(versions.list_versions(session, status="pending"))
     audit.record(
         session,
