@@ -7,16 +7,17 @@ eyes, pages refused per role. Screenshots of the main pages are saved on the way
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 from sqlalchemy import select, update
 
 from kyc.access import Role
-from kyc.matching import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog
 from kyc.storage.base import utcnow
@@ -24,12 +25,15 @@ from kyc.storage.db import transaction
 from kyc.storage.hits import Hit
 from kyc.storage.lists import ListVersion
 from kyc.storage.logins import WebSession
+from kyc.submission import PersonSpec
 from lists.ingest import ingest_files
+from tests.support import service as service_support
 from tests.support.browser import LiveServer, login, person, screenshot
 from tests.support.env import list_file
 from tests.support.fi_national import write
-from tests.support.review import ADDED, UN_2026, UNRELATED, customer_of, submit
-from workers.tasks import run_screening
+from tests.support.review import ADDED, UN_2026, UNRELATED, customer_of
+from tests.support.service import make_token, wait_for
+from workers.enqueue import publish_screening
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,16 +43,41 @@ pytestmark = [
 ]
 
 
+celery_worker = service_support.celery_worker
+service = service_support.service
+
+
+def _submit(base: str, token: str, name: str, business_id: str, persons: tuple[PersonSpec, ...]) -> str:
+    body = {
+        "client_reference": business_id,
+        "customer": {"name": name, "business_id": business_id, "country": "FI"},
+        "persons": [{k: v for k, v in asdict(p).items() if v is not None} for p in persons],
+    }
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": business_id}
+    answer = httpx.post(f"{base}/v1/screenings", json=body, headers=headers, timeout=30)
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
 @pytest.fixture
-def world(db_url: str) -> Iterator[dict[str, Any]]:
-    """Two customers with UN-listed beneficial owners (sanctions hits), officers of every kind, the app served."""
-    settings = Settings(database_url=db_url, ui_backoff_seconds=0.0)
-    matcher_cache.clear()
+def world(service: Settings) -> Iterator[dict[str, Any]]:
+    """Two customers with UN-listed beneficial owners, submitted by the onboarding system over HTTP and screened by
+    the real Celery worker (sanctions hits); officers of every kind; the app served on a local port."""
+    settings = service.model_copy(update={"ui_backoff_seconds": 0.0})
     ingest_files("un_sc", [list_file(UN_2026)], settings)
-    first = submit(settings, "Khartoum Trading Oy", "2077474-0", (ADDED["SDi.007"], ADDED["SDi.008"], UNRELATED[1]))
-    second = submit(settings, "Omdurman Oy", "0112038-9", (ADDED["SDi.009"], ADDED["SDi.010"]))
-    for job in (first, second):
-        assert run_screening(settings, job)["status"] == "completed"
+    onboarding = make_token(settings.database_url, Role.ONBOARDING, "crm")
+    with LiveServer(settings, enqueue=publish_screening) as server:
+        first = _submit(
+            server.url, onboarding, "Khartoum Trading Oy", "2077474-0",
+            (ADDED["SDi.007"], ADDED["SDi.008"], UNRELATED[1]),
+        )
+        second = _submit(server.url, onboarding, "Omdurman Oy", "0112038-9", (ADDED["SDi.009"], ADDED["SDi.010"]))
+        for job in (first, second):
+            assert wait_for(settings.database_url, job) == "completed"
+        yield from _people(settings, server, (first, second))
+
+
+def _people(settings: Settings, server: LiveServer, jobs: tuple[str, str]) -> Iterator[dict[str, Any]]:
     secrets = {
         "ann": person(settings, "ann", Role.ANALYST),
         "aino": person(settings, "aino", Role.ANALYST),
@@ -57,9 +86,7 @@ def world(db_url: str) -> Iterator[dict[str, Any]]:
         "adam": person(settings, "adam", Role.ADMIN, totp=True),
         "alma": person(settings, "alma", Role.ADMIN, totp=True),
     }
-    with LiveServer(settings) as server:
-        yield {"settings": settings, "base": server.url, "jobs": (first, second), "secrets": secrets}
-    matcher_cache.clear()
+    yield {"settings": settings, "base": server.url, "jobs": jobs, "secrets": secrets}
 
 
 def _page(chromium: Any) -> Any:
@@ -338,8 +365,8 @@ def test_finnish_is_remembered(world: dict[str, Any], chromium: Any) -> None:
     base = world["base"]
     page = _page(chromium)
     login(page, base, "ann")
-    page.select_option("#language", "fi")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("#language", "fi")  # the menu submits itself (app.js)
     assert page.locator("h1").inner_text() == "Tapaukset"
     page.click("text=Kirjaudu ulos")
     other = _page(chromium)  # a new browser: the choice is the person's, not the cookie's
