@@ -5,7 +5,7 @@
   confirmed sanctions match, the outcome recomputed);
 * ``blocks`` — lifting a block: two officers and a ground, after the report;
 * ``notifications`` — authority notifications and recording them as sent;
-* ``queue`` — the hit queue and a hit beside its list entry.
+* ``queue`` — the hit queue and a hit beside its list entry; ``claims`` — who works which hit.
 
 No adverse outcome is automatic: ``match``, the block and the authority notification follow only from a confirmed
 ``true_match``, i.e. two different people's decisions.
