@@ -109,8 +109,14 @@ def _docs(app: FastAPI) -> None:
         return HTMLResponse(_REDOC.format(title=title))
 
 
+async def _root() -> RedirectResponse:
+    """``/`` is where a person types the address: the workbench (systems use ``/v1``)."""
+    return RedirectResponse("/ui/", status_code=303)
+
+
 def install(app: FastAPI, *, docs: bool, json_validation_handler: Handler) -> None:
     app.add_middleware(SecurityHeaders)
+    app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     if docs:
         _docs(app)

@@ -25,6 +25,9 @@ from kyc.storage.base import utcnow
 
 TABS = ("open", "mine", "unassigned", "awaiting", "escalated", "overdue", "all")
 PER_PAGE = 50
+COUNT_UP_TO = 10_000
+"""The queue counts its cases up to this many and shows "10000+" beyond: counting 100,000 open hits on every page
+view would cost more than the page itself."""
 PROPOSALS = (Verdict.FALSE_POSITIVE, Verdict.TRUE_MATCH, Verdict.ESCALATE)
 SECOND = (Verdict.APPROVE, Verdict.REJECT)
 
@@ -69,6 +72,8 @@ class QueuePage:
     total: int
     page: int
     pages: int
+    more: bool = False
+    """More cases than ``total`` says (counting stopped at ``COUNT_UP_TO``)."""
 
 
 def _filter(principal: Principal, q: QueueQuery) -> queue.QueueFilter:
@@ -102,7 +107,11 @@ def _filter(principal: Principal, q: QueueQuery) -> queue.QueueFilter:
 def queue_page(session: Session, principal: Principal, q: QueueQuery, now: datetime | None = None) -> QueuePage:
     now = now or utcnow()
     page = max(q.page, 1)
-    rows, total = queue.hit_queue(session, _filter(principal, q), limit=PER_PAGE, offset=(page - 1) * PER_PAGE, now=now)
+    rows, total = queue.hit_queue(
+        session, _filter(principal, q), limit=PER_PAGE, offset=(page - 1) * PER_PAGE, now=now, count_up_to=COUNT_UP_TO
+    )
+    more = total > COUNT_UP_TO
+    total = min(total, COUNT_UP_TO)
     ids = [r.hit.id for r in rows]
     assigned = claims.assignees(session, ids)
     proposed = claims.proposers(session, ids)
@@ -134,9 +143,10 @@ def queue_page(session: Session, principal: Principal, q: QueueQuery, now: datet
         action="cases.queue.read",
         object_type="screening_hit",
         object_id="*",
-        details={"tab": q.tab, "returned": len(out), "total": total},
+        details={"tab": q.tab, "returned": len(out), "total": total, "more": more},
     )
-    return QueuePage(out, total, page, max((total + PER_PAGE - 1) // PER_PAGE, 1))
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return QueuePage(out, total, page, max(pages, page + 1) if more else pages, more)
 
 
 @dataclass(frozen=True)

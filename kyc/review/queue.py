@@ -55,12 +55,10 @@ class QueueRow:
     customer_id: str
 
 
-def _query(wanted: QueueFilter, now: datetime) -> Select[Hit, Party, str]:
-    query = (
-        select(Hit, Party, ScreeningJob.customer_id)
-        .join(Party, Party.id == Hit.party_id)
-        .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
-    )
+def _query(wanted: QueueFilter, now: datetime) -> Select[str]:  # type: ignore[type-var]
+    """The ids of the hits wanted, from the hits table alone: counting and ordering a large queue must not drag
+    every row's explanation and party through a join (the page's rows are read by id afterwards)."""
+    query = select(Hit.id)
     if wanted.statuses:
         query = query.where(Hit.status.in_(list(wanted.statuses)))
     if wanted.min_score is not None:
@@ -70,7 +68,9 @@ def _query(wanted: QueueFilter, now: datetime) -> Select[Hit, Party, str]:
     if wanted.source:
         query = query.where(Hit.source == wanted.source)
     if wanted.customer_id:
-        query = query.where(ScreeningJob.customer_id == wanted.customer_id)
+        query = query.where(
+            Hit.job_id.in_(select(ScreeningJob.id).where(ScreeningJob.customer_id == wanted.customer_id))
+        )
     if wanted.older_than is not None:
         query = query.where(Hit.created_at <= now - wanted.older_than)
     if wanted.newer_than is not None:
@@ -111,18 +111,36 @@ def _order(sort: str) -> tuple[Any, ...]:
         return (Hit.created_at.desc(), Hit.id)
     if sort == "score":
         return (Hit.score.desc(), Hit.created_at, Hit.id)
-    return ((Hit.priority == Priority.HIGH.value).desc(), Hit.created_at, Hit.id)
+    # ``high`` sorts before ``normal``: ascending priority is "high first", and walks ix_screening_hits_queue in order
+    assert sorted(p.value for p in Priority) == [Priority.HIGH.value, Priority.NORMAL.value]
+    return (Hit.priority, Hit.created_at, Hit.id)
 
 
 def hit_queue(
-    session: Session, wanted: QueueFilter, *, limit: int, offset: int, now: datetime | None = None
+    session: Session,
+    wanted: QueueFilter,
+    *,
+    limit: int,
+    offset: int,
+    now: datetime | None = None,
+    count_up_to: int | None = None,
 ) -> tuple[list[QueueRow], int]:
     """A page of hits to review, by default high priority and oldest first (what waits longest comes first), and
-    the total."""
+    the total — counted only up to ``count_up_to`` when given (a page shows "10,000+" rather than count them all)."""
     query = _query(wanted, now or utcnow())
-    total = session.execute(select(func.count()).select_from(query.with_only_columns(Hit.id).subquery())).scalar_one()
-    rows = session.execute(query.order_by(*_order(wanted.sort)).limit(limit).offset(offset))
-    return [QueueRow(hit, party, customer_id) for hit, party, customer_id in rows], int(total)
+    counted = query.limit(count_up_to + 1) if count_up_to is not None else query
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    ids = list(session.scalars(query.order_by(*_order(wanted.sort)).limit(limit).offset(offset)))
+    if not ids:
+        return [], int(total)
+    rows = session.execute(
+        select(Hit, Party, ScreeningJob.customer_id)
+        .join(Party, Party.id == Hit.party_id)
+        .join(ScreeningJob, ScreeningJob.id == Hit.job_id)
+        .where(Hit.id.in_(ids))
+    )
+    found = {hit.id: QueueRow(hit, party, customer_id) for hit, party, customer_id in rows}
+    return [found[i] for i in ids if i in found], int(total)
 
 
 @dataclass(frozen=True)

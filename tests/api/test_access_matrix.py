@@ -40,6 +40,7 @@ COMPLIANCE = frozenset({ANA, APP, AUD})
 # (method, path) -> roles allowed, or OPEN. Written out per endpoint on purpose: this is the policy under test.
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): OPEN,
+    ("GET", "/"): OPEN,  # a redirect to the workbench
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/docs"): OPEN,
     ("GET", "/docs/oauth2-redirect"): OPEN,

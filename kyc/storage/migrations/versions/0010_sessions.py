@@ -9,6 +9,8 @@ Create Date: 2026-12-03
 * ``web_sessions``: server-side browser sessions (the cookie's token stored as sha256), with idle and absolute
   expiry, a CSRF token, whether the second factor was given, and revocation.
 * ``hit_claims``: which officer took which hit for review.
+* ``ix_screening_hits_queue`` (priority, created_at, id): the queue's default order read from an index, so its
+  first page does not sort every open hit.
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ def upgrade() -> None:
     )
 
 
+    op.create_index("ix_screening_hits_queue", "screening_hits", ["priority", "created_at", "id"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_screening_hits_queue", table_name="screening_hits")
     op.drop_table("hit_claims")
     op.drop_table("web_sessions")
     op.drop_table("credentials")
