@@ -31,7 +31,7 @@ from kyc.storage.db import transaction
 SESSION_COOKIE = "kyc_session"
 LOGIN_CSRF_COOKIE = "kyc_login_csrf"
 LANGUAGE_COOKIE = "kyc_lang"
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "

@@ -269,7 +269,7 @@ def _csrf(html: str) -> str:
 
 
 def _logged_in(app: Any, name: str) -> TestClient:
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(app, base_url="http://localhost", follow_redirects=False)  # not Secure: plain http locally
     token = _csrf(client.get("/ui/login").text)
     answer = client.post("/ui/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
     assert answer.status_code == 303, answer.text[:500]
@@ -303,7 +303,7 @@ def test_every_role_against_every_page(db_url: str) -> None:
     ids = {"name": "matrix-target", "version_id": "1", **_add_hit(db_url)}
     ids["case_id"] = ids["hit_id"]
     clients = {role: _logged_in(app, f"page-{role.value}") for role in Role}
-    anonymous = TestClient(app, follow_redirects=False)
+    anonymous = TestClient(app, base_url="http://localhost", follow_redirects=False)
     failures: list[str] = []
     for (method, template), expected in sorted(PAGES.items()):
         if template == "/ui/logout":

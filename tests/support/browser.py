@@ -56,7 +56,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, enqueue=enqueue), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            create_app(settings, enqueue=enqueue), host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -31,7 +31,8 @@ def _csrf(html: str) -> str:
 
 
 def _app(db_url: str, **settings: object) -> TestClient:
-    return TestClient(create_app(Settings(database_url=db_url, **settings)), follow_redirects=False)  # type: ignore[arg-type]
+    app = create_app(Settings(database_url=db_url, **settings))  # type: ignore[arg-type]
+    return TestClient(app, base_url="http://localhost", follow_redirects=False)
 
 
 def test_pages_have_a_strict_policy_and_session_cookies_are_guarded(sqlite_url: str) -> None:
