@@ -22,6 +22,7 @@ from kyc.review import claims, queue
 from kyc.review.four_eyes import Verdict
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
+from kyc.text import refuse_forbidden
 
 TABS = ("open", "mine", "unassigned", "awaiting", "escalated", "overdue", "all")
 PER_PAGE = 50
@@ -266,6 +267,10 @@ def decide(
     """One verdict with one reason on each case, in one transaction: all are recorded or none."""
     if verdict not in {v.value for v in Verdict}:
         raise Invalid("choose a decision", field="decision")
+    try:
+        reason = refuse_forbidden(reason, multiline=True)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="reason") from exc
     return [
         review.decide(session, case_id, verdict, reason, principal, high_score=settings.four_eyes_score)
         for case_id in case_ids

@@ -238,6 +238,9 @@ PAGES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/ui/cases/{case_id}/decision"): frozenset({ANA}),  # an escalation; approvals: the e2e tests
     ("POST", "/ui/cases/{case_id}/claim"): frozenset({ANA, APP}),
     ("GET", "/ui/customers/{customer_id}"): READERS,
+    ("POST", "/ui/customers/{customer_id}/notifications/{notification_id}/sent"): frozenset({ANA, APP}),
+    ("POST", "/ui/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),
+    ("POST", "/ui/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
     ("GET", "/ui/search"): frozenset({ANA, APP}),
     ("POST", "/ui/search"): frozenset({ANA, APP}),
     ("GET", "/ui/lists"): frozenset({ANA, APP, AUD, ADM}),
@@ -256,6 +259,9 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/ui/cases/{case_id}/decision"): {"decision": "escalate", "reason": "matrix test"},
     ("POST", "/ui/search"): {"name": "Matti Meikäläinen", "schema": "Person", "purpose": "quality_control"},
     ("POST", "/ui/users"): {"name": "matrix-page-new", "role": "analyst"},
+    ("POST", "/ui/customers/{customer_id}/notifications/{notification_id}/sent"): {"reference": "matrix"},
+    ("POST", "/ui/customers/{customer_id}/block-lifts"): {"ground": "delisted", "reason": "matrix"},
+    ("POST", "/ui/customers/{customer_id}/block-lifts/{lift_id}/decision"): {"decision": "reject", "reason": "x"},
 }
 PASSWORD = "matrix password 1"
 
@@ -300,7 +306,7 @@ def test_every_role_against_every_page(db_url: str) -> None:
             idempotency_key="page-1",
             retention_years=5,
         )
-    ids = {"name": "matrix-target", "version_id": "1", **_add_hit(db_url)}
+    ids = {"name": "matrix-target", "version_id": "1", "notification_id": "1", "lift_id": "1", **_add_hit(db_url)}
     ids["case_id"] = ids["hit_id"]
     clients = {role: _logged_in(app, f"page-{role.value}") for role in Role}
     anonymous = TestClient(app, base_url="http://localhost", follow_redirects=False)

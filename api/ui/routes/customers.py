@@ -5,19 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
 
+from api import refusals
 from api.deps import SessionDep, SettingsDep
-from api.ui.security import page
+from api.params import DbId
+from api.ui.security import form_page, page
 from api.ui.templating import render
 from kyc import audit, customers, review
 from kyc.access import Permission
+from kyc.errors import Invalid
 from kyc.logins import SessionInfo
 from kyc.review import queue
+from kyc.text import refuse_forbidden
 
 router = APIRouter(prefix="/ui/customers", include_in_schema=False)
 Reader = Annotated[SessionInfo, Depends(page(Permission.READ_HITS))]
+Recorder = Annotated[SessionInfo, Depends(form_page(Permission.RECORD_NOTIFICATION))]
+Asker = Annotated[SessionInfo, Depends(form_page(Permission.REQUEST_BLOCK_LIFT))]
+LiftApprover = Annotated[SessionInfo, Depends(form_page(Permission.APPROVE_BLOCK_LIFT))]
 
 
 @router.get("/{customer_id}")
@@ -42,4 +49,68 @@ def customer_page(
         hits=hits,
         lifts=lifts,
         notifications=found.notifications,
+        grounds=[g.value for g in review.LiftGround],
+        message=request.query_params.get("done"),
     )
+
+
+def _text(value: str, field: str, *, multiline: bool = False) -> str:
+    try:
+        return refuse_forbidden(value, multiline=multiline)
+    except ValueError as exc:
+        raise Invalid(str(exc), field=field) from exc
+
+
+def _back(customer_id: str, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/ui/customers/{customer_id}?done={done}", status_code=303)
+
+
+@router.post("/{customer_id}/notifications/{notification_id}/sent")
+def notification_sent(
+    customer_id: str,
+    notification_id: DbId,
+    session: SessionDep,
+    info: Recorder,
+    reference: Annotated[str, Form(max_length=review.MAX_REFERENCE)] = "",
+) -> Response:
+    """Record that the authority notification was sent, with the authority's reference (who: the caller)."""
+    review.mark_notification_sent(session, notification_id, info.principal, reference=_text(reference, "reference"))
+    return _back(customer_id[:36], "sent")
+
+
+@router.post("/{customer_id}/block-lifts")
+def request_lift(
+    customer_id: str,
+    session: SessionDep,
+    info: Asker,
+    ground: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=review.MAX_REASON)] = "",
+) -> Response:
+    """Ask for the block to be lifted (the first of four eyes); another approver decides."""
+    if ground not in {g.value for g in review.LiftGround}:
+        raise Invalid("choose a ground", field="ground")
+    text = _text(reason, "reason", multiline=True)
+    review.request_block_lift(session, customer_id[:36], ground, text, info.principal)
+    return _back(customer_id[:36], "requested")
+
+
+@router.post("/{customer_id}/block-lifts/{lift_id}/decision")
+def decide_lift(
+    customer_id: str,
+    lift_id: DbId,
+    session: SessionDep,
+    settings: SettingsDep,
+    info: LiftApprover,
+    decision: Annotated[str, Form(max_length=16)] = "",
+    reason: Annotated[str, Form(max_length=review.MAX_REASON)] = "",
+) -> Response:
+    """Approve or reject somebody else's request (approvers; refused to the asker, audited)."""
+    with refusals.recorded(
+        settings, session, info.principal, action="customer.block.lift_refused", object_type="customer",
+        object_id=customer_id[:36],
+    ):
+        review.decide_block_lift(
+            session, lift_id, decision, _text(reason, "reason", multiline=True), info.principal,
+            customer_id=customer_id[:36],
+        )
+    return _back(customer_id[:36], decision if decision in ("approve", "reject") else "decided")

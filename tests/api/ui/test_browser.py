@@ -270,6 +270,21 @@ def test_four_eyes_decision_in_two_browsers_confirms_the_match(world: dict[str, 
     customer = customer_of(settings, world["jobs"][0])
     assert customer.outcome == "match" and customer.blocked_at is not None
 
+    # the day goes on in the browser: the freeze is reported, then found to be an error and lifted with four eyes
+    approver.fill("input[name=reference]", "ULO-2026-0042")
+    approver.click("text=Record as sent")
+    assert approver.locator("[id^=notification-]").first.inner_text() == "sent"
+    analyst.goto(f"{base}/ui/customers/{customer.id}")
+    analyst.select_option("#lift-ground", "confirmed_in_error")
+    analyst.fill("#lift-reason", "the authority's answer: a namesake, different birth date")
+    analyst.click("text=Ask for the block to be lifted")
+    assert analyst.locator("[id^=lift-]").first.inner_text() == "requested"
+    approver.goto(f"{base}/ui/customers/{customer.id}")
+    approver.fill("[id^=lift-reason-]", "agreed, the authority confirms")
+    approver.click("li >> text=Record decision")
+    assert approver.locator("[id^=lift-]").first.inner_text() == "approved"
+    assert customer_of(settings, world["jobs"][0]).blocked_at is None
+
 
 def test_decision_by_keyboard_alone(world: dict[str, Any], chromium: Any) -> None:
     base, settings = world["base"], world["settings"]
