@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.routers
-from api import errors
+from api import errors, ui
 from api.deps import SettingsDep
 from api.schemas import Health
 from kyc.crypto import redact
@@ -219,8 +219,8 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
                 ),
             }
         ],
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served by api.ui with local assets (offline), when enabled
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
@@ -243,4 +243,5 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
 
     app.state.opensanctions_path = current.opensanctions_path
     _include_routers(app, current)
+    ui.install(app, docs=docs, json_validation_handler=validation_error)
     return app
