@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from kyc import overview, review
 from kyc.access import Role
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
 from kyc.storage.db import transaction

@@ -15,7 +15,8 @@ from kyc import audit
 from kyc.access import Permission
 from kyc.errors import Invalid
 from kyc.logins import SessionInfo
-from kyc.matching import Query, config_from_settings, matcher_cache
+from kyc.matcher_cache import config_from_settings, matcher_cache
+from kyc.matching import Query
 from kyc.text import refuse_forbidden
 
 router = APIRouter(prefix="/ui/search", include_in_schema=False)

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from kyc import review
 from kyc.access import Role
 from kyc.errors import Refused
-from kyc.matching import matcher_cache
+from kyc.matcher_cache import matcher_cache
 from kyc.review import claims, queue
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
