@@ -215,7 +215,7 @@ def create_app(settings: Settings | None = None, enqueue: Callable[[str], None] 
                     "engine: a client switches by setting its host to this service's URL plus "
                     f"`{current.opensanctions_path}`. Token of a `screening_api` user as `Authorization: Bearer`, "
                     "`Authorization: ApiKey` or `api_key=`. Scores are calibrated so that 0.70 is this service's "
-                    "own threshold; errors are `{\"detail\": ...}`."
+                    'own threshold; errors are `{"detail": ...}`.'
                 ),
             }
         ],

@@ -302,9 +302,9 @@ def current_session(
         return None
     now = now or utcnow()
     row = session.execute(
-        select(WebSession, User).join(User, User.id == WebSession.user_id).where(
-            WebSession.token_hash == hash_session_token(token)
-        )
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == hash_session_token(token))
     ).first()
     if row is None:
         return None

@@ -1,13 +1,15 @@
-"""Management information supervisors ask for: open and overdue hits by priority, mean time to decision, how fresh
+"""Management information supervisors ask for: open and overdue cases by priority, mean time to decision, how fresh
 each list is, and how many active customers were screened against every current list version.
 
-Overdue is measured against a review target per priority (``SLA_HOURS``): the time an officer has to decide a
-hit. Coverage: an active customer (relationship not ended) is covered for a source when its latest completed
+Overdue is measured as the case queue measures it: the hours a case's priority allows (``KYC_CASE_SLA_HOURS``) from
+the moment it last started waiting (``opened_at``); time to decision runs from there to its closing.
+Coverage: an active customer (relationship not ended) is covered for a source when its latest completed
 screening used the source's active version, or when that version's delta screening of all parties completed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,24 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kyc import versions
-from kyc.hits import PENDING, Priority
+from kyc.cases import WAITING, CaseStatus
+from kyc.hits import Priority
+from kyc.review.cases import due_at
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
-from kyc.storage.hits import Hit, HitDecision
+from kyc.storage.cases import Case
 from kyc.storage.jobs import Customer, ScreeningJob
 from kyc.storage.monitoring import MonitoringRun
-
-SLA_HOURS: dict[str, float] = {Priority.HIGH.value: 24.0, Priority.NORMAL.value: 72.0}
-"""Hours an officer has to decide a hit of each priority."""
-FINAL = ("dismissed", "confirmed")
-
-
-def sla_hours(priority: str) -> float:
-    return SLA_HOURS.get(priority, SLA_HOURS[Priority.NORMAL.value])
-
-
-def overdue(priority: str, created_at: datetime, now: datetime) -> bool:
-    return now - created_at > timedelta(hours=sla_hours(priority))
 
 
 @dataclass(frozen=True)
@@ -70,30 +62,27 @@ class Overview:
     active_customers: int
 
 
-def _by_priority(session: Session, now: datetime) -> list[PriorityCount]:
+def _by_priority(session: Session, sla_hours: Mapping[str, float], now: datetime) -> list[PriorityCount]:
     counts: dict[str, list[int]] = {p.value: [0, 0] for p in Priority}
-    for priority, created_at in session.execute(
-        select(Hit.priority, Hit.created_at).where(Hit.status.in_([s.value for s in PENDING]))
-    ):
-        slot = counts.setdefault(priority, [0, 0])
+    for case in session.execute(select(Case).where(Case.status.in_([s.value for s in WAITING]))).scalars():
+        slot = counts.setdefault(case.priority, [0, 0])
         slot[0] += 1
-        if overdue(priority, created_at, now):
+        if due_at(case, sla_hours) <= now:
             slot[1] += 1
     order = {Priority.HIGH.value: 0, Priority.NORMAL.value: 1}
     return [PriorityCount(p, o, d) for p, (o, d) in sorted(counts.items(), key=lambda item: order.get(item[0], 9))]
 
 
 def _time_to_decision(session: Session, since: datetime) -> tuple[float | None, int]:
-    """Mean hours from a hit being raised to its final decision, over final decisions since ``since``."""
+    """Mean hours from a case starting to wait to its closing, over cases closed since ``since``."""
     rows = session.execute(
-        select(Hit.created_at, func.max(HitDecision.created_at))
-        .join(HitDecision, HitDecision.hit_id == Hit.id)
-        .where(HitDecision.status_after.in_(FINAL), HitDecision.created_at >= since)
-        .group_by(Hit.id, Hit.created_at)
+        select(Case.opened_at, Case.closed_at).where(
+            Case.status == CaseStatus.CLOSED.value, Case.closed_at.is_not(None), Case.closed_at >= since
+        )
     ).all()
     if not rows:
         return None, 0
-    total = sum((decided - raised).total_seconds() for raised, decided in rows)
+    total = sum((closed - opened).total_seconds() for opened, closed in rows if closed is not None)
     return total / len(rows) / 3600, len(rows)
 
 
@@ -132,9 +121,7 @@ def _coverage(session: Session, active_versions: dict[str, int]) -> tuple[list[C
     result = []
     for source, version_id in sorted(active_versions.items()):
         covered = sum(
-            1
-            for used in screened.values()
-            if used and (used.get(source) == version_id or version_id in delta_done)
+            1 for used in screened.values() if used and (used.get(source) == version_id or version_id in delta_done)
         )
         result.append(Coverage(source, version_id, covered, active))
     return result, active
@@ -148,4 +135,4 @@ def overview(session: Session, settings: Settings, now: datetime | None = None, 
         for s in versions.status(session, settings, now)
     ]
     coverage, active = _coverage(session, versions.active_version_ids(session))
-    return Overview(_by_priority(session, now), mean, decided, freshness, coverage, active)
+    return Overview(_by_priority(session, settings.case_sla_hours, now), mean, decided, freshness, coverage, active)

@@ -31,6 +31,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("/ui/cases", "Cases", Permission.READ_HITS),
+    NavItem("/ui/pep-approvals", "PEP approvals", Permission.READ_PEP_APPROVALS),
     NavItem("/ui/search", "Search", Permission.SEARCH),
     NavItem("/ui/lists", "Lists", Permission.READ_LISTS),
     NavItem("/ui/overview", "Overview", Permission.READ_HITS),

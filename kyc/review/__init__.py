@@ -5,7 +5,7 @@
   confirmed sanctions match, the outcome recomputed);
 * ``blocks`` — lifting a block: two officers and a ground, after the report;
 * ``notifications`` — authority notifications and recording them as sent;
-* ``queue`` — the hit queue and a hit beside its list entry; ``claims`` — who works which hit;
+* ``queue`` — the hit queue and a hit beside its list entry;
 * ``cases`` — the case queue (filters, paging, SLA), a case's detail, claiming, assigning and comments;
 * ``case_decisions`` — one verdict on a case applied to its hits, bulk decisions, the ownership-and-control case;
 * ``pep`` — senior management's approval or refusal of PEP relationships.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kyc import crypto
@@ -17,7 +17,6 @@ from kyc.storage.base import utcnow
 from kyc.storage.hits import Hit, HitDecision
 from kyc.storage.jobs import Party, ScreeningJob
 from kyc.storage.lists import ListEntry
-from kyc.storage.logins import HitClaim
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,6 @@ class QueueFilter:
     """Raised at least this long ago."""
     newer_than: timedelta | None = None
     """Raised at most this long ago."""
-    assignee_id: str | None = None
-    """Claimed by this user (``kyc.review.claims``)."""
-    unassigned: bool = False
-    """Claimed by nobody."""
     awaiting_second_from: str | None = None
     """Proposed hits whose proposal this user did not make: what awaits their approval."""
     kinds: Sequence[str] = ()
@@ -88,10 +83,6 @@ def _query(wanted: QueueFilter, now: datetime) -> Select[str]:  # type: ignore[t
                 )
             )
         )
-    if wanted.assignee_id is not None:
-        query = query.where(exists().where(HitClaim.hit_id == Hit.id, HitClaim.user_id == wanted.assignee_id))
-    if wanted.unassigned:
-        query = query.where(~exists().where(HitClaim.hit_id == Hit.id))
     if wanted.awaiting_second_from is not None:
         last_decider = (
             select(HitDecision.user_id)

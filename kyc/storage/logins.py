@@ -49,13 +49,3 @@ class WebSession(Base):
     """False while a person who must use TOTP has only given the password (enrolment or code still due)."""
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
-
-
-class HitClaim(Base):
-    """The officer who took a hit for review, so two officers do not work the same one."""
-
-    __tablename__ = "hit_claims"
-
-    hit_id: Mapped[str] = mapped_column(ForeignKey("screening_hits.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -280,6 +280,10 @@ PAGES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/ui/cases/bulk"): frozenset({ANA, APP}),  # claiming; which verdicts: the review core's rule
     ("POST", "/ui/cases/{case_id}/decision"): frozenset({ANA}),  # an escalation; approvals: the e2e tests
     ("POST", "/ui/cases/{case_id}/claim"): frozenset({ANA, APP}),
+    ("POST", "/ui/cases/{case_id}/assign"): frozenset({ANA, APP}),
+    ("POST", "/ui/cases/{case_id}/comments"): frozenset({ANA, APP}),
+    ("GET", "/ui/pep-approvals"): frozenset({ANA, APP, AUD, SEN}),
+    ("POST", "/ui/pep-approvals/{approval_id}/decision"): frozenset({SEN}),
     ("GET", "/ui/customers/{customer_id}"): READERS,
     ("POST", "/ui/customers/{customer_id}/notifications/{notification_id}/sent"): frozenset({ANA, APP}),
     ("POST", "/ui/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),
@@ -298,7 +302,9 @@ PAGES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/ui/users/{name}/unlock"): frozenset({ADM}),
 }
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
-    ("POST", "/ui/cases/bulk"): {"action": "claim", "case_id": "{hit_id}"},
+    ("POST", "/ui/cases/bulk"): {"action": "claim", "case_id": "{case_id}"},
+    ("POST", "/ui/cases/{case_id}/comments"): {"text": "matrix test"},
+    ("POST", "/ui/pep-approvals/{approval_id}/decision"): {"decision": "approve", "reason": "matrix test"},
     ("POST", "/ui/cases/{case_id}/decision"): {"decision": "escalate", "reason": "matrix test"},
     ("POST", "/ui/search"): {"name": "Matti Meikäläinen", "schema": "Person", "purpose": "quality_control"},
     ("POST", "/ui/users"): {"name": "matrix-page-new", "role": "analyst"},
@@ -349,8 +355,8 @@ def test_every_role_against_every_page(db_url: str) -> None:
             idempotency_key="page-1",
             retention_years=5,
         )
-    ids = {"name": "matrix-target", "version_id": "1", "notification_id": "1", "lift_id": "1", **_add_hit(db_url)}
-    ids["case_id"] = ids["hit_id"]
+    ids = {"name": "matrix-target", "version_id": "1", "notification_id": "1", "lift_id": "1", "approval_id": "1"}
+    ids.update(_add_hit(db_url))
     clients = {role: _logged_in(app, f"page-{role.value}") for role in Role}
     anonymous = TestClient(app, base_url="http://localhost", follow_redirects=False)
     failures: list[str] = []

@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from kyc import overview, review
+from kyc import overview
 from kyc.access import Role
 from kyc.matcher_cache import matcher_cache
+from kyc.review import case_decisions
 from kyc.settings import Settings
 from kyc.storage.base import utcnow
+from kyc.storage.cases import Case
 from kyc.storage.db import transaction
-from kyc.storage.hits import Hit
 from lists.ingest import ingest_files
 from tests.support.env import list_file
 from tests.support.review import ADDED, UN_2026, UNRELATED, hit_on, submit, user
@@ -32,13 +33,17 @@ def test_overview_counts_what_supervisors_ask_for(settings: Settings) -> None:
     for job in (listed, clean):
         assert run_screening(settings, job)["status"] == "completed"
     first, second = hit_on(settings, listed, "SDi.007"), hit_on(settings, listed, "SDi.008")
+    assert first.case_id and second.case_id and first.case_id != second.case_id
     with transaction(settings.database_url) as session:
-        session.execute(update(Hit).where(Hit.id == second.id).values(created_at=utcnow() - timedelta(hours=25)))
+        late = utcnow() - timedelta(hours=settings.case_sla_hours["high"] + 1)
+        session.execute(update(Case).where(Case.id == second.case_id).values(opened_at=late, priority="high"))
     ann, bob = user(settings, Role.ANALYST, "ann"), user(settings, Role.APPROVER, "bob")
     with transaction(settings.database_url) as session:
-        session.execute(update(Hit).where(Hit.id == first.id).values(created_at=utcnow() - timedelta(hours=10)))
-        review.decide(session, first.id, "false_positive", "not him", ann, high_score=settings.four_eyes_score)
-        review.decide(session, first.id, "approve", "agreed", bob, high_score=settings.four_eyes_score)
+        opened = utcnow() - timedelta(hours=10)
+        session.execute(update(Case).where(Case.id == first.case_id).values(opened_at=opened, priority="high"))
+        score = settings.four_eyes_score
+        case_decisions.decide_case(session, first.case_id, "false_positive", "not him", ann, high_score=score)
+        case_decisions.decide_case(session, first.case_id, "approve", "agreed", bob, high_score=score)
 
     with transaction(settings.database_url) as session:
         figures = overview.overview(session, settings)

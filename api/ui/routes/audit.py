@@ -89,6 +89,4 @@ def verify(request: Request, session: SessionDep, settings: SettingsDep, info: A
             )
     except audit.AuditUnavailable:
         pass
-    return render(
-        request, "audit.html", settings, info, rows=[], next_after_id=None, filters={}, verification=result
-    )
+    return render(request, "audit.html", settings, info, rows=[], next_after_id=None, filters={}, verification=result)

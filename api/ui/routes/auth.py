@@ -90,11 +90,15 @@ def login(
     if not outcome.ok:
         translate = i18n.gettext(request.cookies.get(LANGUAGE_COOKIE) or settings.ui_default_language)
         if outcome.failure is logins.Failure.LOCKED:
-            error = translate("Too many failed logins: the account is locked for {minutes} minutes.",
-                              minutes=max(int(outcome.wait_seconds // 60) + 1, 1))
+            error = translate(
+                "Too many failed logins: the account is locked for {minutes} minutes.",
+                minutes=max(int(outcome.wait_seconds // 60) + 1, 1),
+            )
         elif outcome.failure is logins.Failure.BACKOFF:
-            error = translate("Too many failed logins: wait {seconds} seconds before trying again.",
-                              seconds=int(outcome.wait_seconds) + 1)
+            error = translate(
+                "Too many failed logins: wait {seconds} seconds before trying again.",
+                seconds=int(outcome.wait_seconds) + 1,
+            )
         else:
             error = translate("Wrong user name, password or authentication code.")
         return _login_page(request, settings, next=_safe_next(next), error=error, status=401)

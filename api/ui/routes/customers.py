@@ -1,5 +1,6 @@
-"""A customer: parties and roles, jobs and outcomes, PEP basis, hits, block and lift requests, authority
-notifications, risk and rescreen schedule, end of relationship. Identity codes masked."""
+"""A customer: parties and roles, jobs and outcomes, PEP basis and EDD, ownership held by listed persons, cases,
+block and lift requests, authority notifications, risk and rescreen schedule, end of relationship.
+Identity codes masked."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from api.deps import SessionDep, SettingsDep
 from api.params import DbId
 from api.ui.security import form_page, page
 from api.ui.templating import render
-from kyc import audit, customers, review
+from kyc import audit, customers, ownership, review
 from kyc.access import Permission
+from kyc.cases import CaseStatus
 from kyc.errors import Invalid
 from kyc.logins import SessionInfo
-from kyc.review import queue
+from kyc.review import cases as workflow
 from kyc.text import refuse_forbidden
 
 router = APIRouter(prefix="/ui/customers", include_in_schema=False)
@@ -35,7 +37,19 @@ def customer_page(
     customer = found.customer
     jobs = sorted(customer.jobs, key=lambda j: j.created_at, reverse=True)
     current = next((j for j in jobs if j.id == found.current_job_id), None)
-    hits, _total = queue.hit_queue(session, queue.QueueFilter(customer_id=customer.id), limit=200, offset=0)
+    case_rows, _total = workflow.case_queue(
+        session,
+        workflow.CaseFilter(statuses=[s.value for s in CaseStatus], customer_id=customer.id),
+        info.principal,
+        sla_hours=settings.case_sla_hours,
+        limit=200,
+        offset=0,
+    )
+    held = (
+        ownership.listed_ownership(session, found.current_job_id, settings.ownership_threshold)
+        if found.current_job_id
+        else None
+    )
     lifts = review.block_lifts(session, customer.id)
     audit.record(session, actor=info.principal, action="customer.read", object_type="customer", object_id=customer.id)
     return render(
@@ -46,7 +60,8 @@ def customer_page(
         customer=customer,
         jobs=jobs,
         parties=list(current.parties) if current is not None else [],
-        hits=hits,
+        cases=case_rows,
+        held=held,
         lifts=lifts,
         notifications=found.notifications,
         grounds=[g.value for g in review.LiftGround],
@@ -106,11 +121,19 @@ def decide_lift(
 ) -> Response:
     """Approve or reject somebody else's request (approvers; refused to the asker, audited)."""
     with refusals.recorded(
-        settings, session, info.principal, action="customer.block.lift_refused", object_type="customer",
+        settings,
+        session,
+        info.principal,
+        action="customer.block.lift_refused",
+        object_type="customer",
         object_id=customer_id[:36],
     ):
         review.decide_block_lift(
-            session, lift_id, decision, _text(reason, "reason", multiline=True), info.principal,
+            session,
+            lift_id,
+            decision,
+            _text(reason, "reason", multiline=True),
+            info.principal,
             customer_id=customer_id[:36],
         )
     return _back(customer_id[:36], decision if decision in ("approve", "reject") else "decided")

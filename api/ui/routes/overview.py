@@ -22,4 +22,4 @@ Reader = Annotated[SessionInfo, Depends(page(Permission.READ_HITS))]
 def overview_page(request: Request, session: SessionDep, settings: SettingsDep, info: Reader) -> Response:
     figures = overview.overview(session, settings)
     audit.record(session, actor=info.principal, action="overview.read", object_type="overview", object_id="*")
-    return render(request, "overview.html", settings, info, o=figures, sla=overview.SLA_HOURS)
+    return render(request, "overview.html", settings, info, o=figures, sla=settings.case_sla_hours)

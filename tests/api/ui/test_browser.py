@@ -1,8 +1,9 @@
 """The officers' workbench end to end, in Debian's Chromium driven by Playwright, on PostgreSQL with real UN-listed
 persons screened by the worker's own code: logins (password only, second factor, enrolment, lockout, expiry), CSRF
-refusal, the queue (filters, claiming, bulk dismissal), a four-eyes decision by two people in two browsers that
-confirms a match and changes the customer's outcome, a decision by keyboard alone, search, list approval with four
-eyes, pages refused per role. Screenshots of the main pages are saved on the way (``tests/support/browser.py``)."""
+refusal, the case queue (filters, claiming, bulk dismissal with four eyes per case), a four-eyes decision by two
+people in two browsers that closes a case as a true match and changes the customer's outcome, comments, a decision by
+keyboard alone, a senior manager approving a PEP relationship, search, list approval with four eyes, pages refused per
+role. Screenshots of the main pages are saved on the way (``tests/support/browser.py``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from kyc.access import Role
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog
 from kyc.storage.base import utcnow
+from kyc.storage.cases import Case
 from kyc.storage.db import transaction
 from kyc.storage.hits import Hit
 from kyc.storage.lists import ListVersion
@@ -68,7 +70,10 @@ def world(service: Settings) -> Iterator[dict[str, Any]]:
     onboarding = make_token(settings.database_url, Role.ONBOARDING, "crm")
     with LiveServer(settings, enqueue=publish_screening) as server:
         first = _submit(
-            server.url, onboarding, "Khartoum Trading Oy", "2077474-0",
+            server.url,
+            onboarding,
+            "Khartoum Trading Oy",
+            "2077474-0",
             (ADDED["SDi.007"], ADDED["SDi.008"], UNRELATED[1]),
         )
         second = _submit(server.url, onboarding, "Omdurman Oy", "0112038-9", (ADDED["SDi.009"], ADDED["SDi.010"]))
@@ -85,6 +90,7 @@ def _people(settings: Settings, server: LiveServer, jobs: tuple[str, str]) -> It
         "aud": person(settings, "aud", Role.AUDITOR),
         "adam": person(settings, "adam", Role.ADMIN, totp=True),
         "alma": person(settings, "alma", Role.ADMIN, totp=True),
+        "sam": person(settings, "sam", Role.SENIOR_MANAGER, totp=True),
     }
     yield {"settings": settings, "base": server.url, "jobs": jobs, "secrets": secrets}
 
@@ -94,9 +100,19 @@ def _page(chromium: Any) -> Any:
     return context.new_page()
 
 
-def _hit_id(settings: Settings, job_id: str, source_ref: str) -> str:
+def _case_id(settings: Settings, job_id: str, source_ref: str) -> str:
+    """The case holding the hit on this listing."""
     with transaction(settings.database_url) as session:
-        return session.scalars(select(Hit.id).where(Hit.job_id == job_id, Hit.source_ref == source_ref)).one()
+        found = session.scalars(select(Hit.case_id).where(Hit.job_id == job_id, Hit.source_ref == source_ref)).one()
+    assert found
+    return found
+
+
+def _case_status(settings: Settings, case_id: str) -> tuple[str, str | None]:
+    with transaction(settings.database_url) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case.status, case.verdict
 
 
 def _actions(settings: Settings) -> list[str]:
@@ -167,7 +183,7 @@ def test_session_expires_after_idle_time(world: dict[str, Any], chromium: Any) -
 
 def test_a_form_with_a_wrong_csrf_token_is_refused(world: dict[str, Any], chromium: Any) -> None:
     base, settings = world["base"], world["settings"]
-    case = _hit_id(settings, world["jobs"][0], "SDi.007")
+    case = _case_id(settings, world["jobs"][0], "SDi.007")
     page = _page(chromium)
     login(page, base, "ann")
     page.goto(f"{base}/ui/cases/{case}")
@@ -176,8 +192,7 @@ def test_a_form_with_a_wrong_csrf_token_is_refused(world: dict[str, Any], chromi
     assert page.locator("h1").inner_text() == "Not allowed"
     assert "CSRF" in page.locator(".error").inner_text()
     assert "csrf.refused" in _actions(settings)
-    with transaction(settings.database_url) as session:
-        assert session.scalars(select(Hit.status).where(Hit.id == case)).one() == "open"
+    assert _case_status(settings, case) == ("open", None)
 
 
 def test_queue_filters_claiming_and_bulk_dismissal(world: dict[str, Any], chromium: Any) -> None:
@@ -192,18 +207,17 @@ def test_queue_filters_claiming_and_bulk_dismissal(world: dict[str, Any], chromi
     page.click("text=Apply")
     assert int(page.locator("#count").inner_text().split()[0]) == 2
     page.fill("#f-customer", "")
-    page.fill("#f-age", "1")  # raised more than an hour ago: none yet
+    page.select_option("#f-status", "closed")  # none closed yet
     page.click("text=Apply")
     assert int(page.locator("#count").inner_text().split()[0]) == 0
-    page.fill("#f-age", "")
-    page.select_option("#f-sort", "score")
-    page.click("text=Apply")
-    assert int(page.locator("#count").inner_text().split()[0]) == total
+    page.goto(f"{base}/ui/cases?tab=overdue")
+    assert int(page.locator("#count").inner_text().split()[0]) == 0  # within KYC_CASE_SLA_HOURS
 
-    first = _hit_id(settings, world["jobs"][0], "SDi.007")
+    first = _case_id(settings, world["jobs"][0], "SDi.007")
     page.goto(f"{base}/ui/cases/{first}")
     page.click("#claim")
-    assert "ann" in page.locator("#case-meta").inner_text()
+    assert page.locator("#case-assignee").inner_text() == "ann"
+    assert _case_status(settings, first) == ("in_review", None)
     page.goto(f"{base}/ui/cases?tab=mine")
     assert page.locator("tbody tr[data-case]").count() == 1
     page.goto(f"{base}/ui/cases?tab=unassigned")
@@ -215,9 +229,11 @@ def test_queue_filters_claiming_and_bulk_dismissal(world: dict[str, Any], chromi
     page.fill("#bulk-reason", "different people: birth dates and nationality differ")
     page.click("text=Apply to selected")
     assert "Done" in page.locator(".notice").inner_text()
-    with transaction(settings.database_url) as session:
-        statuses = session.scalars(select(Hit.status).where(Hit.job_id == world["jobs"][1])).all()
-    assert statuses and set(statuses) == {"proposed"}  # sanctions hits: dismissal needs a second officer
+    assert page.locator("#refused").count() == 0
+    second = [_case_id(settings, world["jobs"][1], ref) for ref in ("SDi.009", "SDi.010")]
+    assert {_case_status(settings, c) for c in second} == {("proposed", None)}  # sanctions: four eyes per case
+    page.goto(f"{base}/ui/cases?tab=awaiting")
+    assert page.locator("tbody tr[data-case]").count() == 0  # her own proposals are not hers to approve
 
     approver = _page(chromium)
     login(approver, base, "bob", world["secrets"]["bob"])
@@ -230,19 +246,24 @@ def test_queue_filters_claiming_and_bulk_dismissal(world: dict[str, Any], chromi
     with transaction(settings.database_url) as session:
         statuses = session.scalars(select(Hit.status).where(Hit.job_id == world["jobs"][1])).all()
     assert set(statuses) == {"dismissed"}
+    assert {_case_status(settings, c) for c in second} == {("closed", "false_positive")}
     approver.goto(f"{base}/ui/customers/{customer}")
     assert approver.locator("#customer-outcome").inner_text() == "clear"
 
 
 def test_four_eyes_decision_in_two_browsers_confirms_the_match(world: dict[str, Any], chromium: Any) -> None:
     base, settings = world["base"], world["settings"]
-    case = _hit_id(settings, world["jobs"][0], "SDi.007")
+    case = _case_id(settings, world["jobs"][0], "SDi.007")
     analyst = _page(chromium)
     login(analyst, base, "ann")
     analyst.goto(f"{base}/ui/cases/{case}")
+    assert analyst.locator("#compare thead th").count() >= 3  # the party beside every listing of the subject
+    assert "SDi.007" in analyst.locator("#compare").inner_text()
+    assert analyst.locator("article.hit table.parts tbody tr").count() >= 1  # each hit's explanation
+    analyst.fill("#comment-text", "asked the customer for a passport copy")
+    analyst.click("#add-comment")
+    assert "passport copy" in analyst.locator("ul.comments").inner_text()
     screenshot(analyst, "case")
-    assert analyst.locator("table.compare").count() == 1 and analyst.locator("table.parts tbody tr").count() >= 1
-    assert "un_sc" in analyst.locator("#case-versions").inner_text()
     analyst.check("input[value=true_match]")
     analyst.click("#decide")  # no reason: the browser refuses to send the form
     assert analyst.locator("#case-status").inner_text() == "open"
@@ -263,7 +284,9 @@ def test_four_eyes_decision_in_two_browsers_confirms_the_match(world: dict[str, 
     approver.check("input[value=approve]")
     approver.fill("#reason", "confirmed against the UN listing")
     approver.click("#decide")
-    assert approver.locator("#case-status").inner_text() == "confirmed"
+    assert approver.locator("#case-status").inner_text() == "closed"
+    assert approver.locator("#case-verdict").inner_text() == "true_match"
+    assert _case_status(settings, case) == ("closed", "true_match")
     approver.click("text=Customer")
     assert approver.locator("#customer-outcome").inner_text() == "match"
     screenshot(approver, "customer")
@@ -288,7 +311,7 @@ def test_four_eyes_decision_in_two_browsers_confirms_the_match(world: dict[str, 
 
 def test_decision_by_keyboard_alone(world: dict[str, Any], chromium: Any) -> None:
     base, settings = world["base"], world["settings"]
-    case = _hit_id(settings, world["jobs"][0], "SDi.008")
+    case = _case_id(settings, world["jobs"][0], "SDi.008")
     page = _page(chromium)
     login(page, base, "ann")
     page.goto(f"{base}/ui/cases/{case}")
@@ -309,6 +332,41 @@ def test_decision_by_keyboard_alone(world: dict[str, Any], chromium: Any) -> Non
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/ui/cases/{case}?done=*")
     assert page.locator("#case-status").inner_text() == "escalated"
+
+
+def test_senior_manager_approves_a_pep_relationship(world: dict[str, Any], chromium: Any) -> None:
+    base, settings = world["base"], world["settings"]
+    onboarding = make_token(settings.database_url, Role.ONBOARDING, "crm-pep")
+    minister = PersonSpec(role="representative", name="Liisa Ministeri", birth_date="1961-02-03", declared_pep=True)
+    job = _submit(base, onboarding, "Valtio Oy", "0737546-2", (minister,))
+    assert wait_for(settings.database_url, job) == "completed"
+    customer = customer_of(settings, job)
+    assert customer.outcome == "review" and customer.edd_required
+
+    analyst = _page(chromium)
+    login(analyst, base, "ann")
+    analyst.goto(f"{base}/ui/pep-approvals")
+    assert "Liisa Ministeri" in analyst.locator("#pep-approvals").inner_text()
+    assert analyst.locator("form.pep-decision").count() == 0  # analysts see, senior management decides
+    analyst.goto(f"{base}/ui/customers/{customer.id}")
+    assert "EDD" in analyst.locator("#customer-edd").inner_text()
+    assert "declared" in analyst.locator("td.pep").first.inner_text()
+
+    senior = _page(chromium)
+    login(senior, base, "sam", world["secrets"]["sam"])
+    assert senior.url.endswith("/ui/pep-approvals")  # the page a senior manager lands on
+    row = senior.locator("#pep-approvals tbody tr", has_text="Liisa Ministeri")
+    screenshot(senior, "pep-approvals")
+    row.locator("input[value=approve]").check()
+    row.locator("button[type=submit]").click()  # no reason: the browser refuses to send the form
+    assert "requested" in senior.locator("#pep-approvals").inner_text()
+    row.locator("textarea").fill("source of wealth documented, EDD plan agreed")
+    row.locator("button[type=submit]").click()
+    senior.goto(f"{base}/ui/pep-approvals?status=approved")
+    assert "source of wealth documented" in senior.locator("#pep-approvals").inner_text()
+    after = customer_of(settings, job)
+    assert after.outcome == "clear" and after.edd_required
+    assert "pep_approval.decision" in _actions(settings)
 
 
 def test_search_with_a_purpose_is_audited(world: dict[str, Any], chromium: Any) -> None:
@@ -354,7 +412,8 @@ def test_pages_refused_per_role(world: dict[str, Any], chromium: Any) -> None:
     refused = {
         ("aud", None): ["/ui/users", "/ui/search"],
         ("ann", None): ["/ui/audit", "/ui/users"],
-        ("adam", "adam"): ["/ui/cases", "/ui/audit", "/ui/overview", "/ui/search"],
+        ("adam", "adam"): ["/ui/cases", "/ui/audit", "/ui/overview", "/ui/search", "/ui/pep-approvals"],
+        ("sam", "sam"): ["/ui/cases", "/ui/overview", "/ui/search"],
     }
     for (name, secret_of), paths in refused.items():
         page = _page(chromium)

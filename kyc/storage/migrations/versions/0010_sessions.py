@@ -1,4 +1,4 @@
-"""workbench logins: credentials (password, TOTP, failed logins), browser sessions, hit claims
+"""workbench logins: credentials (password, TOTP, failed logins), browser sessions
 
 Revision ID: 0010_sessions
 Revises: 0009_cases
@@ -8,7 +8,6 @@ Create Date: 2026-12-03
   (encrypted like identity codes), the consecutive failed logins behind backoff and lockout, the chosen language.
 * ``web_sessions``: server-side browser sessions (the cookie's token stored as sha256), with idle and absolute
   expiry, a CSRF token, whether the second factor was given, and revocation.
-* ``hit_claims``: which officer took which hit for review.
 * ``ix_screening_hits_queue`` (priority, created_at, id): the queue's default order read from an index, so its
   first page does not sort every open hit.
 """
@@ -53,21 +52,10 @@ def upgrade() -> None:
         sa.Column("revoked_at", TS),
         sa.Column("revoked_reason", sa.String(32)),
     )
-    op.create_table(
-        "hit_claims",
-        sa.Column(
-            "hit_id", sa.String(36), sa.ForeignKey("screening_hits.id", ondelete="CASCADE"), primary_key=True
-        ),
-        sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False, index=True),
-        sa.Column("claimed_at", TS, nullable=False),
-    )
-
-
     op.create_index("ix_screening_hits_queue", "screening_hits", ["priority", "created_at", "id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_screening_hits_queue", table_name="screening_hits")
-    op.drop_table("hit_claims")
     op.drop_table("web_sessions")
     op.drop_table("credentials")
