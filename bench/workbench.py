@@ -1,8 +1,9 @@
 """Workbench benchmark: server time of the case queue and the case page with many open cases, on PostgreSQL.
 
 A private database gets the real UN list and ``--cases`` open hits (one customer, job and party per 10 hits,
-inserted in bulk), then an analyst logs in and each page is requested ``--repeat`` times in-process (the ASGI app
-through Starlette's test client: the time is the server's, no network). Reported: p50 and p95 per page.
+inserted in bulk, grouped into cases by ``kyc.cases``), then an analyst logs in and each page is requested
+``--repeat`` times in-process (the ASGI app through Starlette's test client: the time is the server's, no
+network). Reported: p50 and p95 per page.
 Target (issue): the queue with 100,000 open cases and the case page each p95 <= 150 ms on 2 cores.
 
 Usage: ``.venv/bin/python -m bench.workbench [--cases 100000] [--repeat 50]``.
@@ -26,6 +27,7 @@ from sqlalchemy import insert, select
 
 from api.app import create_app
 from bench.paths import shared_data
+from kyc import cases as kyc_cases
 from kyc import logins
 from kyc.access import Role, create_user
 from kyc.settings import Settings
@@ -59,27 +61,68 @@ def _fill(url: str, cases: int) -> str:
             for i in range(start, min(start + 10_000, cases)):
                 if i % 10 == 0:
                     customer, job, party = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-                    customers.append({"id": customer, "name": f"Bench {i} Oy", "country": "FI",
-                                      "retention_until": now + timedelta(days=3650)})
-                    jobs.append({"id": job, "customer_id": customer, "status": "completed", "idempotency_key": job,
-                                 "request_hash": "0" * 64, "submitted_by": "bench", "completed_at": now,
-                                 "retention_until": now + timedelta(days=3650)})
-                    parties.append({"id": party, "job_id": job, "position": 0, "role": "beneficial_owner",
-                                    "schema": "Person", "name": f"Person {i}"})
-                hits.append({"id": str(uuid.uuid4()), "job_id": job, "party_id": party, "position": i % 10,
-                             "source": "un_sc", "source_ref": f"QDi.{i % 500:03d}", "version_id": 1, "schema": "Person",
-                             "score": 0.8 + (i % 20) / 100, "matched_name": f"Listed {i}", "query_name": f"Person {i}",
-                             "explanation": {"name_score": 0.9, "name_parts": [], "features": {}}, "kind": "sanction",
-                             "priority": "high" if i % 3 == 0 else "normal", "status": "open",
-                             "engine_version": "bench", "config_hash": "0" * 64,
-                             "created_at": now - timedelta(hours=i % 200)})
+                    customers.append(
+                        {
+                            "id": customer,
+                            "name": f"Bench {i} Oy",
+                            "country": "FI",
+                            "retention_until": now + timedelta(days=3650),
+                        }
+                    )
+                    jobs.append(
+                        {
+                            "id": job,
+                            "customer_id": customer,
+                            "status": "completed",
+                            "idempotency_key": job,
+                            "request_hash": "0" * 64,
+                            "submitted_by": "bench",
+                            "completed_at": now,
+                            "retention_until": now + timedelta(days=3650),
+                        }
+                    )
+                    parties.append(
+                        {
+                            "id": party,
+                            "job_id": job,
+                            "position": 0,
+                            "role": "beneficial_owner",
+                            "schema": "Person",
+                            "name": f"Person {i}",
+                        }
+                    )
+                hits.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "job_id": job,
+                        "party_id": party,
+                        "position": i % 10,
+                        "source": "un_sc",
+                        "source_ref": f"QDi.{i % 500:03d}",
+                        "version_id": 1,
+                        "schema": "Person",
+                        "score": 0.8 + (i % 20) / 100,
+                        "matched_name": f"Listed {i}",
+                        "query_name": f"Person {i}",
+                        "explanation": {"name_score": 0.9, "name_parts": [], "features": {}},
+                        "kind": "sanction",
+                        "priority": "high" if i % 3 == 0 else "normal",
+                        "status": "open",
+                        "engine_version": "bench",
+                        "config_hash": "0" * 64,
+                        "created_at": now - timedelta(hours=i % 200),
+                    }
+                )
             session.execute(insert(Customer), customers)
             session.execute(insert(ScreeningJob), jobs)
             session.execute(insert(Party), parties)
             session.execute(insert(Hit), hits)
+            kyc_cases.sync_jobs(session, [str(job["id"]) for job in jobs])  # the hits' cases, as screening makes them
         create_user(session, "bench-analyst", Role.ANALYST)
         logins.set_password(session, "bench-analyst", PASSWORD, actor="bench")
-        return str(hits[-1]["id"])
+        last = session.get(Hit, hits[-1]["id"])
+        assert last is not None and last.case_id
+        return last.case_id
 
 
 def _time(client: TestClient, path: str, repeat: int) -> dict[str, float]:
@@ -133,13 +176,14 @@ def _run(url: str, args: argparse.Namespace) -> None:
 
         with transaction(url) as session:
             analyst = access.Principal(
-                session.scalars(select(User.id).where(User.name == "bench-analyst")).one(), "bench-analyst",
+                session.scalars(select(User.id).where(User.name == "bench-analyst")).one(),
+                "bench-analyst",
                 Role.ANALYST,
             )
         profiler = cProfile.Profile()
         profiler.enable()
         with transaction(url) as session:
-            casework.queue_page(session, analyst, casework.QueueQuery())
+            casework.queue_page(session, analyst, casework.QueueQuery(), settings)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         return
