@@ -23,6 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/services.sh
+	bash scripts/browser.sh
 	$(BIN)/ruff check kyc lists workers api cli tests bench
 	$(BIN)/mypy kyc lists workers api cli
 	KYC_TEST_POSTGRES_URL=$${KYC_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.routers
-from api import errors
+from api import errors, ui
 from api.deps import SettingsDep
 from api.metrics import MetricsExporter
 from api.readiness import Broker, IndexWarmup
@@ -249,12 +249,12 @@ def create_app(
                     "engine: a client switches by setting its host to this service's URL plus "
                     f"`{current.opensanctions_path}`. Token of a `screening_api` user as `Authorization: Bearer`, "
                     "`Authorization: ApiKey` or `api_key=`. Scores are calibrated so that 0.70 is this service's "
-                    "own threshold; errors are `{\"detail\": ...}`."
+                    'own threshold; errors are `{"detail": ...}`.'
                 ),
             }
         ],
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served by api.ui with local assets (offline), when enabled
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.enqueue = enqueue
@@ -280,4 +280,5 @@ def create_app(
 
     app.state.opensanctions_path = current.opensanctions_path
     _include_routers(app, current)
+    ui.install(app, docs=docs, json_validation_handler=validation_error)
     return app

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 from typing import Annotated
 
 import typer
 
 from cli.common import fail, settings
-from kyc import access, tokens
+from kyc import access, logins, tokens
 from kyc.access import Role
 from kyc.storage.base import utcnow
 from kyc.storage.db import transaction
@@ -152,3 +153,46 @@ def revoke_command(name: Annotated[str, typer.Argument(help="The user to disable
     except access.UnknownUser as exc:
         fail(str(exc))
     typer.echo(f"revoked {count} token(s) of {name}; the user is disabled")
+
+
+@app.command("password")
+def password_command(name: Annotated[str, typer.Argument(help="The person who logs in to the workbench.")]) -> None:
+    """Set a person's workbench password: from stdin when piped, else a hidden prompt asked twice. Their open
+    browser sessions end; failed logins and a lockout are cleared."""
+    config = settings()
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            fail("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with transaction(config.database_url) as session:
+            logins.set_password(session, name, password, actor=cli_actor())
+    except (access.UnknownUser, logins.WeakPassword) as exc:
+        fail(str(exc))
+    typer.echo(f"password of {name} is set", err=True)
+
+
+@app.command("reset-totp")
+def reset_totp_command(name: Annotated[str, typer.Argument(help="The person whose second factor is lost.")]) -> None:
+    """Forget a person's TOTP second factor: their sessions end and the next login enrols a new one."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            logins.reset_second_factor(session, name, actor=cli_actor())
+    except access.UnknownUser as exc:
+        fail(str(exc))
+    typer.echo(f"second factor of {name} is reset; it is enrolled again at the next login", err=True)
+
+
+@app.command("unlock")
+def unlock_command(name: Annotated[str, typer.Argument(help="The person locked out by failed logins.")]) -> None:
+    """Clear a person's failed logins and lockout."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            logins.unlock(session, name, actor=cli_actor())
+    except access.UnknownUser as exc:
+        fail(str(exc))
+    typer.echo(f"{name} is unlocked", err=True)

@@ -83,6 +83,8 @@ class Permission(StrEnum):
     """See PEP relationship approvals and their basis."""
     APPROVE_PEP = "approve_pep"
     """Approve or refuse a relationship with a PEP, family member or close associate (senior management)."""
+    SEARCH = "search"
+    """Screen a name ad hoc with a stated purpose, outside any customer's screening (compliance officers)."""
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -98,6 +100,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.REQUEST_BLOCK_LIFT,
             Permission.WORK_CASES,
             Permission.READ_PEP_APPROVALS,
+            Permission.SEARCH,
         }
     ),
     Role.APPROVER: frozenset(
@@ -113,6 +116,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.APPROVE_BLOCK_LIFT,
             Permission.WORK_CASES,
             Permission.READ_PEP_APPROVALS,
+            Permission.SEARCH,
         }
     ),
     Role.SENIOR_MANAGER: frozenset({Permission.READ_PEP_APPROVALS, Permission.APPROVE_PEP}),

@@ -410,8 +410,13 @@ def verify(
     newest = max(anchors, key=lambda a: a.entry_id) if anchors else None
     if newest is not None and head is not None and head.legacy_until != newest.legacy_until:
         return AuditVerification(
-            False, 0, 1, "audit_head.legacy_until differs from the signed checkpoints: the head was altered to pass "
-            "keyed entries off as legacy ones", verdict=Verdict.REWRITTEN, anchor=newest,
+            False,
+            0,
+            1,
+            "audit_head.legacy_until differs from the signed checkpoints: the head was altered to pass "
+            "keyed entries off as legacy ones",
+            verdict=Verdict.REWRITTEN,
+            anchor=newest,
         )
     legacy = newest.legacy_until if newest is not None else (head.legacy_until if head is not None else None)
     walk = _Walk(keys, legacy)

@@ -1,4 +1,4 @@
-# Over 400 lines: the linking keys, the subjects built from them and the listing views share one key vocabulary.
+# Over 400 lines: linking keys, relinking and the subject views share one notion of a subject; split, they could drift.
 """Designated subjects: entries of different lists that designate the same person, organisation or vessel.
 
 Each entry yields *linking keys* (:func:`entry_keys`):

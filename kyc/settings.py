@@ -131,6 +131,23 @@ class Settings(BaseSettings):
     """Base path of the yente-protocol API (``KYC_OPENSANCTIONS_PATH``): a client's host setting is the service URL
     plus this, e.g. ``https://kyc.example/opensanctions``."""
 
+    # Workbench (browser sessions of people)
+    ui_totp_roles: list[str] = Field(default_factory=lambda: ["approver", "senior_manager", "dpo", "admin"])
+    """Roles that must log in to the workbench with a second factor (TOTP), e.g. ``KYC_UI_TOTP_ROLES='["admin"]'``."""
+    ui_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    """A workbench session ends after this long without a request."""
+    ui_absolute_hours: float = Field(12, gt=0, le=7 * 24)
+    """A workbench session ends this long after login, however active."""
+    ui_backoff_after: int = Field(3, ge=1)
+    """Failed logins of a user after which each further attempt must wait (doubling from ``ui_backoff_seconds``)."""
+    ui_backoff_seconds: float = Field(1.0, ge=0, le=60)
+    ui_lockout_after: int = Field(5, ge=1)
+    """Consecutive failed logins that lock the account for ``ui_lockout_minutes``."""
+    ui_lockout_minutes: float = Field(15, ge=0, le=7 * 24 * 60)
+    ui_secure_cookies: bool | None = None
+    """Cookies marked ``Secure``; by default everywhere but on localhost (plain http in development and tests)."""
+    ui_default_language: str = "en"
+
     # Matching
     index_dir: Path = VAR_DIR / "index"
     """Where built matchers are kept, one directory per set of active list versions and matcher configuration,

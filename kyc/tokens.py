@@ -170,9 +170,7 @@ def list_tokens(session: Session, user_id: str) -> list[TokenInfo]:
     return [_info(row) for row in rows]
 
 
-def revoke(
-    session: Session, user_id: str, token_id: int, *, actor: Principal | str, reason: str
-) -> TokenInfo:
+def revoke(session: Session, user_id: str, token_id: int, *, actor: Principal | str, reason: str) -> TokenInfo:
     """Revoke one token of ``user_id`` by its id; audited. Revoking a revoked one is a no-op (nothing recorded)."""
     row = session.get(ApiToken, token_id, with_for_update=True)
     if row is None or row.user_id != user_id:

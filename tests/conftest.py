@@ -21,7 +21,10 @@ from kyc.settings import Settings
 from kyc.storage.db import dispose_engines, get_engine, migrate
 from tests.support.env import PG_ADMIN_URL
 
-pytest_plugins = ["tests.support.fi_national"]  # un_persons, good_rows: rows of the national template
+pytest_plugins = [
+    "tests.support.fi_national",  # un_persons, good_rows: rows of the national template
+    "tests.support.browser",  # chromium: Debian's Chromium driven by Playwright
+]
 
 
 def _worker() -> str:

@@ -107,4 +107,3 @@ def revoke_token(token_id: DbId, session: SessionDep, caller: Caller) -> TokenOu
     """Revoke one of the caller's own tokens (the calling one too); another user's token is a 404."""
     info = tokens.revoke(session, caller.user_id, token_id, actor=caller, reason="by_owner")
     return TokenOut.of(info, utcnow())
-

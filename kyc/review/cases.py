@@ -295,3 +295,15 @@ def comment(
         session, actor=principal, action="case.comment", object_type="case", object_id=case.id, details={"id": row.id}
     )
     return row
+
+
+def proposers(session: Session, case_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The officer (user id, name) behind each case's latest proposal: the one who may not give its second decision."""
+    if not case_ids:
+        return {}
+    rows = session.execute(
+        select(CaseDecision.case_id, CaseDecision.user_id, CaseDecision.user_name)
+        .where(CaseDecision.case_id.in_(list(case_ids)), CaseDecision.status_after == CaseStatus.PROPOSED.value)
+        .order_by(CaseDecision.id)
+    ).all()
+    return {case_id: (user_id, name or user_id) for case_id, user_id, name in rows}

@@ -4,7 +4,7 @@ Importing the package registers every model on ``Base.metadata``, so that relati
 hits) resolve and the migrations see one schema, whichever model module a caller imports first.
 """
 
-from kyc.storage import access, cases, hits, jobs, lists, monitoring, subjects
+from kyc.storage import access, cases, hits, jobs, lists, logins, monitoring, subjects
 from kyc.storage.base import Base
 
-__all__ = ["Base", "access", "cases", "hits", "jobs", "lists", "monitoring", "subjects"]
+__all__ = ["Base", "access", "cases", "hits", "jobs", "lists", "logins", "monitoring", "subjects"]

@@ -30,7 +30,10 @@ class Hit(Base):
     """A party matched to a list entry, with everything needed to replay and explain it."""
 
     __tablename__ = "screening_hits"
-    __table_args__ = (Index("ix_screening_hits_status", "status"),)
+    __table_args__ = (
+        Index("ix_screening_hits_status", "status"),
+        Index("ix_screening_hits_queue", "priority", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     job_id: Mapped[str] = mapped_column(ForeignKey("screening_jobs.id", ondelete="CASCADE"), index=True)

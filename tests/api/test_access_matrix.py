@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): OPEN,
     ("GET", "/readyz"): OPEN,
     ("GET", "/metrics"): frozenset(),  # the scraper's own KYC_METRICS_TOKEN, never a user's token
+    ("GET", "/"): OPEN,  # a redirect to the workbench
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/docs"): OPEN,
     ("GET", "/docs/oauth2-redirect"): OPEN,
@@ -158,10 +159,21 @@ VARIANTS: dict[tuple[str, str], list[tuple[Any, frozenset[Role]]]] = {
 }
 
 
+def _is_page(endpoint: tuple[str, str]) -> bool:
+    return endpoint[1] == "/ui" or endpoint[1].startswith("/ui/")
+
+
+def _api_endpoints(app: Any) -> set[tuple[str, str]]:
+    return {e for e in endpoints(app) if not _is_page(e)}
+
+
 def test_every_endpoint_has_a_matrix_row() -> None:
-    found = endpoints(create_app(Settings()))
+    found = _api_endpoints(create_app(Settings()))
     assert found - set(MATRIX) == set(), "endpoints without an access-matrix row"
     assert set(MATRIX) - found == set(), "matrix rows for endpoints that no longer exist"
+    pages = {e for e in endpoints(create_app(Settings())) if _is_page(e)}
+    assert pages - set(PAGES) == set(), "workbench pages without a page-matrix row"
+    assert set(PAGES) - pages == set(), "page-matrix rows for pages that no longer exist"
 
 
 def test_every_role_against_every_endpoint(db_url: str) -> None:
@@ -191,7 +203,7 @@ def test_every_role_against_every_endpoint(db_url: str) -> None:
     }
 
     failures: list[str] = []
-    for method, template in sorted(endpoints(client.app)):  # type: ignore[arg-type]
+    for method, template in sorted(_api_endpoints(client.app)):
         url = template.format(**ids)
         cases = [(BODIES.get((method, template)), MATRIX[(method, template)]), *VARIANTS.get((method, template), [])]
         for body, expected in cases:
@@ -246,3 +258,137 @@ def _add_hit(db_url: str) -> dict[str, str]:
         session.flush()
         kyc_cases.sync_jobs(session, [job.id])
         return {"party_id": party.id, "customer_id": job.customer_id, "hit_id": hit.id, "case_id": other.case_id or ""}
+
+
+# --- the workbench: every page x every role, logged in through the login form ---------------------------------
+
+SIGNED_IN = "signed in"
+"""Any complete session, whatever the role."""
+ANON = "anonymous"
+"""Before login: the login form, the language and the enrolment pages (which need a password-only session)."""
+READERS = COMPLIANCE
+PAGES: dict[tuple[str, str], frozenset[Role] | str] = {
+    ("GET", "/ui"): ANON,  # a redirect to /ui/
+    ("GET", "/ui/"): SIGNED_IN,  # a redirect to the person's first page
+    ("GET", "/ui/login"): ANON,
+    ("POST", "/ui/login"): ANON,
+    ("POST", "/ui/language"): ANON,
+    ("GET", "/ui/enrol"): ANON,
+    ("POST", "/ui/enrol"): ANON,
+    ("GET", "/ui/account"): SIGNED_IN,
+    ("POST", "/ui/logout"): SIGNED_IN,
+    ("GET", "/ui/cases"): READERS,
+    ("GET", "/ui/cases/{case_id}"): READERS,
+    ("POST", "/ui/cases/bulk"): frozenset({ANA, APP}),  # claiming; which verdicts: the review core's rule
+    ("POST", "/ui/cases/{case_id}/decision"): frozenset({ANA}),  # an escalation; approvals: the e2e tests
+    ("POST", "/ui/cases/{case_id}/claim"): frozenset({ANA, APP}),
+    ("POST", "/ui/cases/{case_id}/assign"): frozenset({ANA, APP}),
+    ("POST", "/ui/cases/{case_id}/comments"): frozenset({ANA, APP}),
+    ("GET", "/ui/pep-approvals"): frozenset({ANA, APP, AUD, SEN}),
+    ("POST", "/ui/pep-approvals/{approval_id}/decision"): frozenset({SEN}),
+    ("GET", "/ui/customers/{customer_id}"): READERS,
+    ("POST", "/ui/customers/{customer_id}/notifications/{notification_id}/sent"): frozenset({ANA, APP}),
+    ("POST", "/ui/customers/{customer_id}/block-lifts"): frozenset({ANA, APP}),
+    ("POST", "/ui/customers/{customer_id}/block-lifts/{lift_id}/decision"): frozenset({APP}),
+    ("GET", "/ui/search"): frozenset({ANA, APP}),
+    ("POST", "/ui/search"): frozenset({ANA, APP}),
+    ("GET", "/ui/lists"): frozenset({ANA, APP, AUD, ADM}),
+    ("POST", "/ui/lists/versions/{version_id}/approve"): frozenset({ADM}),
+    ("GET", "/ui/overview"): READERS,
+    ("GET", "/ui/audit"): frozenset({AUD}),
+    ("GET", "/ui/audit/verify"): frozenset({AUD}),
+    ("GET", "/ui/users"): frozenset({ADM}),
+    ("POST", "/ui/users"): frozenset({ADM}),
+    ("POST", "/ui/users/{name}/disable"): frozenset({ADM}),
+    ("POST", "/ui/users/{name}/reset-totp"): frozenset({ADM}),
+    ("POST", "/ui/users/{name}/unlock"): frozenset({ADM}),
+}
+PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/ui/cases/bulk"): {"action": "claim", "case_id": "{case_id}"},
+    ("POST", "/ui/cases/{case_id}/comments"): {"text": "matrix test"},
+    ("POST", "/ui/pep-approvals/{approval_id}/decision"): {"decision": "approve", "reason": "matrix test"},
+    ("POST", "/ui/cases/{case_id}/decision"): {"decision": "escalate", "reason": "matrix test"},
+    ("POST", "/ui/search"): {"name": "Matti Meikäläinen", "schema": "Person", "purpose": "quality_control"},
+    ("POST", "/ui/users"): {"name": "matrix-page-new", "role": "analyst"},
+    ("POST", "/ui/customers/{customer_id}/notifications/{notification_id}/sent"): {"reference": "matrix"},
+    ("POST", "/ui/customers/{customer_id}/block-lifts"): {"ground": "delisted", "reason": "matrix"},
+    ("POST", "/ui/customers/{customer_id}/block-lifts/{lift_id}/decision"): {"decision": "reject", "reason": "x"},
+}
+PASSWORD = "matrix password 1"
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def _logged_in(app: Any, name: str) -> TestClient:
+    client = TestClient(app, base_url="http://localhost", follow_redirects=False)  # not Secure: plain http locally
+    token = _csrf(client.get("/ui/login").text)
+    answer = client.post("/ui/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303, answer.text[:500]
+    return client
+
+
+def test_every_role_against_every_page(db_url: str) -> None:
+    from kyc import logins
+
+    settings = Settings(database_url=db_url, ui_totp_roles=[])  # the second factor is tested on its own
+    app = create_app(settings)
+    with transaction(db_url) as session:
+        for role in Role:
+            access.create_user(session, f"page-{role.value}", role)
+            logins.set_password(session, f"page-{role.value}", PASSWORD, actor="test")
+        access.create_user(session, "matrix-target", Role.ANALYST)
+        onboarding, _ = access.create_user(session, "page-submitter", Role.ONBOARDING)
+    with transaction(db_url) as session:
+        from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
+
+        create_job(
+            session,
+            JobSpec(
+                customer=CustomerSpec(name="Esimerkki Oy", country="FI", business_id="1234567-1"),
+                persons=(PersonSpec(role="representative", name="Matti Meikäläinen", personal_id=PERSONAL_ID),),
+            ),
+            submitted_by=onboarding.user_id,
+            idempotency_key="page-1",
+            retention_years=5,
+        )
+    ids = {"name": "matrix-target", "version_id": "1", "notification_id": "1", "lift_id": "1", "approval_id": "1"}
+    ids.update(_add_hit(db_url))
+    clients = {role: _logged_in(app, f"page-{role.value}") for role in Role}
+    anonymous = TestClient(app, base_url="http://localhost", follow_redirects=False)
+    failures: list[str] = []
+    for (method, template), expected in sorted(PAGES.items()):
+        if template == "/ui/logout":
+            continue  # below, last
+        url = template.format(**ids)
+        form = {k: v.format(**ids) for k, v in PAGE_FORMS.get((method, template), {}).items()}
+        for label, role in [("anonymous", None), *((r.value, r) for r in Role)]:
+            client = anonymous if role is None else clients[role]
+            if method == "GET":
+                status = client.get(url).status_code
+            else:
+                page = client.get("/ui/account" if role is not None else "/ui/login").text
+                status = client.post(url, data={**form, "csrf_token": _csrf(page)}).status_code
+            if not _page_as_expected(status, expected, role, method, template):
+                failures.append(f"{method} {template} as {label}: got {status}")
+    for role, client in clients.items():
+        page = client.get("/ui/account")
+        status = client.post("/ui/logout", data={"csrf_token": _csrf(page.text)}).status_code
+        if status != 303 or client.get("/ui/account").status_code != 303:
+            failures.append(f"POST /ui/logout as {role.value}: got {status}")
+    assert not failures, "\n".join(failures)
+
+
+def _page_as_expected(status: int, expected: frozenset[Role] | str, role: Role | None, method: str, path: str) -> bool:
+    if expected == ANON:  # open to everyone: whatever the answer on its merits, never an error of ours
+        return status < 500
+    if role is None:  # every other page sends an anonymous browser to the login form
+        return status == 303
+    if expected == SIGNED_IN or role in expected:  # type: ignore[operator]
+        return status not in (401, 403)
+    return status == 403

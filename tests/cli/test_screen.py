@@ -92,6 +92,7 @@ def test_screen_prints_hits_best_first(un_db: Settings) -> None:
     hits = json.loads(result.stdout)
     assert hits[0]["source_ref"] == "QDi.430"
 
+
 def test_screen_takes_partial_and_imperfect_birth_dates(un_db: Settings) -> None:
     args = ["screen", "Emraan", "Ali", "--schema", "Person", "--json", "--birth-date"]
     for given, detail in (("1967", "partial"), ("1967-7", "partial"), ("1967-7-4", "exact")):

@@ -295,8 +295,10 @@ def test_tail_truncation_with_the_head_moved_back_needs_a_checkpoint(db_url: str
     with transaction(db_url) as session:
         anchor = audit.Anchor(6, "f" * 64, 0, audit.utcnow())
         result = audit.verify(session, anchors=[anchor])
-    assert result.verdict is audit.Verdict.TRUNCATED and result.first_bad_id == 5 and "recorded entry 6" in (
-        result.reason or ""
+    assert (
+        result.verdict is audit.Verdict.TRUNCATED
+        and result.first_bad_id == 5
+        and "recorded entry 6" in (result.reason or "")
     )
 
 
@@ -368,9 +370,10 @@ def test_a_key_that_did_not_write_the_chain_is_refused_at_start(db_url: str, mon
     with transaction(db_url) as session:
         audit.check_key(session)
     _with_audit_key(monkeypatch, "b" * 40)
-    with pytest.raises(audit.AuditKeyError, match="does not verify the newest audit entry"), transaction(
-        db_url
-    ) as session:
+    with (
+        pytest.raises(audit.AuditKeyError, match="does not verify the newest audit entry"),
+        transaction(db_url) as session,
+    ):
         audit.check_key(session)
 
 

@@ -268,7 +268,9 @@ def test_checkpoints_also_go_to_syslog(db_url: str, tmp_path: Path) -> None:
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     port = receiver.getsockname()[1]
-    settings = Settings(database_url=db_url, audit_checkpoint_dir=tmp_path / "cp", audit_syslog=f"udp://127.0.0.1:{port}")
+    settings = Settings(
+        database_url=db_url, audit_checkpoint_dir=tmp_path / "cp", audit_syslog=f"udp://127.0.0.1:{port}"
+    )
     _append(db_url, 1)
     try:
         with transaction(db_url) as session:

@@ -96,8 +96,10 @@ def test_half_shrunk_list_is_rejected_unless_allowed(settings: Settings, tmp_pat
     ent_records = entities.split("</ENTITY>")
     ents_kept = "</ENTITY>".join(ent_records[: len(ent_records) // 2]) + "</ENTITY>"
     shrunk = tmp_path / "shrunk.xml"
-    shrunk.write_text(f"{head}<INDIVIDUALS>{kept}</INDIVIDUALS>{ents_head}<ENTITIES>{ents_kept}</ENTITIES>"
-                      f"{ents_tail}", encoding="utf-8")
+    shrunk.write_text(
+        f"{head}<INDIVIDUALS>{kept}</INDIVIDUALS>{ents_head}<ENTITIES>{ents_kept}</ENTITIES>{ents_tail}",
+        encoding="utf-8",
+    )
     with pytest.raises(ListRejected, match="suspicious shrink"):
         ingest_files("un_sc", [shrunk], settings)
     _assert_still_active(settings, good.version_id)

@@ -20,8 +20,10 @@ REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 def list_file(relative: str) -> Path:
     path = LISTS / relative
     if not path.is_file():
-        pytest.fail(f"list file {path} is missing: tests read the real files in place from shared/data/lists "
-                    "beside the repository (or its origin), or from KYC_SHARED_DIR")
+        pytest.fail(
+            f"list file {path} is missing: tests read the real files in place from shared/data/lists "
+            "beside the repository (or its origin), or from KYC_SHARED_DIR"
+        )
     return path
 
 
