@@ -119,14 +119,15 @@ def test_approver_enrols_totp_then_needs_a_fresh_code(settings: Settings) -> Non
         info = logins.current_session(session, first.token, settings=settings)
         assert info is not None
         assert not logins.confirm_enrolment(session, info, "000000" if pyotp.TOTP(secret).now() != "000000" else "1")
-        assert logins.confirm_enrolment(session, info, pyotp.TOTP(secret).now())
+        used = pyotp.TOTP(secret).now()
+        assert logins.confirm_enrolment(session, info, used)
     with transaction(settings.database_url) as session:
         info = logins.current_session(session, first.token, settings=settings)
         assert info is not None and info.second_factor
 
     assert _login(settings, "bob").failure is logins.Failure.SECOND_FACTOR  # no code
     # the code used for enrolment cannot be used again; the next step's code can
-    assert _login(settings, "bob", code=pyotp.TOTP(secret).now()).failure is logins.Failure.SECOND_FACTOR
+    assert _login(settings, "bob", code=used).failure is logins.Failure.SECOND_FACTOR
     later = utcnow() + timedelta(seconds=30)
     assert _login(settings, "bob", code=pyotp.TOTP(secret).at(later), now=later).ok
 
