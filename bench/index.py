@@ -32,7 +32,7 @@ from kyc import index_store
 from kyc.matching import MatchConfig, Matcher
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADING = "## Index store and memory (issue 12 parts 5-6)"
+HEADING = "## Index store and memory, quiet machine"
 
 
 def _dir_mb(path: Path) -> float:
