@@ -52,7 +52,7 @@ _D = r"(?:\d|%3[0-9])"
 _CENTURY = r"(?:[-+A-FU-Ya-fu-y]|%2[BbDd]|%4[1-6]|%5[5-9]|%6[1-6]|%7[5-9])"
 _CHECK = r"(?:[0-9A-Ya-y]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9]|%6[1-9A-Fa-f]|%7[0-9])"
 _HETU_IN_TEXT = re.compile(
-    rf"(?:(?<=%[0-9A-Fa-f]{{2}})|(?<![0-9]))({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9])"
+    rf"(?:(?<=%[0-9A-Fa-f]{{2}})|(?<![0-9A-Za-z]))({_D}{{6}})({_CENTURY})({_D}{{3}})({_CHECK})(?![0-9A-Za-z])"
 )
 # Nordic codes with a date part: Swedish YYMMDD-NNNN / YYYYMMDDNNNN, Danish DDMMYY-NNNN, Norwegian DDMMYYNNNNN.
 _DATED = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4,5})$")

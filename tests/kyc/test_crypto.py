@@ -233,3 +233,10 @@ def test_mask_entry_masks_identity_codes_of_real_list_entries() -> None:
     assert passports == [i["number"] for i in data["identifiers"] if i["type"] == "passport"]
     assert masked["remarks"] == "also known under 131052-****" and "131052-308T" not in str(masked)
     assert data["identifiers"][-1]["number"] == "131052-308T"  # the stored entry itself is untouched
+
+
+def test_redaction_leaves_hex_ids_alone() -> None:
+    """A random user or job id in hex may hold a run shaped like an identity code; it is not one."""
+    user_id = "af72d87ef829459f8115fb76b356b9cf"
+    assert crypto.redact(f"user {user_id}") == f"user {user_id}"
+    assert "170580-123L" not in crypto.redact("?source=170580-123L&x=1")
