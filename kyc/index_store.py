@@ -82,7 +82,9 @@ def read(root: Path, key: str) -> Matcher | None:
             return None
         state = MatcherState(meta=meta["state"])
         for name in meta["arrays"]:
-            state.arrays[name] = np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            # A plain array over the mapped file: slicing a ``np.memmap`` runs Python code on every slice.
+            mapped = np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            state.arrays[name] = np.asarray(mapped)
         for name in meta["blobs"]:
             state.blobs[name] = _map(directory / f"{name}.txt")
         matcher = restore(state)

@@ -11,6 +11,7 @@ rather than a dictionary entry per name.
 from __future__ import annotations
 
 import hashlib
+import threading
 from array import array
 from collections.abc import Iterable
 from typing import Any
@@ -95,6 +96,7 @@ class TokenIndex:
         self._idf = idf
         self._compact_hashes = compact_hashes
         self._compact_ids = compact_ids
+        self._local = threading.local()
 
     def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
         """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
@@ -104,38 +106,78 @@ class TokenIndex:
         so that a common part found three ways (Mohamed: token, skeleton, phonetic code) does not outweigh a rare
         part found once (LAKAHL / LAKHAL by its letters).
         """
-        keyed: list[tuple[float, int, int]] = []
-        heaviest: dict[int, float] = {}
-        n_groups = 0
+        slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
+        postings: list[list[tuple[float, IntArray]]] = []  # per query part: (weight, ids) of each key found
         for group in groups:
+            found = []
             for key in set(group):
-                slot = self._slots.get(key)
+                slot = slots.get(key)
                 if slot is not None:
-                    weight = float(self._idf[slot])
-                    keyed.append((weight, n_groups, slot))
-                    if weight > heaviest.get(n_groups, -1.0):
-                        heaviest[n_groups] = weight
-            n_groups += 1
+                    found.append((idf.item(slot), ids[offsets.item(slot) : offsets.item(slot + 1)]))
+            postings.append(found)
+        n_groups = len(postings)
         exact = self._compact_matches(compacts)
-        if not keyed:
+        heaviest = [max(w for w, _ids in found) for found in postings if found]
+        if not heaviest:
             return exact
-        # Heaviest keys first: after a stable sort by (name, part), the first key of each pair is its heaviest.
-        keyed.sort(key=lambda item: -item[0])
-        offsets, ids = self._offsets, self._ids
-        slices = [ids[offsets[slot] : offsets[slot + 1]] for _w, _g, slot in keyed]
-        unique, totals = _weigh(slices, [w for w, _g, _s in keyed], [g for _w, g, _s in keyed], n_groups)
+        unique, totals = self._weigh(postings)
         if len(unique) > limit:
-            # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same person
-            # is listed by several sources under several aliases, and each listing is its own hit.
-            best_possible = sum(heaviest[k] for k in sorted(heaviest))
-            complete = np.flatnonzero(totals >= FULL_COVERAGE * best_possible)
-            if len(complete) > MAX_CANDIDATES:
-                complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
             top = np.argpartition(-totals, limit)[:limit]
-            unique = unique[_union(top, complete)]
+            if len(heaviest) == n_groups or len(heaviest) > 1:
+                # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
+                # person is listed by several sources under several aliases, and each listing is its own hit. Not
+                # when only one part of several was found at all (Tonya Robbins by the sound of Tonya alone): then
+                # "all the parts found" is every name sharing that one part, none of which can be the person.
+                best_possible = sum(heaviest)
+                complete = np.flatnonzero(totals >= FULL_COVERAGE * best_possible)
+                if len(complete) > MAX_CANDIDATES:
+                    complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
+                top = _union(top, complete)
+            unique = unique[top]
         if len(exact):
             unique = _union(unique, exact)
         return unique.astype(np.int32, copy=False)
+
+    def _weigh(self, postings: list[list[tuple[float, IntArray]]]) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """The ids found and, per id, the sum over query parts of the heaviest key it shares in that part.
+
+        Accumulated in two arrays as long as the id range, kept per thread and cleared after use: a few array
+        operations per key instead of sorting every posting (most queries read a few hundred postings, where the
+        cost of a sort is in its calls, not its work)."""
+        part_best, totals = self._scratch()
+        touched: list[IntArray] = []
+        for found in postings:
+            if not found:
+                continue
+            if len(found) == 1:
+                weight, posted = found[0]
+                totals[posted] += weight
+                touched.append(posted)
+                continue
+            found.sort(key=lambda item: item[0])  # lightest first: a heavier key overwrites a lighter one
+            for weight, posted in found:
+                part_best[posted] = weight
+            part = np.concatenate([posted for _w, posted in found])
+            totals[part] += part_best[part]
+            part_best[part] = 0.0
+            touched.append(part)
+        every = np.sort(touched[0]) if len(touched) == 1 else np.concatenate(touched)
+        if len(touched) > 1:
+            every.sort()
+        keep = np.empty(len(every), dtype=bool)
+        keep[:1] = True
+        np.not_equal(every[1:], every[:-1], out=keep[1:])
+        unique = every[keep]
+        sums = totals[unique]
+        totals[unique] = 0.0
+        return unique, sums
+
+    def _scratch(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        arrays: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = getattr(self._local, "arrays", None)
+        if arrays is None:
+            size = int(self._ids.max()) + 1 if len(self._ids) else 0
+            arrays = self._local.arrays = (np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32))
+        return arrays
 
     def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
         found: list[IntArray] = []
@@ -191,24 +233,3 @@ def _union(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
     keep[0] = True
     np.not_equal(both[1:], both[:-1], out=keep[1:])
     return both[keep]
-
-
-def _weigh(
-    slices: list[IntArray], weights: list[float], group_of: list[int], n_groups: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Per name: the sum over query parts of the highest key weight it shares in that part, in one sort.
-
-    ``slices`` must come heaviest key first: one stable sort by (name, part) then leaves each pair's heaviest key
-    at the front of its run (cheaper than sorting by weight as a second key)."""
-    lengths = np.fromiter((len(s) for s in slices), dtype=np.int64, count=len(slices))
-    ids = np.concatenate(slices).astype(np.int64)
-    w = np.repeat(np.asarray(weights, dtype=np.float32), lengths)
-    combined = ids * n_groups + np.repeat(np.asarray(group_of, dtype=np.int64), lengths)
-    order = np.argsort(combined, kind="stable")
-    combined, w = combined[order], w[order]
-    first = np.ones(len(combined), dtype=bool)
-    np.not_equal(combined[1:], combined[:-1], out=first[1:])
-    names, best = combined[first] // n_groups, w[first]
-    starts = np.flatnonzero(names[1:] != names[:-1]) + 1
-    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
-    return names[starts], np.add.reduceat(best, starts)

@@ -35,6 +35,8 @@ a million-name index in a long-running worker cannot grow back to the size of ma
 limit is reached the kept ones are dropped and made again as queries need them)."""
 
 _PARTS = tuple(sorted(Part, key=int))
+_NUMBER_CODE = bytes([int(Part.NUMBER)])
+_NO_NUMBERS: frozenset[str] = frozenset()
 _KINDS = tuple(NameKind)
 _KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
 
@@ -145,8 +147,10 @@ class _Texts:
         self._offsets = offsets
 
     def __getitem__(self, index: int) -> str:
-        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-        return str(self._blob[start:end], "utf-8")
+        return str(self._blob[self._offsets.item(index) : self._offsets.item(index + 1)], "utf-8")
+
+    def raw(self, index: int) -> memoryview:
+        return self._blob[self._offsets.item(index) : self._offsets.item(index + 1)]
 
 
 class _StoredForms(Sequence[NameForm]):
@@ -161,7 +165,7 @@ class _StoredForms(Sequence[NameForm]):
         self._compacts = _Texts(state.blobs["compacts"], a["compact_offsets"])
         self._made: list[NameForm | None] = [None] * (len(self._starts) - 1)
         self._kept = 0
-        self._shared_parts: dict[tuple[int, ...], tuple[Part, ...]] = {}
+        self._shared_parts: dict[bytes, tuple[Part, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._made)
@@ -184,23 +188,26 @@ class _StoredForms(Sequence[NameForm]):
         return form
 
     def _make(self, index: int) -> NameForm:
-        start, end = int(self._starts[index]), int(self._starts[index + 1])
+        start, end = self._starts.item(index), self._starts.item(index + 1)
         vocab = self._vocab
-        tokens = tuple(vocab[i] for i in self._tokens[start:end].tolist())
-        skeletons = tuple(vocab[i] for i in self._skeletons[start:end].tolist())
-        codes = tuple(self._parts[start:end].tolist())
+        tokens = tuple([vocab[i] for i in self._tokens[start:end].tolist()])
+        skeletons = tuple([vocab[i] for i in self._skeletons[start:end].tolist()])
+        codes = self._parts[start:end].tobytes()
         parts = self._shared_parts.get(codes)
         if parts is None:
             parts = self._shared_parts[codes] = tuple(_PARTS[c] for c in codes)
+        numbers = _NO_NUMBERS
+        if _NUMBER_CODE in codes:
+            numbers = frozenset(t for t, p in zip(tokens, parts, strict=True) if p is Part.NUMBER)
         return NameForm(
             original=self._originals[index],
             tokens=tokens,
             parts=parts,
             skeletons=tokens if skeletons == tokens else skeletons,
-            numbers=frozenset(t for t, p in zip(tokens, parts, strict=True) if p is Part.NUMBER),
+            numbers=numbers,
             weights=tuple(self._weights[start:end].tolist()),
             compact=self._compacts[index],
-            is_person=bool(self._is_person[index]),
+            is_person=bool(self._is_person.item(index)),
         )
 
 
@@ -229,8 +236,8 @@ class _StoredEntries(Sequence[tuple[int, Entry]]):
         if pair is None:
             if self._kept >= ENTRIES_KEPT:
                 self._made, self._kept = [None] * len(self._made), 0
-            entry = Entry.from_data(json.loads(self._texts[index]))
-            pair = self._made[index] = (int(self._versions[index]), entry)
+            entry = Entry.model_validate_json(bytes(self._texts.raw(index)))
+            pair = self._made[index] = (self._versions.item(index), entry)
             self._kept += 1
         return pair
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kyc.matching.index import _union, stable_hash
+from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, _union, stable_hash
 
 
 def test_union_is_numpys_union1d() -> None:
@@ -28,3 +28,49 @@ def test_stable_hash_is_the_same_in_every_process() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert str(here) == there and len(set(here)) == 3
+
+
+def _index(postings: dict[str, list[int]]) -> TokenIndex:
+    builder = IndexBuilder()
+    by_name: dict[int, list[str]] = {}
+    for key, names in postings.items():
+        for name in names:
+            by_name.setdefault(name, []).append(key)
+    for name in sorted(by_name):
+        builder.add(name, by_name[name], "")
+    return builder.freeze()
+
+
+def test_each_part_counts_its_heaviest_key_once() -> None:
+    rng = np.random.default_rng(7)
+    keys = [f"k{i}" for i in range(30)]
+    postings = {key: sorted({int(n) for n in rng.integers(0, 200, int(rng.integers(1, 60)))}) for key in keys}
+    index = _index(postings)
+    weight = {key: float(index._idf[index._slots[key]]) for key in keys}
+    for _ in range(50):
+        groups = [tuple(rng.choice(keys, int(rng.integers(1, 5)), replace=False)) for _ in range(3)]
+        expected: dict[int, float] = {}
+        for group in groups:
+            best: dict[int, float] = {}
+            for key in group:
+                for name in postings[key]:
+                    best[name] = max(best.get(name, 0.0), weight[key])
+            for name, w in best.items():
+                expected[name] = expected.get(name, 0.0) + w
+        found = [[(weight[k], index._ids[index._offsets[index._slots[k]] : index._offsets[index._slots[k] + 1]])
+                  for k in set(group)] for group in groups]  # fmt: skip
+        unique, totals = index._weigh(found)
+        assert unique.tolist() == sorted(expected)
+        assert np.allclose(totals, [expected[n] for n in sorted(expected)], rtol=1e-5)
+    assert not index._scratch()[0].any() and not index._scratch()[1].any()  # left clean for the next query
+
+
+def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of_two() -> None:
+    # 300 names share both parts of a query: all are candidates (up to the bound), whatever the limit.
+    both = _index({"tonya": list(range(300)), "robbins": list(range(300)), "other": [300]})
+    assert len(both.candidates([("tonya",), ("robbins",)], [], limit=12)) == MAX_CANDIDATES
+    # Only the sound of the given name is found, the surname not at all: the limit holds.
+    one = _index({"#tn": list(range(300)), "other": [300]})
+    assert len(one.candidates([("tonya", "#tn"), ("robbins", "#rbns")], [], limit=12)) == 12
+    # A one-part query keeps every name holding its part (Gazprom: each listing of it).
+    assert len(one.candidates([("tonya", "#tn")], [], limit=12)) == MAX_CANDIDATES
