@@ -71,6 +71,37 @@ class _Candidate:
     score: float
 
 
+class _Readings:
+    """``written_reading`` of each original once: most names never need it (the only name of their slot)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, object] = {}
+
+    def __call__(self, original: str) -> object:
+        if original.isascii():
+            return None
+        known = self._known.get(original, _UNREAD)
+        if known is _UNREAD:
+            known = self._known[original] = written_reading(original)
+        return known
+
+
+_UNREAD = object()
+
+
+def _first_readings(forms: list[NameForm], offsets: list[int], sizes: list[int], reading: _Readings) -> list[int]:
+    """Each name's first name id in its slot that comparison reads alike: the one compared for the group."""
+    first = list(range(len(forms)))
+    for slot, size in enumerate(sizes):
+        if size < 2:
+            continue
+        seen: dict[object, int] = {}
+        for name_id in range(offsets[slot], offsets[slot] + size):
+            form = forms[name_id]
+            first[name_id] = seen.setdefault((form.parts, form.compact, reading(form.original)), name_id)
+    return first
+
+
 class Matcher:
     """Screens queries against a fixed set of ``(version_id, entry)`` pairs."""
 
@@ -136,38 +167,39 @@ class Matcher:
         name_entry: list[int] = []
         name_kind: list[NameKind] = []
         name_slot: list[int] = []
-        readings: list[object] = []
         slots: dict[tuple[object, ...], int] = {}
         index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
         # The same name is listed by several sources (a third of all names): normalised once, the form shared.
-        prepared: dict[tuple[str, str], tuple[NameForm, object]] = {}
+        prepared: dict[tuple[str, str], NameForm] = {}
+        reading = _Readings()
         for entry_id, (_version, entry) in enumerate(kept):
             schema = form_schema(entry.schema_.value)
-            seen: set[tuple[str, object]] = set()
             parts_slot: dict[str, int] = {}
+            kept_here: dict[str, list[NameForm]] = {}  # this entry's names by parts, to drop repeats
             for name in entry.names:
-                known = prepared.get((name.value, schema))
-                if known is None:
-                    form = name_form(name.value, schema)
-                    known = prepared[name.value, schema] = (form, written_reading(form.original))
-                form, reading = known
+                form = prepared.get((name.value, schema))
+                if form is None:
+                    form = prepared[name.value, schema] = name_form(name.value, schema)
                 parts = " ".join(form.tokens)
-                if (parts, reading) in seen:  # the same name in two cases, or in scripts read alike: once
-                    continue
-                seen.add((parts, reading))
+                same_parts = kept_here.get(parts)
+                if same_parts is None:
+                    kept_here[parts] = [form]
+                else:  # the same name in two cases, or in scripts read alike: once
+                    if any(reading(other.original) == reading(form.original) for other in same_parts):
+                        continue
+                    same_parts.append(form)
                 slot = parts_slot.get(parts)
                 if slot is None:
                     key = (form.tokens, form.parts, form.compact, form.is_person)  # all that retrieval reads
                     slot = slots.get(key)
                     if slot is None:
                         slot = slots[key] = len(slots)
-                        index.add(slot, form.index_keys(), form.compact)
+                        index.add_groups(slot, form.key_groups(), form.compact)
                     parts_slot[parts] = slot
                 # else the entry's name in another script, read otherwise (Абу Банат beside Abu Banat): retrieved
                 # with the slot of its first spelling, as before, and compared as written.
                 name_slot.append(slot)
-                readings.append((form.parts, form.compact, reading))
                 forms.append(form)
                 name_entry.append(entry_id)
                 name_kind.append(name.kind)
@@ -179,22 +211,19 @@ class Matcher:
         # Names renumbered slot by slot, so that slot s holds the name ids offsets[s] .. offsets[s + 1] - 1.
         slot_array = np.asarray(name_slot, dtype=np.int32)
         order = np.argsort(slot_array, kind="stable")
+        sizes = np.bincount(slot_array, minlength=index.slot_count)
         offsets = np.zeros(index.slot_count + 1, dtype=np.int64)
-        np.cumsum(np.bincount(slot_array, minlength=index.slot_count), out=offsets[1:])
+        np.cumsum(sizes, out=offsets[1:])
         positions = order.tolist()
-        # Each name's first name id in its slot that comparison reads alike: the one compared for the group.
-        first_reading: dict[tuple[int, object], int] = {}
-        name_reading = [
-            first_reading.setdefault((name_slot[i], readings[i]), new_id) for new_id, i in enumerate(positions)
-        ]
+        ordered_forms = [forms[i] for i in positions]
         return cls(
             kept,
-            [forms[i] for i in positions],
+            ordered_forms,
             np.asarray(name_entry, dtype=np.int32)[order],
             [name_kind[i] for i in positions],
             index.freeze(),
             offsets,
-            name_reading,
+            _first_readings(ordered_forms, offsets.tolist(), sizes.tolist(), reading),
             dict(identifiers),
             config or MatchConfig(),
         )

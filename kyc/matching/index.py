@@ -38,6 +38,7 @@ class IndexBuilder:
 
     def __init__(self) -> None:
         self._key_ids: dict[str, int] = {}
+        self._group_ids: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._pair_keys = array("i")
         self._pair_names = array("i")
         self._compact_hashes = array("q")
@@ -47,6 +48,25 @@ class IndexBuilder:
     def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
         key_ids = self._key_ids
         slots = [key_ids.setdefault(key, len(key_ids)) for key in keys]  # a new key gets the next id
+        self._pair_keys.extend(slots)
+        self._pair_names.extend([name_id] * len(slots))
+        if len(compact) > 5:
+            self._compact_hashes.append(stable_hash(compact))
+            self._compact_ids.append(name_id)
+        self._count = max(self._count, name_id + 1)
+
+    def add_groups(self, name_id: int, groups: Iterable[tuple[str, ...]], compact: str) -> None:
+        """``add`` with the keys as the groups of ``NameForm.key_groups``: each group's key ids are looked up once
+        per process, since the same name parts recur across a million names."""
+        key_ids = self._key_ids
+        group_ids = self._group_ids
+        ids: list[int] = []
+        for group in groups:
+            known = group_ids.get(group)
+            if known is None:
+                known = group_ids[group] = tuple({key_ids.setdefault(key, len(key_ids)) for key in group})
+            ids.extend(known)
+        slots = ids if len(set(ids)) == len(ids) else list(dict.fromkeys(ids))
         self._pair_keys.extend(slots)
         self._pair_names.extend([name_id] * len(slots))
         if len(compact) > 5:
@@ -72,7 +92,7 @@ class IndexBuilder:
         compact_order = np.argsort(hashes, kind="stable")
         compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[compact_order]
         index = TokenIndex(self._key_ids, offsets, ids, idf, hashes[compact_order].astype(np.int64), compact_ids)
-        self._key_ids = {}
+        self._key_ids, self._group_ids = {}, {}
         self._pair_keys, self._pair_names = array("i"), array("i")
         self._compact_hashes, self._compact_ids = array("q"), array("i")
         return index

@@ -74,9 +74,10 @@ PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGA
 """Per letter: particles (al, bin, von) and legal forms (LLC, Oy) count little, whatever their length."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a million are made per index build, and a frozen one costs 4x to create
 class NameForm:
-    """A name prepared for comparison; ``original`` is what the list or the customer wrote."""
+    """A name prepared for comparison; ``original`` is what the list or the customer wrote. Never changed once
+    made: the index and its comparisons share each form."""
 
     original: str
     tokens: tuple[str, ...]
@@ -98,24 +99,34 @@ class NameForm:
         sorted (survives swapped letters: FAIZ / AFIZ). Keys of one part are alternatives, not extra evidence.
         A country in an organisation name (``ru``) is no key: a query naming it (Venäjän VTB) would rank every
         listed entity of the country above the one it names."""
-        groups: list[tuple[str, ...]] = []
         person = self.is_person
-        for token, part in zip(self.tokens, self.parts, strict=True):
-            if part is Part.NAME and len(token) > 1:
-                if person:
-                    groups.append(_token_keys(token))
-                elif len(token) >= 6:
-                    groups.append(_org_token_keys(token))
-                elif len(token) > 2 or token not in _country_codes():
-                    groups.append(_token_keys(token))
-            elif part is Part.NUMBER:
-                groups.append((token,))
+        groups = [
+            group
+            for token, part in zip(self.tokens, self.parts, strict=True)
+            if (group := _part_keys(token, part, person)) is not None
+        ]
         if not groups:  # a name made only of particles or legal forms still needs to be findable
             groups = [(t,) for t in self.tokens if t]
         return groups
 
     def index_keys(self) -> set[str]:
         return {key for group in self.key_groups() for key in group}
+
+
+@lru_cache(maxsize=262144)
+def _part_keys(token: str, part: Part, person: bool) -> tuple[str, ...] | None:
+    """The index keys of one name part (see ``NameForm.key_groups``), or None for a part that is no key."""
+    if part is Part.NAME and len(token) > 1:
+        if person:
+            return _token_keys(token)
+        if len(token) >= 6:
+            return _org_token_keys(token)
+        if len(token) > 2 or token not in _country_codes():
+            return _token_keys(token)
+        return None
+    if part is Part.NUMBER:
+        return (token,)
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -241,19 +252,16 @@ def name_form(value: str, schema: str) -> NameForm:
         raw_tokens = _join_acronym(raw_tokens)
     elif "abd" in raw_tokens:
         raw_tokens = _join_abd(raw_tokens)
-    tokens: list[str] = []
-    parts: list[Part] = []
-    for token in raw_tokens:
-        if is_person and token in PERSON_TITLES and len(raw_tokens) > 2:
-            continue
-        tokens.append(token)
-        parts.append(_classify(token, is_person))
+    if is_person and len(raw_tokens) > 2 and not PERSON_TITLES.isdisjoint(raw_tokens):
+        tokens = [token for token in raw_tokens if token not in PERSON_TITLES]
+    else:
+        tokens = raw_tokens
     if not tokens:  # e.g. a name made only of a title: keep what was written rather than nothing
         tokens = raw_tokens or [fold(value) or value.casefold()]
-        parts = [Part.NAME] * len(tokens)
-    elif len(tokens) < len(raw_tokens):
+        return _build(value, tokens, [Part.NAME] * len(tokens), compact, is_person)
+    if len(tokens) < len(raw_tokens):
         compact = "".join(tokens)  # titles dropped
-    return _build(value, tokens, parts, compact, is_person)
+    return _from_parts(value, [_token_part(token, is_person) for token in tokens], compact, is_person)
 
 
 @lru_cache(maxsize=1)
@@ -424,20 +432,40 @@ def _classify(token: str, is_person: bool) -> Part:
 
 
 _SHARED: dict[tuple[Part, ...], tuple[Part, ...]] = {}
+_NO_NUMBERS: frozenset[str] = frozenset()
+_PartInfo = tuple[str, Part, str, float]
+
+
+@lru_cache(maxsize=262144)
+def _part_info(token: str, part: Part) -> _PartInfo:
+    """What a form holds of one part: the token (one string object per distinct part, index-wide), its part,
+    skeleton and weight. Name parts recur across a million names, so each is worked out once."""
+    interned = sys.intern(token)
+    weight = 1.0 if part is Part.INITIAL else PART_WEIGHT[part] * len(interned)
+    return interned, part, skeleton(interned), weight
+
+
+@lru_cache(maxsize=262144)
+def _token_part(token: str, is_person: bool) -> _PartInfo:
+    return _part_info(token, _classify(token, is_person))
 
 
 def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is_person: bool) -> NameForm:
-    interned = tuple(sys.intern(t) for t in tokens)  # one string object per distinct part, index-wide
-    skeletons = tuple(skeleton(t) for t in interned)
-    part_tuple = tuple(parts)
-    weights = tuple(1.0 if p is Part.INITIAL else PART_WEIGHT[p] * len(t) for t, p in zip(interned, parts, strict=True))
+    return _from_parts(original, [_part_info(t, p) for t, p in zip(tokens, parts, strict=True)], compact, is_person)
+
+
+def _from_parts(original: str, infos: list[_PartInfo], compact: str, is_person: bool) -> NameForm:
+    interned, part_tuple, skeletons, weights = zip(*infos, strict=True)
+    numbers = _NO_NUMBERS
+    if Part.NUMBER in part_tuple:
+        numbers = frozenset(t for t, p in zip(interned, part_tuple, strict=True) if p is Part.NUMBER)
     return NameForm(
         original=original,
         tokens=interned,
         parts=_SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
         skeletons=interned if skeletons == interned else skeletons,
         weights=weights,
-        numbers=frozenset(t for t, p in zip(interned, parts, strict=True) if p is Part.NUMBER),
+        numbers=numbers,
         compact=compact or "".join(interned),
         is_person=is_person,
     )
