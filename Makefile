@@ -37,9 +37,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check kyc lists workers api cli tests bench
 	$(BIN)/mypy kyc lists workers api cli
 
+# The engine's benchmarks beside logic-v2 (a quiet machine; each prints its figures, `--write` records them).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.matching
+	$(BIN)/python -m bench.nearmiss
+	$(BIN)/python -m bench.index
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ rather than a dictionary entry per name.
 from __future__ import annotations
 
 import hashlib
-import threading
+import queue
 from array import array
 from collections.abc import Iterable
 from typing import Any
@@ -116,7 +116,7 @@ class TokenIndex:
         self._idf = idf
         self._compact_hashes = compact_hashes
         self._compact_ids = compact_ids
-        self._local = threading.local()
+        self._scratch: queue.SimpleQueue[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = queue.SimpleQueue()
 
     def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
         """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
@@ -161,43 +161,21 @@ class TokenIndex:
     def _weigh(self, postings: list[list[tuple[float, IntArray]]]) -> tuple[IntArray, npt.NDArray[np.float32]]:
         """The ids found and, per id, the sum over query parts of the heaviest key it shares in that part.
 
-        Accumulated in two arrays as long as the id range, kept per thread and cleared after use: a few array
+        Accumulated in two arrays as long as the id range, borrowed from a pool and cleared after use: a few array
         operations per key instead of sorting every posting (most queries read a few hundred postings, where the
-        cost of a sort is in its calls, not its work)."""
-        part_best, totals = self._scratch()
-        touched: list[IntArray] = []
-        for found in postings:
-            if not found:
-                continue
-            if len(found) == 1:
-                weight, posted = found[0]
-                totals[posted] += weight
-                touched.append(posted)
-                continue
-            found.sort(key=lambda item: item[0])  # lightest first: a heavier key overwrites a lighter one
-            for weight, posted in found:
-                part_best[posted] = weight
-            part = np.concatenate([posted for _w, posted in found])
-            totals[part] += part_best[part]
-            part_best[part] = 0.0
-            touched.append(part)
-        every = np.sort(touched[0]) if len(touched) == 1 else np.concatenate(touched)
-        if len(touched) > 1:
-            every.sort()
-        keep = np.empty(len(every), dtype=bool)
-        keep[:1] = True
-        np.not_equal(every[1:], every[:-1], out=keep[1:])
-        unique = every[keep]
-        sums = totals[unique]
-        totals[unique] = 0.0
-        return unique, sums
+        cost of a sort is in its calls, not its work). The pool holds as many pairs as screenings ever ran at
+        once, not one per thread."""
+        try:
+            part_best, totals = self._scratch.get_nowait()
+        except queue.Empty:
+            size = self._id_count()
+            part_best, totals = np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
+        found = _accumulate(postings, part_best, totals)
+        self._scratch.put((part_best, totals))  # only when cleared: a failed query's arrays are dropped
+        return found
 
-    def _scratch(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        arrays: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = getattr(self._local, "arrays", None)
-        if arrays is None:
-            size = int(self._ids.max()) + 1 if len(self._ids) else 0
-            arrays = self._local.arrays = (np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32))
-        return arrays
+    def _id_count(self) -> int:
+        return int(self._ids.max()) + 1 if len(self._ids) else 0
 
     def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
         found: list[IntArray] = []
@@ -253,3 +231,35 @@ def _union(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
     keep[0] = True
     np.not_equal(both[1:], both[:-1], out=keep[1:])
     return both[keep]
+
+
+def _accumulate(
+    postings: list[list[tuple[float, IntArray]]], part_best: npt.NDArray[np.float32], totals: npt.NDArray[np.float32]
+) -> tuple[IntArray, npt.NDArray[np.float32]]:
+    """``TokenIndex._weigh`` in two zeroed arrays, which are zero again on return."""
+    touched: list[IntArray] = []
+    for found in postings:
+        if not found:
+            continue
+        if len(found) == 1:
+            weight, posted = found[0]
+            totals[posted] += weight
+            touched.append(posted)
+            continue
+        found.sort(key=lambda item: item[0])  # lightest first: a heavier key overwrites a lighter one
+        for weight, posted in found:
+            part_best[posted] = weight
+        part = np.concatenate([posted for _w, posted in found])
+        totals[part] += part_best[part]
+        part_best[part] = 0.0
+        touched.append(part)
+    every = np.sort(touched[0]) if len(touched) == 1 else np.concatenate(touched)
+    if len(touched) > 1:
+        every.sort()
+    keep = np.empty(len(every), dtype=bool)
+    keep[:1] = True
+    np.not_equal(every[1:], every[:-1], out=keep[1:])
+    unique = every[keep]
+    sums = totals[unique]
+    totals[unique] = 0.0
+    return unique, sums

@@ -62,7 +62,8 @@ def test_each_part_counts_its_heaviest_key_once() -> None:
         unique, totals = index._weigh(found)
         assert unique.tolist() == sorted(expected)
         assert np.allclose(totals, [expected[n] for n in sorted(expected)], rtol=1e-5)
-    assert not index._scratch()[0].any() and not index._scratch()[1].any()  # left clean for the next query
+    part_best, totals = index._scratch.get_nowait()
+    assert not part_best.any() and not totals.any()  # left clean for the next query
 
 
 def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of_two() -> None:
