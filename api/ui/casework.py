@@ -71,16 +71,18 @@ class QueuePage:
     pages: int
 
 
-def _filter(q: QueueQuery) -> workflow.CaseFilter:
+def _filter(q: QueueQuery, principal: Principal) -> workflow.CaseFilter:
     statuses: Sequence[str] = [s for s in q.statuses if s in STATUSES]
     assignee: str | None = None
     overdue: bool | None = None
+    not_proposed_by: str | None = None
     if q.tab == "mine":
         assignee = workflow.ME
     elif q.tab == "unassigned":
         assignee = workflow.UNASSIGNED
     elif q.tab == "awaiting":
         statuses = [CaseStatus.PROPOSED.value]
+        not_proposed_by = principal.user_id
     elif q.tab == "escalated":
         statuses = [CaseStatus.ESCALATED.value]
     elif q.tab == "overdue":
@@ -94,19 +96,20 @@ def _filter(q: QueueQuery) -> workflow.CaseFilter:
         source=q.source or None,
         customer_id=q.customer_id or None,
         overdue=overdue,
+        not_proposed_by=not_proposed_by,
     )
 
 
 def queue_page(
     session: Session, principal: Principal, q: QueueQuery, settings: Settings, now: datetime | None = None
 ) -> QueuePage:
-    """A page of the queue. In "awaiting my approval" an approver's own proposals are left out: they are not theirs
-    to approve."""
+    """A page of the queue. In "awaiting my approval" an approver's own proposals are left out (in the count and the
+    pages too): they are not theirs to approve."""
     now = now or utcnow()
     page = max(q.page, 1)
     rows, total = workflow.case_queue(
         session,
-        _filter(q),
+        _filter(q, principal),
         principal,
         sla_hours=settings.case_sla_hours,
         limit=PER_PAGE,
@@ -136,7 +139,6 @@ def queue_page(
             proposed_by=(proposed.get(r.case.id) or (None, None))[1],
         )
         for r in rows
-        if not (q.tab == "awaiting" and (proposed.get(r.case.id) or ("", ""))[0] == principal.user_id)
     ]
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return QueuePage(out, total, page, pages)

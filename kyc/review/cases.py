@@ -45,6 +45,8 @@ class CaseFilter:
     source: str | None = None
     customer_id: str | None = None
     overdue: bool | None = None
+    not_proposed_by: str | None = None
+    """A user id: leave out the cases whose open proposal is theirs (not theirs to approve)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,15 @@ def _conditions(wanted: CaseFilter, principal: Principal, sla_hours: Mapping[str
         found.append(Case.source_filter.contains(f"|{wanted.source}|", autoescape=True))
     if wanted.customer_id:
         found.append(Case.customer_id == wanted.customer_id)
+    if wanted.not_proposed_by:
+        proposer = (
+            select(CaseDecision.user_id)
+            .where(CaseDecision.case_id == Case.id, CaseDecision.status_after == CaseStatus.PROPOSED.value)
+            .order_by(CaseDecision.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        found.append(func.coalesce(proposer, "") != wanted.not_proposed_by)
     if wanted.overdue is True:
         found.append(_overdue_clause(sla_hours, now))
     elif wanted.overdue is False:

@@ -53,6 +53,9 @@ def test_queue_tabs_and_case_verdicts(settings: Settings, job: str) -> None:
         casework.decide(session, first, "true_match", "same person", ann, settings)
     assert _tab(settings, bob, "awaiting") == [first]
     assert _tab(settings, ann, "awaiting") == []  # not her own proposal
+    with transaction(settings.database_url) as session:  # nor in the tab's count
+        assert casework.queue_page(session, ann, casework.QueueQuery(tab="awaiting"), settings).total == 0
+        assert casework.queue_page(session, bob, casework.QueueQuery(tab="awaiting"), settings).total == 1
     with transaction(settings.database_url) as session:
         own = casework.case(session, first, ann, settings)
         other = casework.case(session, first, bob, settings)
