@@ -28,7 +28,6 @@ TAG = "OpenSanctions-compatible (yente 5.x)"
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2})?)?)?$"
 
 
-
 class DetailOut(BaseModel):
     """yente's error shape: ``{"detail": ...}``."""
 
