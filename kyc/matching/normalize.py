@@ -165,6 +165,13 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=262144)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """The name parts one written word folds to (``al-Tikriti``: al, tikriti), in order; a name's parts are its
+    words' parts, and its spaceless form their concatenation."""
+    return tuple(t for t in _NON_ALNUM.split(_fold_word(word)) if t)
+
+
+@lru_cache(maxsize=262144)
 def _fold_word(word: str) -> str:
     folded = unicodedata.normalize("NFKC", word).casefold()
     if folded.isascii():
@@ -241,13 +248,12 @@ def name_form(value: str, schema: str) -> NameForm:
     if is_person and _may_have_prefix(text):
         text = remove_person_prefixes(text)
     text = text.casefold()
-    folded = fold(text)
-    compact = _NON_ALNUM.sub("", folded)
+    raw_tokens = [token for word in text.split() for token in _word_tokens(word)]
+    compact = "".join(raw_tokens)
     if not is_person:
         analysed = _org_parts(text)
         if analysed:
             return _build(value, [t for t, _ in analysed], [p for _, p in analysed], compact, False)
-    raw_tokens = [t for t in _NON_ALNUM.split(folded) if t]
     if not is_person:
         raw_tokens = _join_acronym(raw_tokens)
     elif "abd" in raw_tokens:
