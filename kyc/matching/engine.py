@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import fuzz, process
 
 from kyc.entry import Entry, NameKind
 from kyc.matching.compare import (
@@ -27,7 +28,7 @@ from kyc.matching.compare import (
     schema_compatible,
     written_reading,
 )
-from kyc.matching.index import IndexBuilder, IntArray, TokenIndex
+from kyc.matching.index import IndexBuilder, IntArray, TokenIndex, union_ids
 from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
 from kyc.matching.normalize import NameForm, name_form
 
@@ -61,6 +62,12 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class TextAt(Protocol):
+    """A text per position, read on demand (a list, or the texts of a stored index)."""
+
+    def __getitem__(self, index: int, /) -> str: ...
 
 
 @dataclass(slots=True)  # not frozen: created for every scored name, and a frozen dataclass is slower to create
@@ -121,13 +128,16 @@ class Matcher:
         *,
         entry_schema: list[str] | None = None,
         version_ids: dict[str, int] | None = None,
+        compacts: TextAt | None = None,
     ) -> None:
         """``entries`` and ``forms`` may be sequences that read their items on first use (a matcher restored from
         a stored index, ``kyc.matching.state``): then ``entry_schema`` and ``version_ids`` are given, so that
-        nothing here reads every entry."""
+        nothing here reads every entry, and ``compacts`` (each name's ``NameForm.compact``) too."""
         self.config = config
         self._entries = entries
         self._forms = forms
+        self._compacts: TextAt = compacts if compacts is not None else [form.compact for form in forms]
+        """Each name's spaceless form, read without making its form."""
         self._name_entry = name_entry
         self._name_entry_list: list[int] = name_entry.tolist()
         self._entry_schema: list[str] = (
@@ -287,7 +297,21 @@ class Matcher:
         for form in forms:
             groups.update(form.key_groups())
             compacts.add(form.compact)
-        return self._index.candidates(groups, compacts, limit or self.config.candidates)
+        wanted = limit or self.config.candidates
+        found = self._index.retrieve(groups, compacts, wanted)
+        if not len(found.partial):
+            return found.ranked
+        return union_ids(found.ranked, self._closest_spellings(found.partial, compacts, wanted))
+
+    def _closest_spellings(self, slots: IntArray, compacts: set[str], limit: int) -> IntArray:
+        """The ``limit`` slots whose spaceless form is closest to the query's (rapidfuzz's ratio): among names
+        that share only one part with the query, the ones whose other parts are spelt most like its own."""
+        if len(slots) <= limit:
+            return slots
+        first_names = self._slot_offsets[slots].tolist()
+        listed = [self._compacts[name_id] for name_id in first_names]
+        scores = process.cdist(list(compacts), listed, scorer=fuzz.ratio, dtype=np.float32).max(axis=0)
+        return np.sort(slots[np.argpartition(-scores, limit)[:limit]])
 
     def _slot_ranges(self, slots: IntArray) -> zip[tuple[int, int]]:
         """The name ids of each retrieved slot, as (first, end) ranges: names are numbered slot by slot."""

@@ -14,16 +14,28 @@ import hashlib
 import queue
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int32]
+_NONE: IntArray = np.empty(0, dtype=np.int32)
 FULL_COVERAGE = 0.9
 """Names sharing at least this share of the query's best possible key weight are always scored."""
 MAX_CANDIDATES = 200
 """Upper bound on names scored per query name, so that a query made only of common parts stays fast."""
+MAX_PARTIAL = 1000
+"""Upper bound on the names handed back for ranking by spelling when only one part of a query was found."""
+
+
+class Retrieved(NamedTuple):
+    ranked: IntArray
+    """Ids to score: the best by shared key weight, every id sharing (nearly) all the query's parts, and the ids
+    whose spaceless form is the query's."""
+    partial: IntArray
+    """When some query parts were found by no key at all and only one was: the other ids sharing that part, to
+    be ranked by their whole spelling before any is scored (empty otherwise)."""
 
 
 def stable_hash(text: str) -> int:
@@ -119,6 +131,10 @@ class TokenIndex:
         self._scratch: queue.SimpleQueue[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = queue.SimpleQueue()
 
     def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
+        """``retrieve``'s ranked ids (its partial ones left out)."""
+        return self.retrieve(groups, compacts, limit).ranked
+
+    def retrieve(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> Retrieved:
         """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
         spaceless form equals one of ``compacts``.
 
@@ -139,24 +155,32 @@ class TokenIndex:
         exact = self._compact_matches(compacts)
         heaviest = [max(w for w, _ids in found) for found in postings if found]
         if not heaviest:
-            return exact
+            return Retrieved(exact, _NONE)
         unique, totals = self._weigh(postings)
+        partial = _NONE
         if len(unique) > limit:
             top = np.argpartition(-totals, limit)[:limit]
+            complete = np.flatnonzero(totals >= FULL_COVERAGE * sum(heaviest))
             if len(heaviest) == n_groups or len(heaviest) > 1:
                 # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
-                # person is listed by several sources under several aliases, and each listing is its own hit. Not
-                # when only one part of several was found at all (Tonya Robbins by the sound of Tonya alone): then
-                # "all the parts found" is every name sharing that one part, none of which can be the person.
-                best_possible = sum(heaviest)
-                complete = np.flatnonzero(totals >= FULL_COVERAGE * best_possible)
+                # person is listed by several sources under several aliases, and each listing is its own hit.
                 if len(complete) > MAX_CANDIDATES:
                     complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
-                top = _union(top, complete)
+                top = union_ids(top, complete)
+            else:
+                # One part of several found, the others by no key at all (a typo in the one distinctive word,
+                # BEHFAN OIL for BEHRAN OIL): the names sharing that part are handed back for the caller to rank
+                # by their whole spelling, since the part alone cannot tell them apart.
+                if len(complete) > MAX_PARTIAL:
+                    complete = complete[np.argpartition(-totals[complete], MAX_PARTIAL)[:MAX_PARTIAL]]
+                keep = np.zeros(len(unique), dtype=bool)
+                keep[complete] = True
+                keep[top] = False
+                partial = unique[keep].astype(np.int32, copy=False)
             unique = unique[top]
         if len(exact):
-            unique = _union(unique, exact)
-        return unique.astype(np.int32, copy=False)
+            unique = union_ids(unique, exact)
+        return Retrieved(unique.astype(np.int32, copy=False), partial)
 
     def _weigh(self, postings: list[list[tuple[float, IntArray]]]) -> tuple[IntArray, npt.NDArray[np.float32]]:
         """The ids found and, per id, the sum over query parts of the heaviest key it shares in that part.
@@ -220,7 +244,7 @@ class TokenIndex:
         )
 
 
-def _union(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def union_ids(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """``np.union1d`` (sorted, without repeats) without its masked-array check, whose first use imports
     ``numpy.ma``: a tenth of a second of every ``kyc screen`` call."""
     both = np.concatenate((a, b))

@@ -268,4 +268,5 @@ def restore(state: MatcherState) -> Matcher:
         MatchConfig.model_validate(meta["config"]),
         entry_schema=[schemas[c] for c in a["entry_schema"].tolist()],
         version_ids=dict(meta["version_ids"]),
+        compacts=_Texts(state.blobs["compacts"], a["compact_offsets"]),
     )

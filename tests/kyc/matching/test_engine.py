@@ -295,3 +295,13 @@ def test_query_names_lose_invisible_characters_and_dates_are_made_canonical() ->
     assert person("Emraan Ali", birth_date="1967-07-32").birth_date == "1967-07"
     with pytest.raises(ValueError, match="birth_date"):
         person("Emraan Ali", birth_date="someday")
+
+
+def test_a_typo_in_the_one_distinctive_word_is_ranked_by_spelling_among_names_sharing_the_other() -> None:
+    # BEHFAN shares no key with BEHRAN; OIL is shared by hundreds of US CSL names, CO. is a legal form. Those
+    # names are ranked by their whole spelling and only the closest are scored.
+    matcher = Matcher.build((1, e) for e in _parsed("us_csl", LISTED_TOGETHER["us_csl"]))
+    query = Query.model_validate({"name": "BEHFAN OIL CO.", "schema": "Organization"})
+    assert ("us_csl", "30383") in {(m.source, m.source_ref) for m in matcher.screen(query)}
+    forms = [f for group in matcher._query_forms(query).values() for f in group]
+    assert len(matcher._candidate_ids(forms)) <= 2 * matcher.config.candidates + 1

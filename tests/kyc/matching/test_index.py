@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, _union, stable_hash
+from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, stable_hash, union_ids
 
 
 def test_union_is_numpys_union1d() -> None:
@@ -13,7 +13,7 @@ def test_union_is_numpys_union1d() -> None:
         a = rng.integers(0, 40, int(rng.integers(0, 25)))
         b = rng.integers(0, 40, int(rng.integers(0, 25)))
         for left, right in ((a.astype(np.int64), b.astype(np.int32)), (a.astype(np.int32), np.empty(0, np.int32))):
-            ours, numpys = _union(left, right), np.union1d(left, right)
+            ours, numpys = union_ids(left, right), np.union1d(left, right)
             assert ours.dtype == numpys.dtype and ours.tolist() == numpys.tolist()
 
 
@@ -72,7 +72,9 @@ def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of
     assert len(both.candidates([("tonya",), ("robbins",)], [], limit=12)) == MAX_CANDIDATES
     # Only the sound of the given name is found, the surname not at all: the limit holds.
     one = _index({"#tn": list(range(300)), "other": [300]})
-    assert len(one.candidates([("tonya", "#tn"), ("robbins", "#rbns")], [], limit=12)) == 12
+    found = one.retrieve([("tonya", "#tn"), ("robbins", "#rbns")], [], limit=12)
+    assert len(found.ranked) == 12  # the others are handed back apart, to be ranked by their spelling
+    assert len(found.partial) == 300 - 12 and not set(found.partial.tolist()) & set(found.ranked.tolist())
     # A one-part query keeps every name holding its part (Gazprom: each listing of it).
     assert len(one.candidates([("tonya", "#tn")], [], limit=12)) == MAX_CANDIDATES
 
