@@ -42,8 +42,8 @@ WORKDIR /app
 COPY --from=builder /wheels /wheels
 RUN pip install --no-index --find-links=/wheels kyc-screening \
     && rm -rf /wheels \
-    && mkdir -p /app/var /app/audit-checkpoints \
-    && chown kyc:kyc /app/var /app/audit-checkpoints
+    && mkdir -p /app/var /app/var/index /app/audit-checkpoints \
+    && chown kyc:kyc /app/var /app/var/index /app/audit-checkpoints
 
 USER kyc
 EXPOSE 8000

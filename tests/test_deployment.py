@@ -262,3 +262,13 @@ def test_compose_stack_commands_run_and_screen_a_job(stack_database: str, tmp_pa
                 time.sleep(0.5)
         assert status.get("status") == "completed", f"{status}\nworker log:\n{logs['worker'].read_text()[-4000:]}"
         assert status["outcome"] in {"review", "match"}
+
+
+def test_api_and_worker_share_one_matcher_index_volume() -> None:
+    """The index is built once per list version and read by every process of the stack: api and worker mount the
+    same volume where the settings keep it (``/app/var/index``, the image's ``KYC_INDEX_DIR``)."""
+    services = compose()["services"]
+    mounts = {name: set(services[name].get("volumes", [])) for name in ("api", "worker")}
+    assert all("matcherindex:/app/var/index" in found for found in mounts.values())
+    assert "matcherindex" in compose()["volumes"]
+    assert "/app/var/index" in (REPO / "Dockerfile").read_text(encoding="utf-8")  # owned by the service's user
