@@ -182,31 +182,32 @@ def _fold_word(word: str) -> str:
     return ascii_text(spaced).lower().replace("?", "")
 
 
-_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"^abd(?:ou|[aeiou])l", "abdul"),  # عبد ال: Abdel, Abdul, Abdal, Abdoul (Abd al- joined by name_form)
-        (r"schtsch|shch|chtch|shtsh|stsh|sts(?=[aeiou])", "s"),  # щ in German, English, French, SFS 4900
-        (r"tsch|tch|tsh", "c"),  # ч (German, French, SFS 4900 tš)
-        (r"sch|sh|zh", "s"),  # ш, ж
-        (r"kh", "h"),  # х (English, French) = h (SFS 4900)
-        (r"ch(?=[^aeiouy]|$)", "h"),  # German х at a syllable end: Michail
-        (r"ch", "c"),  # ч (English)
-        (r"ts|tz", "c"),  # ц
-        (r"z", "s"),  # з is s in German; ж is ž (ascii z) in SFS 4900
-        (r"^(?:je|ye|ie|e)", "e"),  # initial е: Jevgeni / Yevgeny / Ievgueni / Evgenij
-        (r"ou", "u"),  # French у
-        (r"gu(?=[ei])", "g"),  # French г before e/i
-        (r"w", "v"),  # German в
-        (r"(?:iy|ij|yj|ii|yi|y|j)$", "i"),  # final -ий/-ый/-ой
-        (r"j|y", "i"),  # я ю ё й: ja/ya/ia, ju/yu/iu
-        (r"x", "ks"),
-        (r"(.)\1+", r"\1"),  # doubled letters
+_SKELETON_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern), replacement, needs)
+    for pattern, replacement, needs in (
+        (r"^abd(?:ou|[aeiou])l", "abdul", "abd"),  # عبد ال: Abdel, Abdul, Abdal, Abdoul (Abd al- joined by name_form)
+        (r"schtsch|shch|chtch|shtsh|stsh|sts(?=[aeiou])", "s", ""),  # щ in German, English, French, SFS 4900
+        (r"tsch|tch|tsh", "c", "t"),  # ч (German, French, SFS 4900 tš)
+        (r"sch|sh|zh", "s", "h"),  # ш, ж
+        (r"kh", "h", "kh"),  # х (English, French) = h (SFS 4900)
+        (r"ch(?=[^aeiouy]|$)", "h", "ch"),  # German х at a syllable end: Michail
+        (r"ch", "c", "ch"),  # ч (English)
+        (r"ts|tz", "c", "t"),  # ц
+        (r"z", "s", "z"),  # з is s in German; ж is ž (ascii z) in SFS 4900
+        (r"^(?:je|ye|ie|e)", "e", ""),  # initial е: Jevgeni / Yevgeny / Ievgueni / Evgenij
+        (r"ou", "u", "ou"),  # French у
+        (r"gu(?=[ei])", "g", "gu"),  # French г before e/i
+        (r"w", "v", "w"),  # German в
+        (r"(?:iy|ij|yj|ii|yi|y|j)$", "i", ""),  # final -ий/-ый/-ой
+        (r"j|y", "i", ""),  # я ю ё й: ja/ya/ia, ju/yu/iu
+        (r"x", "ks", "x"),
+        (r"(.)\1+", r"\1", ""),  # doubled letters
     )
 )
+"""Each rule with a substring it cannot apply without ("" for always tried): most tokens skip most rules."""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def skeleton(token: str) -> str:
     """Fold the romanisation variants of one Cyrillic name onto one spelling (Jevgeni, Yevgeny, Evgenij -> evgeni).
 
@@ -217,12 +218,13 @@ def skeleton(token: str) -> str:
     if len(token) < 2 or token.isdigit():
         return token
     out = token
-    for pattern, replacement in _SKELETON_RULES:
-        out = pattern.sub(replacement, out)
+    for pattern, replacement, needs in _SKELETON_RULES:
+        if needs in out:
+            out = pattern.sub(replacement, out)
     return out or token
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def phonetic(token: str) -> str:
     """Metaphone code of the skeleton: typos and vowel variants mostly keep it, so it feeds candidate retrieval."""
     return metaphone(skeleton(token)) or token

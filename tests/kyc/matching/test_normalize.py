@@ -210,3 +210,20 @@ def test_ayn_and_hamza_do_not_split_a_romanised_part() -> None:
     assert score("Rashida Tlaib", listed) < 0.8
     # Punctuation between parts still separates them (katakana middle dot).
     assert name_form("バラク・オバマ", "Person").tokens == ("baraku", "obama")
+
+
+def test_skeleton_skips_only_rules_that_cannot_apply() -> None:
+    import random
+
+    from kyc.matching.normalize import _SKELETON_RULES, skeleton
+
+    def every_rule(token: str) -> str:
+        out = token
+        for pattern, replacement, _needs in _SKELETON_RULES:
+            out = pattern.sub(replacement, out)
+        return out or token
+
+    rng = random.Random(3)
+    tokens = ["".join(rng.choice("abcdeghijkostuwxyz") for _ in range(rng.randint(2, 10))) for _ in range(50_000)]
+    for token in [*tokens, "schtschukin", "chtcherbakov", "abdoulaye", "yevgeny", "michail", "tsvetkov"]:
+        assert skeleton(token) == every_rule(token), token
