@@ -18,10 +18,11 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
+from kyc.matching.given_names import is_nickname_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
-from kyc.matching.spellings import VARIANTS
+from kyc.matching.spellings import VARIANTS, baltic_form
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -38,6 +39,9 @@ KINSHIP_SWAP_FACTOR = 0.75
 """Father and son swapped around bin/ibn (``OMAR BIN ABDULLAH`` / ``ABDULLAH BIN OMAR``): another person."""
 MIN_PART_SIMILARITY = 0.5
 SKELETON_SIMILARITY = 0.95
+NICKNAME_SIMILARITY = 0.9
+"""A nickname for its full name (Ted / Theodore): the same name as people use it, a little less sure than a
+spelling."""
 TYPO_COST = 1.0
 NUMBER_CONFLICT = 0.6
 NUMBER_MISSING = 0.9
@@ -71,6 +75,10 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     group = VARIANTS.get(a)
     if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
         return SKELETON_SIMILARITY
+    if baltic_form(skel_a, skel_b):  # Lavrovs / Lavrov: a Latvian or Lithuanian nominative ending
+        return SKELETON_SIMILARITY
+    if is_nickname_of(a, b):  # Ted / Theodore, Ben / Benjamin
+        return NICKNAME_SIMILARITY
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:
@@ -289,6 +297,11 @@ def _split_parts(
         joined = form.tokens[k] + form.tokens[k + 1]
         for j in other_left:
             target = other.tokens[j]
+            if form.is_person and j not in partners and _initials_of(target, form.tokens[k], form.tokens[k + 1]):
+                found.append((k, j, INITIAL_SIMILARITY))
+                taken.update((k, k + 1))
+                partners.add(j)
+                break
             if (
                 target[0] != joined[0]
                 or abs(len(target) - len(joined)) > 2
@@ -307,6 +320,11 @@ def _split_parts(
                 partners.add(j)
                 break
     return found
+
+
+def _initials_of(target: str, first: str, second: str) -> bool:
+    """``JC`` for ``Jean-Claude``, ``JP`` for ``Jean Pierre``: a compound given name written as its initials."""
+    return len(target) == 2 and target[0] == first[0] and target[1] == second[0] and target.isalpha()
 
 
 KINSHIP = frozenset({"bin", "ibn", "ben", "bint", "binti", "bte", "ould", "uld"})

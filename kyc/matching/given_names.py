@@ -1,0 +1,38 @@
+"""Given names and their nicknames: Ted is Theodore, Ben is Benjamin, Bill is William.
+
+Customers give the name they go by, lists the name on the passport (or the reverse: ``Bibi`` in the press,
+``Benjamin`` on the list), and no letter rule turns one into the other. The pairs are the ``nicknames``
+package's hand-curated table (English given names and their diminutives), read once per process (about 2,700
+rows). A nickname is related to its full name only, never to another nickname of it (Ted and Theo are two
+nicknames of Theodore, not one name), and two-letter nicknames (Al, Ed, Ab) are left out: they are also
+particles and initials (``al-Rawi``), which a nickname must not stand for.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+
+import nicknames
+
+MIN_NICKNAME_LENGTH = 3
+
+
+@lru_cache(maxsize=1)
+def nickname_pairs() -> frozenset[tuple[str, str]]:
+    """(full name, nickname) and (nickname, full name), in lower-case ASCII."""
+    pairs: set[tuple[str, str]] = set()
+    with nicknames.with_names_csv_path() as path, path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            name, nick = row["name1"].strip().lower(), row["name2"].strip().lower()
+            if row["relationship"] != "has_nickname" or len(nick) < MIN_NICKNAME_LENGTH or name == nick:
+                continue
+            if name.isascii() and nick.isascii() and name.isalpha() and nick.isalpha():
+                pairs.add((name, nick))
+                pairs.add((nick, name))
+    return frozenset(pairs)
+
+
+def is_nickname_of(a: str, b: str) -> bool:
+    """Whether one name part is a nickname of the other (either way round)."""
+    return (a, b) in nickname_pairs()

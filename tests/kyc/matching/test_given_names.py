@@ -1,0 +1,47 @@
+"""Nicknames and compound given names written as initials."""
+
+from __future__ import annotations
+
+import pytest
+
+from kyc.matching import compare_names, name_form
+from kyc.matching.given_names import is_nickname_of, nickname_pairs
+
+THRESHOLD = 0.8
+
+
+def person_score(a: str, b: str) -> float:
+    return compare_names(name_form(a, "Person"), name_form(b, "Person")).score
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Ted Doe", "Theodore Doe"),
+        ("Ben Netanyahu", "Benjamin Netanyahu"),
+        ("Bill Gates", "William Gates"),
+        ("Bob Menendez", "Robert Menendez"),
+        ("JC Juncker", "Jean-Claude Juncker"),
+    ],
+)
+def test_a_nickname_or_the_initials_of_a_compound_given_name_stand_for_the_full_name(query: str, listed: str) -> None:
+    assert person_score(query, listed) >= THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Ted Doe", "Theo Doe"),  # two nicknames of Theodore are not one name
+        ("Al Rawi", "Albert Rawi"),  # a two-letter nickname is also a particle
+        ("JC Juncker", "Jean-Pierre Juncker"),  # the second initial disagrees
+        ("Ted Doe", "Theodore Dole"),
+    ],
+)
+def test_near_nicknames_do_not_alert(query: str, listed: str) -> None:
+    assert person_score(query, listed) < THRESHOLD
+
+
+def test_nickname_pairs_go_both_ways_and_leave_out_two_letter_nicknames() -> None:
+    assert is_nickname_of("ted", "theodore") and is_nickname_of("theodore", "ted")
+    assert not is_nickname_of("ted", "theo")
+    assert all(len(a) >= 3 and len(b) >= 3 for a, b in nickname_pairs())
