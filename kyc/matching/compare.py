@@ -22,6 +22,7 @@ from kyc.matching.given_names import is_nickname_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
+from kyc.matching.series import later_in_series
 from kyc.matching.spellings import VARIANTS, baltic_form
 
 MISSING_PART_WEIGHT = 0.2
@@ -422,7 +423,7 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
                 aligned = NameScore(read.score * ABJAD_FACTOR, "abjad", read.pairs)
     if q.numbers != c.numbers:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
-        factor = NUMBER_CONFLICT if q.numbers and c.numbers and not q.numbers & c.numbers else NUMBER_MISSING
+        factor = _number_factor(q, c)
         return NameScore(aligned.score * factor, aligned.method + "+numbers", aligned.pairs)
     if aligned.score < JOINED_SIMILARITY and q.compact and c.compact:
         joined = _joined(q.compact, c.compact)
@@ -436,6 +437,16 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
     ):
         return NameScore(ACRONYM_SCORE, "acronym", ((q.compact, c.compact, ACRONYM_SCORE),))
     return aligned
+
+
+def _number_factor(q: NameForm, c: NameForm) -> float:
+    """Different numbers contradict; a number on one side only is weaker evidence, except in an organisation
+    name, where it numbers a later member of a series (Fund II is not Fund, the first one)."""
+    if q.numbers and c.numbers:
+        return NUMBER_CONFLICT if not q.numbers & c.numbers else NUMBER_MISSING
+    if not q.is_person and later_in_series(q.numbers or c.numbers):
+        return NUMBER_CONFLICT
+    return NUMBER_MISSING
 
 
 ACRONYM_SCORE = 0.9

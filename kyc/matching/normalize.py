@@ -31,6 +31,7 @@ from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
+from kyc.matching.series import roman_numerals_as_digits
 from kyc.matching.spellings import canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -271,7 +272,7 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
     """Organisation names through rigour's name analysis: legal forms (Oy, GmbH, ООО, Gesellschaft mit
     beschränkter Haftung) to one generic form, company words (Corp., Corporation, Company) to one symbol,
     number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
-    text, _legal = _split_legal(text)  # rigour's alias table holds the forms as written (beschränkter)
+    text, _legal = _split_legal(roman_numerals_as_digits(text))  # rigour's alias table holds the forms as written
     # ASCII before the analysis, so that Société and Societe get the same symbols.
     analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False)
     if not analysed:
