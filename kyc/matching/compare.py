@@ -18,6 +18,7 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
+from kyc.matching.chinese import same_chinese_name
 from kyc.matching.given_names import is_nickname_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
@@ -80,6 +81,8 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         return SKELETON_SIMILARITY
     if is_nickname_of(a, b):  # Ted / Theodore, Ben / Benjamin
         return NICKNAME_SIMILARITY
+    if same_chinese_name(a, b):  # Hsi / Xi, Tsetung / Zedong: Wade-Giles and Pinyin
+        return SKELETON_SIMILARITY
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:
@@ -304,7 +307,7 @@ def _split_parts(
                 partners.add(j)
                 break
             if (
-                target[0] != joined[0]
+                (target[0] != joined[0] and not same_chinese_name(joined, target))  # Chin-ping / Jinping
                 or abs(len(target) - len(joined)) > 2
                 or j in partners
                 or other.parts[j] is not Part.NAME

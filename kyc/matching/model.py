@@ -35,7 +35,8 @@ in parentheses scores as a weak alias; long organisation words also keyed by the
 country codes in organisation names no keys.
 1.5: a nickname matches its full name (Ted / Theodore), a compound given name its initials (JC / Jean-Claude), a
 Latvian or Lithuanian nominative ending is no typo (Lavrovs / Lavrov); Roman numerals in organisation names are
-numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series."""
+numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series; Wade-Giles and
+Pinyin spellings of a Chinese name part are variants (Hsi / Xi)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

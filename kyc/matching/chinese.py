@@ -1,0 +1,57 @@
+"""Chinese names romanised two ways: Pinyin (Xi Jinping, Mao Zedong) and Wade-Giles (Hsi Chin-p'ing, Mao Tse-tung).
+
+Wade-Giles was the English standard until 1979 and is still Taiwan's and many older records' spelling; lists and
+customers mix both. Its spellings differ from Pinyin's by whole letter groups (hs for x, ts for z, ch for j or zh,
+p t k for b d g), so no typo budget relates them. A name part is read as syllables of either system (the fewest
+syllables that spell it) and both are written in Wade-Giles as lists do, without apostrophes: ``jinping`` is
+*chin-ping*, ``chinping`` is itself. Two parts of one Wade-Giles writing are the same name when at least one of
+them can only be Wade-Giles (``hsi``, ``tsetung``): two spellings that are both valid Pinyin (Dina and Tina, Dan
+and Tan) are different names, not two romanisations.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from kyc.matching.wade_giles_table import PINYIN_TO_WADE_GILES
+
+_WADE_GILES = frozenset(PINYIN_TO_WADE_GILES.values())
+_PINYIN = frozenset(PINYIN_TO_WADE_GILES)
+_LONGEST = max(len(s) for s in _PINYIN | _WADE_GILES)
+MIN_LENGTH = 2
+
+
+def _fewest_syllables(token: str, syllables: frozenset[str]) -> tuple[str, ...] | None:
+    """The token as the fewest syllables of one system, or None when it is not made of them."""
+    best: list[tuple[str, ...] | None] = [None] * (len(token) + 1)
+    best[0] = ()
+    for end in range(1, len(token) + 1):
+        for start in range(max(0, end - _LONGEST), end):
+            head = best[start]
+            if head is not None and token[start:end] in syllables:
+                candidate = (*head, token[start:end])
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+    return best[len(token)]
+
+
+@lru_cache(maxsize=65536)
+def wade_giles_reading(token: str) -> tuple[str, bool] | None:
+    """The token in Wade-Giles, and whether only Wade-Giles spells it; None when it is no Chinese syllables."""
+    if len(token) < MIN_LENGTH or not token.isalpha():
+        return None
+    pinyin = _fewest_syllables(token, _PINYIN)
+    wade_giles = _fewest_syllables(token, _WADE_GILES)
+    if wade_giles is not None and (pinyin is None or len(wade_giles) < len(pinyin)):
+        return token, True
+    if pinyin is None:
+        return None
+    return "".join(PINYIN_TO_WADE_GILES[s] for s in pinyin), False
+
+
+def same_chinese_name(a: str, b: str) -> bool:
+    """Whether two name parts are one Chinese name in Pinyin and in Wade-Giles (``xi`` / ``hsi``, ``zedong`` /
+    ``tsetung``)."""
+    read_a, read_b = wade_giles_reading(a), wade_giles_reading(b)
+    return read_a is not None and read_b is not None and read_a[0] == read_b[0] and (read_a[1] or read_b[1])
