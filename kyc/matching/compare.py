@@ -19,7 +19,7 @@ from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.chinese import same_chinese_name
-from kyc.matching.given_names import is_nickname_of
+from kyc.matching.given_names import is_nickname_of, is_patronymic_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
@@ -83,6 +83,8 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         return NICKNAME_SIMILARITY
     if same_chinese_name(a, b):  # Hsi / Xi, Tsetung / Zedong: Wade-Giles and Pinyin
         return SKELETON_SIMILARITY
+    if is_patronymic_of(a, b):  # Sancho / Sanchez: a given name and the surname made from it
+        return 0.0
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:

@@ -36,3 +36,26 @@ def nickname_pairs() -> frozenset[tuple[str, str]]:
 def is_nickname_of(a: str, b: str) -> bool:
     """Whether one name part is a nickname of the other (either way round)."""
     return (a, b) in nickname_pairs()
+
+
+_PATRONYMIC_ENDINGS = (("ez", ("o", "")), ("es", ("o",)))
+"""Spanish -ez (Sánchez from Sancho, Martínez from Martín) and Portuguese -es (Fernandes from Fernando, Nunes from
+Nuno), with the endings of the given names they are made from. (López from Lope is left out: a name cut short at
+a field's end, JUARE for Juárez, reads the same.)"""
+
+
+def is_patronymic_of(a: str, b: str) -> bool:
+    """Whether one part is the Iberian patronymic surname made from the other, a given name (``sanchez`` /
+    ``sancho``, ``rodriguez`` / ``rodrigo``): two names, however few letters they differ by."""
+    if len(a) < len(b):
+        a, b = b, a
+    for ending, given_endings in _PATRONYMIC_ENDINGS:
+        if not a.endswith(ending):
+            continue
+        stem = a[: -len(ending)]
+        if stem.endswith(("gu", "qu")):  # Rodríguez, Domínguez: the u keeps the g hard before e
+            stem = stem[:-1]
+        for given in given_endings:
+            if len(stem) >= 3 and b == stem + given:
+                return True
+    return False

@@ -36,7 +36,8 @@ country codes in organisation names no keys.
 1.5: a nickname matches its full name (Ted / Theodore), a compound given name its initials (JC / Jean-Claude), a
 Latvian or Lithuanian nominative ending is no typo (Lavrovs / Lavrov); Roman numerals in organisation names are
 numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series; Wade-Giles and
-Pinyin spellings of a Chinese name part are variants (Hsi / Xi)."""
+Pinyin spellings of a Chinese name part are variants (Hsi / Xi); a given name is not the Iberian patronymic
+made from it (Sancho / Sánchez)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -45,3 +45,28 @@ def test_nickname_pairs_go_both_ways_and_leave_out_two_letter_nicknames() -> Non
     assert is_nickname_of("ted", "theodore") and is_nickname_of("theodore", "ted")
     assert not is_nickname_of("ted", "theo")
     assert all(len(a) >= 3 and len(b) >= 3 for a, b in nickname_pairs())
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Pedro Sancho", "Pedro Sánchez"),
+        ("Ana Martin", "Ana Martínez"),
+        ("Luis Rodrigo", "Luis Rodríguez"),
+        ("Joao Fernando", "João Fernandes"),
+    ],
+)
+def test_a_given_name_is_not_the_patronymic_surname_made_from_it(query: str, listed: str) -> None:
+    assert person_score(query, listed) < THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Pedro Sanches", "Pedro Sánchez"),  # Portuguese and Spanish spellings of one surname
+        ("REINALDO CERNA JUARE", "Reinaldo Cerna Juarez"),  # cut short at a field's end
+        ("Luis Andres", "Luis André"),
+    ],
+)
+def test_near_spellings_of_one_name_still_match(query: str, listed: str) -> None:
+    assert person_score(query, listed) >= THRESHOLD
