@@ -35,6 +35,9 @@ REORDER_FACTOR = 0.9
 JOINED_SIMILARITY = 0.97
 """How much an unmatched part counts when the shorter name is fully matched (a missing middle name)."""
 INITIAL_SIMILARITY = 0.75
+INITIAL_CONFLICT_WEIGHT = 4.0
+"""An initial stands for a whole name: two that disagree (William G. Frost / William W. Frost, middle initials
+that tell namesakes apart) contradict as two names of a few letters do, not as two letters."""
 MIN_SPLIT_SIMILARITY = 0.85
 """A split part must match its joined partner closely (at most a typo in a long part)."""
 KINSHIP_SWAP_FACTOR = 0.75
@@ -384,7 +387,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
         elif part in (Part.PARTICLE, Part.LEGAL_FORM):
             weight += w
         elif conflict:
-            weight += w * CONFLICT_WEIGHT
+            weight += (INITIAL_CONFLICT_WEIGHT if part is Part.INITIAL else w) * CONFLICT_WEIGHT
         elif matched_count >= 2:
             weight += w * missing
         else:

@@ -70,3 +70,9 @@ def test_a_given_name_is_not_the_patronymic_surname_made_from_it(query: str, lis
 )
 def test_near_spellings_of_one_name_still_match(query: str, listed: str) -> None:
     assert person_score(query, listed) >= THRESHOLD
+
+
+def test_disagreeing_middle_initials_are_two_people() -> None:
+    assert person_score("Frost, William G.", "William W Frost") < THRESHOLD
+    assert person_score("William G. Frost", "William G Frost") >= THRESHOLD
+    assert person_score("William G. Frost", "William Frost") >= THRESHOLD  # a middle initial left out
