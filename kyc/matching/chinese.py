@@ -11,14 +11,26 @@ and Tan) are different names, not two romanisations.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from kyc.matching.wade_giles_table import PINYIN_TO_WADE_GILES
 
 _WADE_GILES = frozenset(PINYIN_TO_WADE_GILES.values())
 _PINYIN = frozenset(PINYIN_TO_WADE_GILES)
 _LONGEST = max(len(s) for s in _PINYIN | _WADE_GILES)
 MIN_LENGTH = 2
+
+
+def _initials() -> dict[str, str]:
+    pairs: dict[str, set[str]] = {}
+    for pinyin, wade_giles in PINYIN_TO_WADE_GILES.items():
+        if pinyin[0] != wade_giles[0]:
+            pairs.setdefault(pinyin[0], set()).add(wade_giles[0])
+            pairs.setdefault(wade_giles[0], set()).add(pinyin[0])
+    return {letter: "".join(sorted(others)) for letter, others in pairs.items()}
+
+
+CHINESE_INITIALS: dict[str, str] = _initials()
+"""First letters a syllable has in Pinyin and in Wade-Giles when they differ (b / p, j / ch, x / hs), each to
+the other's: the cheap test before reading two parts as Chinese."""
 
 
 def _fewest_syllables(token: str, syllables: frozenset[str]) -> tuple[str, ...] | None:
@@ -36,9 +48,21 @@ def _fewest_syllables(token: str, syllables: frozenset[str]) -> tuple[str, ...] 
     return best[len(token)]
 
 
-@lru_cache(maxsize=65536)
+_READINGS: dict[str, tuple[str, bool] | None] = {}
+_READINGS_LIMIT = 65536
+
+
 def wade_giles_reading(token: str) -> tuple[str, bool] | None:
     """The token in Wade-Giles, and whether only Wade-Giles spells it; None when it is no Chinese syllables."""
+    if token in _READINGS:
+        return _READINGS[token]
+    if len(_READINGS) >= _READINGS_LIMIT:
+        _READINGS.clear()
+    reading = _READINGS[token] = _reading(token)
+    return reading
+
+
+def _reading(token: str) -> tuple[str, bool] | None:
     if len(token) < MIN_LENGTH or not token.isalpha():
         return None
     pinyin = _fewest_syllables(token, _PINYIN)
@@ -53,5 +77,8 @@ def wade_giles_reading(token: str) -> tuple[str, bool] | None:
 def same_chinese_name(a: str, b: str) -> bool:
     """Whether two name parts are one Chinese name in Pinyin and in Wade-Giles (``xi`` / ``hsi``, ``zedong`` /
     ``tsetung``)."""
-    read_a, read_b = wade_giles_reading(a), wade_giles_reading(b)
-    return read_a is not None and read_b is not None and read_a[0] == read_b[0] and (read_a[1] or read_b[1])
+    read_a = wade_giles_reading(a)
+    if read_a is None:
+        return False
+    read_b = wade_giles_reading(b)
+    return read_b is not None and read_a[0] == read_b[0] and (read_a[1] or read_b[1])

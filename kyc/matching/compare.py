@@ -18,8 +18,8 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
-from kyc.matching.chinese import same_chinese_name
-from kyc.matching.given_names import is_nickname_of, is_patronymic_of
+from kyc.matching.chinese import CHINESE_INITIALS, same_chinese_name
+from kyc.matching.given_names import NICKNAMES, is_patronymic_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
@@ -80,14 +80,11 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     group = VARIANTS.get(a)
     if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
         return SKELETON_SIMILARITY
-    if baltic_form(skel_a, skel_b):  # Lavrovs / Lavrov: a Latvian or Lithuanian nominative ending
-        return SKELETON_SIMILARITY
-    if is_nickname_of(a, b):  # Ted / Theodore, Ben / Benjamin
+    nicknames = NICKNAMES.get(a)
+    if nicknames is not None and b in nicknames:  # Ted / Theodore, Ben / Benjamin
         return NICKNAME_SIMILARITY
     if same_chinese_name(a, b):  # Hsi / Xi, Tsetung / Zedong: Wade-Giles and Pinyin
         return SKELETON_SIMILARITY
-    if is_patronymic_of(a, b):  # Sancho / Sanchez: a given name and the surname made from it
-        return 0.0
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:
@@ -98,6 +95,10 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         if skel_distance < best:
             best = skel_distance
     if best > budget:
+        return 0.0
+    if baltic_form(skel_a, skel_b):  # Lavrovs / Lavrov: a Latvian or Lithuanian nominative ending, not a typo
+        return SKELETON_SIMILARITY
+    if is_patronymic_of(a, b):  # Sancho / Sanchez: a given name and the surname made from it, not a typo
         return 0.0
     return 1.0 - TYPO_COST * best / (len_a if len_a > len_b else len_b)
 
@@ -304,19 +305,20 @@ def _split_parts(
         if k + 1 not in left or k in taken or form.parts[k] is not Part.NAME or form.parts[k + 1] is not Part.NAME:
             continue
         joined = form.tokens[k] + form.tokens[k + 1]
+        romanised_initials = CHINESE_INITIALS.get(joined[0], "")
         for j in other_left:
             target = other.tokens[j]
-            if form.is_person and j not in partners and _initials_of(target, form.tokens[k], form.tokens[k + 1]):
-                found.append((k, j, INITIAL_SIMILARITY))
-                taken.update((k, k + 1))
-                partners.add(j)
-                break
-            if (
-                (target[0] != joined[0] and not same_chinese_name(joined, target))  # Chin-ping / Jinping
-                or abs(len(target) - len(joined)) > 2
-                or j in partners
-                or other.parts[j] is not Part.NAME
-            ):
+            if target[0] != joined[0]:  # the usual miss; unless a romanisation of Chinese: Jinping / Chin-ping
+                if target[0] not in romanised_initials or not same_chinese_name(target, joined):
+                    continue
+            elif len(target) == 2 and form.is_person and target[1] == form.tokens[k + 1][0] and target.isalpha():
+                if j not in partners and other.parts[j] is Part.NAME:  # JC / Jean-Claude: a compound's initials
+                    found.append((k, j, INITIAL_SIMILARITY))
+                    taken.update((k, k + 1))
+                    partners.add(j)
+                    break
+                continue
+            if abs(len(target) - len(joined)) > 2 or j in partners or other.parts[j] is not Part.NAME:
                 continue
             row = _similarity_row(joined)
             sim = row.get(target)
@@ -329,11 +331,6 @@ def _split_parts(
                 partners.add(j)
                 break
     return found
-
-
-def _initials_of(target: str, first: str, second: str) -> bool:
-    """``JC`` for ``Jean-Claude``, ``JP`` for ``Jean Pierre``: a compound given name written as its initials."""
-    return len(target) == 2 and target[0] == first[0] and target[1] == second[0] and target.isalpha()
 
 
 KINSHIP = frozenset({"bin", "ibn", "ben", "bint", "binti", "bte", "ould", "uld"})

@@ -11,31 +11,33 @@ particles and initials (``al-Rawi``), which a nickname must not stand for.
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
 
 import nicknames
 
 MIN_NICKNAME_LENGTH = 3
 
 
-@lru_cache(maxsize=1)
-def nickname_pairs() -> frozenset[tuple[str, str]]:
-    """(full name, nickname) and (nickname, full name), in lower-case ASCII."""
-    pairs: set[tuple[str, str]] = set()
+def _read_nicknames() -> dict[str, frozenset[str]]:
+    related: dict[str, set[str]] = {}
     with nicknames.with_names_csv_path() as path, path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             name, nick = row["name1"].strip().lower(), row["name2"].strip().lower()
             if row["relationship"] != "has_nickname" or len(nick) < MIN_NICKNAME_LENGTH or name == nick:
                 continue
             if name.isascii() and nick.isascii() and name.isalpha() and nick.isalpha():
-                pairs.add((name, nick))
-                pairs.add((nick, name))
-    return frozenset(pairs)
+                related.setdefault(name, set()).add(nick)
+                related.setdefault(nick, set()).add(name)
+    return {name: frozenset(others) for name, others in related.items()}
+
+
+NICKNAMES: dict[str, frozenset[str]] = _read_nicknames()
+"""Each full name to its nicknames and each nickname to its full names, in lower-case ASCII."""
 
 
 def is_nickname_of(a: str, b: str) -> bool:
     """Whether one name part is a nickname of the other (either way round)."""
-    return (a, b) in nickname_pairs()
+    related = NICKNAMES.get(a)
+    return related is not None and b in related
 
 
 _PATRONYMIC_ENDINGS = (("ez", ("o", "")), ("es", ("o",)))
