@@ -11,10 +11,22 @@ and Tan) are different names, not two romanisations.
 
 from __future__ import annotations
 
+import re
+
 from kyc.matching.wade_giles_table import PINYIN_TO_WADE_GILES
 
 _WADE_GILES = frozenset(PINYIN_TO_WADE_GILES.values())
 _PINYIN = frozenset(PINYIN_TO_WADE_GILES)
+
+
+def _syllables_pattern(syllables: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(sorted(syllables, key=lambda s: (-len(s), s))) + ")+")
+
+
+_SPELT_IN_PINYIN = _syllables_pattern(_PINYIN)
+_SPELT_IN_WADE_GILES = _syllables_pattern(_WADE_GILES)
+"""Whether a part is made of a system's syllables at all: most parts are not, and the regular expression says so
+much faster than looking for the fewest syllables."""
 _LONGEST = max(len(s) for s in _PINYIN | _WADE_GILES)
 MIN_LENGTH = 2
 
@@ -65,13 +77,26 @@ def wade_giles_reading(token: str) -> tuple[str, bool] | None:
 def _reading(token: str) -> tuple[str, bool] | None:
     if len(token) < MIN_LENGTH or not token.isalpha():
         return None
-    pinyin = _fewest_syllables(token, _PINYIN)
-    wade_giles = _fewest_syllables(token, _WADE_GILES)
+    pinyin = _fewest_syllables(token, _PINYIN) if _SPELT_IN_PINYIN.fullmatch(token) else None
+    wade_giles = _fewest_syllables(token, _WADE_GILES) if _SPELT_IN_WADE_GILES.fullmatch(token) else None
     if wade_giles is not None and (pinyin is None or len(wade_giles) < len(pinyin)):
         return token, True
     if pinyin is None:
         return None
     return "".join(PINYIN_TO_WADE_GILES[s] for s in pinyin), False
+
+
+def wade_giles_key(token: str) -> str | None:
+    """The index key of a part that has a Wade-Giles spelling of its own (``xi`` and ``hsi``: *hsi*), so that
+    either spelling finds the other; None for every other part (``dan`` and ``tan`` are both Pinyin: no key)."""
+    reading = wade_giles_reading(token)
+    if reading is None:
+        return None
+    written, wade_giles_only = reading
+    if wade_giles_only:
+        return written
+    other = wade_giles_reading(written)
+    return written if other is not None and other[1] else None
 
 
 def same_chinese_name(a: str, b: str) -> bool:

@@ -37,7 +37,8 @@ country codes in organisation names no keys.
 Latvian or Lithuanian nominative ending is no typo (Lavrovs / Lavrov); Roman numerals in organisation names are
 numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series; Wade-Giles and
 Pinyin spellings of a Chinese name part are variants (Hsi / Xi); a given name is not the Iberian patronymic
-made from it (Sancho / Sánchez); two disagreeing initials contradict as two names do."""
+made from it (Sancho / Sánchez); two disagreeing initials contradict as two names do; index keys for a Baltic stem and a
+Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

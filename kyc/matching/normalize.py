@@ -31,8 +31,9 @@ from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
+from kyc.matching.chinese import wade_giles_key
 from kyc.matching.series import roman_numerals_as_digits
-from kyc.matching.spellings import canonical
+from kyc.matching.spellings import baltic_stem, canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"^\d+$")
@@ -142,6 +143,12 @@ def _token_keys(token: str) -> tuple[str, ...]:
     variant = canonical(token)
     if variant is not None:  # Park is found by Pak, Kassem by Qasim
         keys = (*keys, "=" + variant)
+    stem = baltic_stem(skeleton(token))
+    if stem is not None:  # Lavrov is found by Lavrovs
+        keys = (*keys, "~" + stem)
+    chinese = wade_giles_key(token)
+    if chinese is not None:  # Xi is found by Hsi, Zedong by Tsetung
+        keys = (*keys, "%" + chinese)
     return keys
 
 

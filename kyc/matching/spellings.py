@@ -96,6 +96,18 @@ BALTIC_ENDINGS = ("s", "as", "is", "us")
 MIN_BALTIC_STEM = 4
 
 
+def baltic_stem(skel: str) -> str | None:
+    """The skeleton without its Latvian or Lithuanian nominative ending, when it may have one (``lavrovs``:
+    ``lavrov``), so that the index finds the name either way; None otherwise."""
+    if not skel.endswith("s"):  # every ending does: nearly every part stops here
+        return None
+    for ending in BALTIC_ENDINGS:
+        stem = skel[: -len(ending)]
+        if skel.endswith(ending) and len(stem) >= MIN_BALTIC_STEM and stem[-1] not in "aeous":
+            return stem
+    return None
+
+
 def baltic_form(a: str, b: str) -> bool:
     """One skeleton is the other with a Latvian or Lithuanian nominative ending added to a name ending in a
     consonant or -i (the skeleton of -j, -y: ``sergejs`` / ``sergey``, ``lavrovs`` / ``lavrov``, ``putinas`` /

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kyc.matching import compare_names, name_form
-from kyc.matching.chinese import same_chinese_name, wade_giles_reading
+from kyc.matching.chinese import same_chinese_name, wade_giles_key, wade_giles_reading
 from kyc.matching.wade_giles_table import PINYIN_TO_WADE_GILES
 
 THRESHOLD = 0.8
@@ -58,3 +58,9 @@ def test_the_table_is_the_generator_s_output() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.table() == PINYIN_TO_WADE_GILES
+
+
+def test_only_parts_with_a_wade_giles_spelling_of_their_own_get_a_key() -> None:
+    assert wade_giles_key("xi") == wade_giles_key("hsi") == "hsi"
+    assert wade_giles_key("jinping") == wade_giles_key("chinping")
+    assert wade_giles_key("dan") is None and wade_giles_key("smith") is None
