@@ -18,10 +18,13 @@ from rapidfuzz.distance import OSA
 from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
+from kyc.matching.chinese import CHINESE_INITIALS, same_chinese_name
+from kyc.matching.given_names import NICKNAMES, is_patronymic_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
-from kyc.matching.spellings import VARIANTS
+from kyc.matching.series import later_in_series
+from kyc.matching.spellings import VARIANTS, baltic_form
 
 MISSING_PART_WEIGHT = 0.2
 MISSING_ORG_WORD_WEIGHT = 0.7
@@ -32,12 +35,18 @@ REORDER_FACTOR = 0.9
 JOINED_SIMILARITY = 0.97
 """How much an unmatched part counts when the shorter name is fully matched (a missing middle name)."""
 INITIAL_SIMILARITY = 0.75
+INITIAL_CONFLICT_WEIGHT = 4.0
+"""An initial stands for a whole name: two that disagree (William G. Frost / William W. Frost, middle initials
+that tell namesakes apart) contradict as two names of a few letters do, not as two letters."""
 MIN_SPLIT_SIMILARITY = 0.85
 """A split part must match its joined partner closely (at most a typo in a long part)."""
 KINSHIP_SWAP_FACTOR = 0.75
 """Father and son swapped around bin/ibn (``OMAR BIN ABDULLAH`` / ``ABDULLAH BIN OMAR``): another person."""
 MIN_PART_SIMILARITY = 0.5
 SKELETON_SIMILARITY = 0.95
+NICKNAME_SIMILARITY = 0.9
+"""A nickname for its full name (Ted / Theodore): the same name as people use it, a little less sure than a
+spelling."""
 TYPO_COST = 1.0
 NUMBER_CONFLICT = 0.6
 NUMBER_MISSING = 0.9
@@ -71,6 +80,11 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     group = VARIANTS.get(a)
     if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
         return SKELETON_SIMILARITY
+    nicknames = NICKNAMES.get(a)
+    if nicknames is not None and b in nicknames:  # Ted / Theodore, Ben / Benjamin
+        return NICKNAME_SIMILARITY
+    if same_chinese_name(a, b):  # Hsi / Xi, Tsetung / Zedong: Wade-Giles and Pinyin
+        return SKELETON_SIMILARITY
     len_a, len_b = len(a), len(b)
     budget = edit_budget(len_a if len_a < len_b else len_b, a[0] == b[0])
     if abs(len_a - len_b) > budget + 1:
@@ -81,6 +95,10 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
         if skel_distance < best:
             best = skel_distance
     if best > budget:
+        return 0.0
+    if baltic_form(skel_a, skel_b):  # Lavrovs / Lavrov: a Latvian or Lithuanian nominative ending, not a typo
+        return SKELETON_SIMILARITY
+    if is_patronymic_of(a, b):  # Sancho / Sanchez: a given name and the surname made from it, not a typo
         return 0.0
     return 1.0 - TYPO_COST * best / (len_a if len_a > len_b else len_b)
 
@@ -287,14 +305,20 @@ def _split_parts(
         if k + 1 not in left or k in taken or form.parts[k] is not Part.NAME or form.parts[k + 1] is not Part.NAME:
             continue
         joined = form.tokens[k] + form.tokens[k + 1]
+        romanised_initials = CHINESE_INITIALS.get(joined[0], "")
         for j in other_left:
             target = other.tokens[j]
-            if (
-                target[0] != joined[0]
-                or abs(len(target) - len(joined)) > 2
-                or j in partners
-                or other.parts[j] is not Part.NAME
-            ):
+            if target[0] != joined[0]:  # the usual miss; unless a romanisation of Chinese: Jinping / Chin-ping
+                if target[0] not in romanised_initials or not same_chinese_name(target, joined):
+                    continue
+            elif len(target) == 2 and form.is_person and target[1] == form.tokens[k + 1][0] and target.isalpha():
+                if j not in partners and other.parts[j] is Part.NAME:  # JC / Jean-Claude: a compound's initials
+                    found.append((k, j, INITIAL_SIMILARITY))
+                    taken.update((k, k + 1))
+                    partners.add(j)
+                    break
+                continue
+            if abs(len(target) - len(joined)) > 2 or j in partners or other.parts[j] is not Part.NAME:
                 continue
             row = _similarity_row(joined)
             sim = row.get(target)
@@ -360,7 +384,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
         elif part in (Part.PARTICLE, Part.LEGAL_FORM):
             weight += w
         elif conflict:
-            weight += w * CONFLICT_WEIGHT
+            weight += (INITIAL_CONFLICT_WEIGHT if part is Part.INITIAL else w) * CONFLICT_WEIGHT
         elif matched_count >= 2:
             weight += w * missing
         else:
@@ -404,7 +428,7 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
                 aligned = NameScore(read.score * ABJAD_FACTOR, "abjad", read.pairs)
     if q.numbers != c.numbers:
         # Numbers are compared exactly ("Vessel 7" is not "Vessel 8"); one side without a number is weaker.
-        factor = NUMBER_CONFLICT if q.numbers and c.numbers and not q.numbers & c.numbers else NUMBER_MISSING
+        factor = _number_factor(q, c)
         return NameScore(aligned.score * factor, aligned.method + "+numbers", aligned.pairs)
     if aligned.score < JOINED_SIMILARITY and q.compact and c.compact:
         joined = _joined(q.compact, c.compact)
@@ -418,6 +442,16 @@ def compare_names(q: NameForm, c: NameForm) -> NameScore:
     ):
         return NameScore(ACRONYM_SCORE, "acronym", ((q.compact, c.compact, ACRONYM_SCORE),))
     return aligned
+
+
+def _number_factor(q: NameForm, c: NameForm) -> float:
+    """Different numbers contradict; a number on one side only is weaker evidence, except in an organisation
+    name, where it numbers a later member of a series (Fund II is not Fund, the first one)."""
+    if q.numbers and c.numbers:
+        return NUMBER_CONFLICT if not q.numbers & c.numbers else NUMBER_MISSING
+    if not q.is_person and later_in_series(q.numbers or c.numbers):
+        return NUMBER_CONFLICT
+    return NUMBER_MISSING
 
 
 ACRONYM_SCORE = 0.9

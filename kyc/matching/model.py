@@ -17,7 +17,7 @@ from kyc.dates import parse_birth_date
 from kyc.entry import Entry, PartialDateStr
 from kyc.text import has_letter, strip_invisible
 
-ENGINE_VERSION = "kyc-match/1.4"
+ENGINE_VERSION = "kyc-match/1.5"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
@@ -32,7 +32,13 @@ more apart cost more (-0.25); Arabic and Korean spellings of one name part are v
 Park), Abd al- is one part; Finnish and Swedish generic words and a country's genitive in organisation names;
 identifiers compared by python-stdnum's formats and the kind of number; an acronym a listed organisation name gives
 in parentheses scores as a weak alias; long organisation words also keyed by their first and last four letters,
-country codes in organisation names no keys."""
+country codes in organisation names no keys.
+1.5: a nickname matches its full name (Ted / Theodore), a compound given name its initials (JC / Jean-Claude), a
+Latvian or Lithuanian nominative ending is no typo (Lavrovs / Lavrov); Roman numerals in organisation names are
+numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series; Wade-Giles and
+Pinyin spellings of a Chinese name part are variants (Hsi / Xi); a given name is not the Iberian patronymic
+made from it (Sancho / Sánchez); two disagreeing initials contradict as two names do; index keys for a Baltic stem and a
+Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -31,7 +31,9 @@ from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
-from kyc.matching.spellings import canonical
+from kyc.matching.chinese import wade_giles_key
+from kyc.matching.series import roman_numerals_as_digits
+from kyc.matching.spellings import baltic_stem, canonical
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"^\d+$")
@@ -152,6 +154,12 @@ def _token_keys(token: str) -> tuple[str, ...]:
     variant = canonical(token)
     if variant is not None:  # Park is found by Pak, Kassem by Qasim
         keys = (*keys, "=" + variant)
+    stem = baltic_stem(skeleton(token))
+    if stem is not None:  # Lavrov is found by Lavrovs
+        keys = (*keys, "~" + stem)
+    chinese = wade_giles_key(token)
+    if chinese is not None:  # Xi is found by Hsi, Zedong by Tsetung
+        keys = (*keys, "%" + chinese)
     return keys
 
 
@@ -287,7 +295,7 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
     """Organisation names through rigour's name analysis: legal forms (Oy, GmbH, ООО, Gesellschaft mit
     beschränkter Haftung) to one generic form, company words (Corp., Corporation, Company) to one symbol,
     number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
-    text, _legal = _split_legal(text)  # rigour's alias table holds the forms as written (beschränkter)
+    text, _legal = _split_legal(roman_numerals_as_digits(text))  # rigour's alias table holds the forms as written
     # ASCII before the analysis, so that Société and Societe get the same symbols.
     analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False)
     if not analysed:

@@ -89,3 +89,31 @@ VARIANTS: dict[str, str] = {spelling: group[0] for group in _GROUPS for spelling
 def canonical(token: str) -> str | None:
     """The group spelling of a name part, or None when it has no listed variants."""
     return VARIANTS.get(token)
+
+
+BALTIC_ENDINGS = ("s", "as", "is", "us")
+"""Latvian and Lithuanian give every foreign name a nominative ending (Sergejs Lavrovs, Vladimiras Putinas)."""
+MIN_BALTIC_STEM = 4
+
+
+def baltic_stem(skel: str) -> str | None:
+    """The skeleton without its Latvian or Lithuanian nominative ending, when it may have one (``lavrovs``:
+    ``lavrov``), so that the index finds the name either way; None otherwise."""
+    if not skel.endswith("s"):  # every ending does: nearly every part stops here
+        return None
+    for ending in BALTIC_ENDINGS:
+        stem = skel[: -len(ending)]
+        if skel.endswith(ending) and len(stem) >= MIN_BALTIC_STEM and stem[-1] not in "aeous":
+            return stem
+    return None
+
+
+def baltic_form(a: str, b: str) -> bool:
+    """One skeleton is the other with a Latvian or Lithuanian nominative ending added to a name ending in a
+    consonant or -i (the skeleton of -j, -y: ``sergejs`` / ``sergey``, ``lavrovs`` / ``lavrov``, ``putinas`` /
+    ``putin``): the name as those languages write it, not a typo."""
+    if len(a) < len(b):
+        a, b = b, a
+    if len(b) < MIN_BALTIC_STEM or not a.startswith(b) or b[-1] in "aeous":
+        return False
+    return a[len(b) :] in BALTIC_ENDINGS

@@ -8,7 +8,7 @@ import pytest
 
 from kyc.entry import Entry
 from kyc.matching import Matcher, Query, compare_names, name_form
-from kyc.matching.spellings import KOREAN, VARIANTS
+from kyc.matching.spellings import KOREAN, VARIANTS, baltic_form
 from kyc.versions import RawFile
 from lists.un_sc import UnScAdapter
 from tests.support.env import list_file
@@ -91,3 +91,22 @@ def test_a_typo_beside_a_variant_group_is_still_a_typo() -> None:
     assert entry.primary_name == "HAN YU-RO"
     hits = un_matcher().screen(Query.model_validate({"name": "HAN YYU-RO", "schema": "Person"}))
     assert entry.source_ref in [m.source_ref for m in hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Sergejs Lavrovs", "Sergey Viktorovich LAVROV"),
+        ("Vladimiras Putinas", "Vladimir Putin"),
+        ("Vladimirs Putins", "Vladimir Putin"),
+    ],
+)
+def test_latvian_and_lithuanian_nominative_endings_are_the_same_name(query: str, listed: str) -> None:
+    assert compare_names(name_form(query, "Person"), name_form(listed, "Person")).score >= 0.8
+
+
+def test_a_nominative_ending_needs_a_stem_of_four_letters_ending_in_a_consonant() -> None:
+    assert baltic_form("lavrovs", "lavrov") and baltic_form("putinas", "putin")
+    assert not baltic_form("ivas", "iv")  # too short a stem
+    assert not baltic_form("mariais", "maria")  # a vowel-final name takes no such ending
+    assert not baltic_form("lavrovz", "lavrov")
