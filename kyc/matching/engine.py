@@ -1,3 +1,4 @@
+# Over 400 lines: one class over one set of columns: its build, retrieval and scoring read them together.
 """The matcher: an in-memory candidate index over every name of the given list entries, and the screening call.
 
 Screening never compares a query against every list name: each name is filed under its tokens, romanisation
