@@ -11,7 +11,6 @@ rather than a dictionary entry per name.
 from __future__ import annotations
 
 import hashlib
-import queue
 from array import array
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -128,7 +127,6 @@ class TokenIndex:
         self._idf = idf
         self._compact_hashes = compact_hashes
         self._compact_ids = compact_ids
-        self._scratch: queue.SimpleQueue[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = queue.SimpleQueue()
 
     def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
         """``retrieve``'s ranked ids (its partial ones left out)."""
@@ -143,24 +141,28 @@ class TokenIndex:
         part found once (LAKAHL / LAKHAL by its letters).
         """
         slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
-        postings: list[list[tuple[float, IntArray]]] = []  # per query part: (weight, ids) of each key found
+        keyed: list[tuple[float, int, IntArray]] = []  # (weight, query part, ids) of each key found
+        heaviest: dict[int, float] = {}
+        n_groups = 0
         for group in groups:
-            found = []
             for key in set(group):
                 slot = slots.get(key)
                 if slot is not None:
-                    found.append((idf.item(slot), ids[offsets.item(slot) : offsets.item(slot + 1)]))
-            postings.append(found)
-        n_groups = len(postings)
+                    weight = idf.item(slot)
+                    keyed.append((weight, n_groups, ids[offsets.item(slot) : offsets.item(slot + 1)]))
+                    if weight > heaviest.get(n_groups, -1.0):
+                        heaviest[n_groups] = weight
+            n_groups += 1
         exact = self._compact_matches(compacts)
-        heaviest = [max(w for w, _ids in found) for found in postings if found]
-        if not heaviest:
+        if not keyed:
             return Retrieved(exact, _NONE)
-        unique, totals = self._weigh(postings)
+        # Heaviest keys first: after a stable sort by (name, part), the first key of each pair is its heaviest.
+        keyed.sort(key=lambda item: -item[0])
+        unique, totals = _weigh([k[2] for k in keyed], [k[0] for k in keyed], [k[1] for k in keyed], n_groups)
         partial = _NONE
         if len(unique) > limit:
             top = np.argpartition(-totals, limit)[:limit]
-            complete = np.flatnonzero(totals >= FULL_COVERAGE * sum(heaviest))
+            complete = np.flatnonzero(totals >= FULL_COVERAGE * sum(heaviest[k] for k in sorted(heaviest)))
             if len(heaviest) == n_groups or len(heaviest) > 1:
                 # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
                 # person is listed by several sources under several aliases, and each listing is its own hit.
@@ -181,25 +183,6 @@ class TokenIndex:
         if len(exact):
             unique = union_ids(unique, exact)
         return Retrieved(unique.astype(np.int32, copy=False), partial)
-
-    def _weigh(self, postings: list[list[tuple[float, IntArray]]]) -> tuple[IntArray, npt.NDArray[np.float32]]:
-        """The ids found and, per id, the sum over query parts of the heaviest key it shares in that part.
-
-        Accumulated in two arrays as long as the id range, borrowed from a pool and cleared after use: a few array
-        operations per key instead of sorting every posting (most queries read a few hundred postings, where the
-        cost of a sort is in its calls, not its work). The pool holds as many pairs as screenings ever ran at
-        once, not one per thread."""
-        try:
-            part_best, totals = self._scratch.get_nowait()
-        except queue.Empty:
-            size = self._id_count()
-            part_best, totals = np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
-        found = _accumulate(postings, part_best, totals)
-        self._scratch.put((part_best, totals))  # only when cleared: a failed query's arrays are dropped
-        return found
-
-    def _id_count(self) -> int:
-        return int(self._ids.max()) + 1 if len(self._ids) else 0
 
     def _compact_matches(self, compacts: Iterable[str]) -> IntArray:
         found: list[IntArray] = []
@@ -257,33 +240,23 @@ def union_ids(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return both[keep]
 
 
-def _accumulate(
-    postings: list[list[tuple[float, IntArray]]], part_best: npt.NDArray[np.float32], totals: npt.NDArray[np.float32]
-) -> tuple[IntArray, npt.NDArray[np.float32]]:
-    """``TokenIndex._weigh`` in two zeroed arrays, which are zero again on return."""
-    touched: list[IntArray] = []
-    for found in postings:
-        if not found:
-            continue
-        if len(found) == 1:
-            weight, posted = found[0]
-            totals[posted] += weight
-            touched.append(posted)
-            continue
-        found.sort(key=lambda item: item[0])  # lightest first: a heavier key overwrites a lighter one
-        for weight, posted in found:
-            part_best[posted] = weight
-        part = np.concatenate([posted for _w, posted in found])
-        totals[part] += part_best[part]
-        part_best[part] = 0.0
-        touched.append(part)
-    every = np.sort(touched[0]) if len(touched) == 1 else np.concatenate(touched)
-    if len(touched) > 1:
-        every.sort()
-    keep = np.empty(len(every), dtype=bool)
-    keep[:1] = True
-    np.not_equal(every[1:], every[:-1], out=keep[1:])
-    unique = every[keep]
-    sums = totals[unique]
-    totals[unique] = 0.0
-    return unique, sums
+def _weigh(
+    slices: list[IntArray], weights: list[float], group_of: list[int], n_groups: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Per name: the sum over query parts of the highest key weight it shares in that part, in one sort.
+
+    ``slices`` must come heaviest key first: one stable sort by (name, part) then leaves each pair's heaviest key
+    at the front of its run (cheaper than sorting by weight as a second key). A sort rather than adding into an
+    array as long as the index: over a million names the scattered writes cost twice the sort."""
+    lengths = np.fromiter((len(s) for s in slices), dtype=np.int64, count=len(slices))
+    ids = np.concatenate(slices).astype(np.int64)
+    w = np.repeat(np.asarray(weights, dtype=np.float32), lengths)
+    combined = ids * n_groups + np.repeat(np.asarray(group_of, dtype=np.int64), lengths)
+    order = np.argsort(combined, kind="stable")
+    combined, w = combined[order], w[order]
+    first = np.ones(len(combined), dtype=bool)
+    np.not_equal(combined[1:], combined[:-1], out=first[1:])
+    names, best = combined[first] // n_groups, w[first]
+    starts = np.flatnonzero(names[1:] != names[:-1]) + 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
+    return names[starts], np.add.reduceat(best, starts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, stable_hash, union_ids
+from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, _weigh, stable_hash, union_ids
 
 
 def test_union_is_numpys_union1d() -> None:
@@ -57,13 +57,17 @@ def test_each_part_counts_its_heaviest_key_once() -> None:
                     best[name] = max(best.get(name, 0.0), weight[key])
             for name, w in best.items():
                 expected[name] = expected.get(name, 0.0) + w
-        found = [[(weight[k], index._ids[index._offsets[index._slots[k]] : index._offsets[index._slots[k] + 1]])
-                  for k in set(group)] for group in groups]  # fmt: skip
-        unique, totals = index._weigh(found)
+        keyed = sorted(
+            (
+                (weight[k], g, np.asarray(postings[k], dtype=np.int32))
+                for g, group in enumerate(groups)
+                for k in set(group)
+            ),
+            key=lambda item: -item[0],
+        )
+        unique, totals = _weigh([k[2] for k in keyed], [k[0] for k in keyed], [k[1] for k in keyed], len(groups))
         assert unique.tolist() == sorted(expected)
         assert np.allclose(totals, [expected[n] for n in sorted(expected)], rtol=1e-5)
-    part_best, totals = index._scratch.get_nowait()
-    assert not part_best.any() and not totals.any()  # left clean for the next query
 
 
 def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of_two() -> None:
