@@ -58,13 +58,7 @@ class IndexBuilder:
 
     def add(self, name_id: int, keys: Iterable[str], compact: str) -> None:
         key_ids = self._key_ids
-        slots = [key_ids.setdefault(key, len(key_ids)) for key in keys]  # a new key gets the next id
-        self._pair_keys.extend(slots)
-        self._pair_names.extend([name_id] * len(slots))
-        if len(compact) > 5:
-            self._compact_hashes.append(stable_hash(compact))
-            self._compact_ids.append(name_id)
-        self._count = max(self._count, name_id + 1)
+        self._file(name_id, [key_ids.setdefault(key, len(key_ids)) for key in keys], compact)  # new key: next id
 
     def add_groups(self, name_id: int, groups: Iterable[tuple[str, ...]], compact: str) -> None:
         """``add`` with the keys as the groups of ``NameForm.key_groups``: each group's key ids are looked up once
@@ -77,9 +71,11 @@ class IndexBuilder:
             if known is None:
                 known = group_ids[group] = tuple({key_ids.setdefault(key, len(key_ids)) for key in group})
             ids.extend(known)
-        slots = ids if len(set(ids)) == len(ids) else list(dict.fromkeys(ids))
-        self._pair_keys.extend(slots)
-        self._pair_names.extend([name_id] * len(slots))
+        self._file(name_id, ids if len(set(ids)) == len(ids) else list(dict.fromkeys(ids)), compact)
+
+    def _file(self, name_id: int, key_ids: list[int], compact: str) -> None:
+        self._pair_keys.extend(key_ids)
+        self._pair_names.extend([name_id] * len(key_ids))
         if len(compact) > 5:
             self._compact_hashes.append(stable_hash(compact))
             self._compact_ids.append(name_id)
