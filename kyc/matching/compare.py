@@ -19,7 +19,7 @@ from rigour.text.scripts import text_scripts
 
 from kyc.entry import Entry, PartialDate
 from kyc.matching.chinese import CHINESE_INITIALS, same_chinese_name
-from kyc.matching.given_names import NICKNAMES, is_patronymic_of
+from kyc.matching.given_names import is_nickname_of, is_patronymic_of
 from kyc.matching.identifiers import identifier_key, matching_identifier
 from kyc.matching.model import FeatureWeights, Query
 from kyc.matching.normalize import NameForm, Part, arabic_words, read_as_latin, skeleton
@@ -80,8 +80,7 @@ def token_similarity(a: str, b: str, skel_a: str, skel_b: str) -> float:
     group = VARIANTS.get(a)
     if group is not None and group == VARIANTS.get(b):  # Yusuf / Youssef, Pak / Park: one name, two spellings
         return SKELETON_SIMILARITY
-    nicknames = NICKNAMES.get(a)
-    if nicknames is not None and b in nicknames:  # Ted / Theodore, Ben / Benjamin
+    if is_nickname_of(a, b):  # Ted / Theodore, Ben / Benjamin
         return NICKNAME_SIMILARITY
     if same_chinese_name(a, b):  # Hsi / Xi, Tsetung / Zedong: Wade-Giles and Pinyin
         return SKELETON_SIMILARITY
