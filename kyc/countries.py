@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import countrynames
+from countrynames.util import normalize_name
 
 _SPLIT = re.compile(r"\s*(?:/|;|\(\d+\)|\b[a-z]\))\s*")
 
@@ -21,10 +23,41 @@ def to_country(value: str | None) -> str | None:
     text = value.strip().strip(".").strip()
     if not text:
         return None
-    code = countrynames.to_code(text)
+    code = _folded_lookup(text) or countrynames.to_code(text)
     if code is None or len(code) != 2:
         return None
     return code.upper()
+
+
+COUNTRY_NAMES_FILE = Path(__file__).with_name("country_names.tsv")
+"""countrynames' names of countries in many languages, folded as it folds them (lower-case ASCII), and their
+alpha-2 codes, written by ``scripts/country_names_table.py``. countrynames folds its whole table with ICU on first
+use: most of a second, which a ``kyc screen`` call would pay for its first organisation name or nationality."""
+
+
+@lru_cache(maxsize=1)
+def folded_country_names() -> dict[str, str]:
+    """Folded country name -> alpha-2 code."""
+    names: dict[str, str] = {}
+    for row in COUNTRY_NAMES_FILE.read_text(encoding="utf-8").splitlines():
+        name, code = row.split("\t")
+        names[name] = code
+    return names
+
+
+@lru_cache(maxsize=1)
+def _codes() -> frozenset[str]:
+    return frozenset(folded_country_names().values())
+
+
+def _folded_lookup(text: str) -> str | None:
+    """``countrynames.to_code`` for what the file holds (a code, or a name folding to ASCII), without loading
+    countrynames' table; None for the rest, which countrynames then answers."""
+    upper = text.upper()
+    if upper in _codes():
+        return upper
+    folded = normalize_name(upper)  # as countrynames folds it: upper-cased first (Armenian և is two letters then)
+    return folded_country_names().get(folded) if folded else None
 
 
 def to_countries(value: str | None) -> list[str]:

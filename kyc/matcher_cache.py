@@ -18,10 +18,10 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select, text
 
 from kyc import index_store
 from kyc.entry import Entry
@@ -29,8 +29,10 @@ from kyc.errors import Unavailable
 from kyc.matching import MatchConfig, Matcher
 from kyc.matching.engine import collector_paused
 from kyc.settings import Settings, get_settings
-from kyc.storage.db import transaction
-from kyc.storage.lists import ListEntry, ListSource, ListVersion
+from kyc.storage.db import get_engine, transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +52,7 @@ def config_from_settings(settings: Settings) -> MatchConfig:
     return MatchConfig(threshold=settings.match_threshold, schema_thresholds=dict(settings.match_schema_thresholds))
 
 
-def active_versions(session: Session) -> dict[str, tuple[int, str, str]]:
+def active_versions(session: Session | Connection) -> dict[str, tuple[int, str, str]]:
     """Per source with an active version: its id, the digest of its files and the parser that read them."""
     # Plain SQL: asked before every screening, and the first ORM query of a process (a ``kyc screen`` call) costs
     # more to compile than to run.
@@ -58,10 +60,18 @@ def active_versions(session: Session) -> dict[str, tuple[int, str, str]]:
     return {name: (version_id, sha, parser) for name, version_id, sha, parser in rows}
 
 
+def _versions_now(database_url: str) -> dict[str, tuple[int, str, str]]:
+    """``active_versions`` on a connection of its own: no ORM session (nor its import) for one read."""
+    with get_engine(database_url).connect() as connection:
+        return active_versions(connection)
+
+
 _ACTIVE_VERSIONS = text(
-    f"SELECT s.name, v.id, v.sha256, v.parser_version FROM {ListSource.__tablename__} s "  # noqa: S608 - model names
-    f"JOIN {ListVersion.__tablename__} v ON v.id = s.active_version_id"
+    "SELECT s.name, v.id, v.sha256, v.parser_version FROM list_sources s "
+    "JOIN list_versions v ON v.id = s.active_version_id"
 )
+"""The tables of ``kyc.storage.lists.ListSource`` and ``ListVersion``, named rather than imported: the models'
+module would cost a ``kyc screen`` call more than the query."""
 
 
 def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher:
@@ -77,6 +87,8 @@ def load_matcher(session: Session, config: MatchConfig | None = None) -> Matcher
 def build_and_store(database_url: str, config: MatchConfig, index_dir: Path) -> str:
     """Build the matcher over the active versions and write it to the store; returns its key. The caller holds
     ``index_store.building``."""
+    from kyc.storage.lists import ListEntry
+
     with collector_paused():  # as in Matcher.build: many objects, no cycles
         with transaction(database_url) as session:
             versions = active_versions(session)
@@ -121,8 +133,7 @@ def stored_matcher(
     """The matcher over the active versions, read from the index store or built, written and read back
     (``in_child``: built by a child process). When the store cannot be written (a read-only or full disk), the
     matcher is built here and only kept in memory: screening does not depend on the store."""
-    with transaction(database_url) as session:
-        versions = active_versions(session)
+    versions = _versions_now(database_url)
     key = index_store.index_key(versions, config)
     matcher = index_store.read(index_dir, key)
     if matcher is not None:
@@ -201,8 +212,7 @@ class MatcherCache:
         changed configuration is always waited for."""
         wanted = config or self._config or MatchConfig()
         root = index_dir if index_dir is not None else get_settings().index_dir
-        with transaction(database_url) as session:
-            key = index_store.index_key(active_versions(session), wanted)
+        key = index_store.index_key(_versions_now(database_url), wanted)
         held = self._matchers.get(database_url)
         if held is not None and held[0] == key:
             return held[1]
@@ -254,8 +264,7 @@ class MatcherCache:
         """The matcher when one is held over the active versions (and configuration), else None: a readiness
         check that never builds."""
         wanted = config or self._config or MatchConfig()
-        with transaction(database_url) as session:
-            key = index_store.index_key(active_versions(session), wanted)
+        key = index_store.index_key(_versions_now(database_url), wanted)
         held = self._matchers.get(database_url)
         return held[1] if held is not None and held[0] == key else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -124,7 +124,7 @@ class Matcher:
         index: TokenIndex,
         slot_offsets: npt.NDArray[np.int64],
         name_reading: list[int],
-        identifiers: dict[str, list[int]],
+        identifiers: Mapping[str, list[int]],
         config: MatchConfig,
         *,
         entry_schema: list[str] | None = None,
@@ -133,7 +133,8 @@ class Matcher:
     ) -> None:
         """``entries`` and ``forms`` may be sequences that read their items on first use (a matcher restored from
         a stored index, ``kyc.matching.state``): then ``entry_schema`` and ``version_ids`` are given, so that
-        nothing here reads every entry, and ``compacts`` (each name's ``NameForm.compact``) too."""
+        nothing here reads every entry, and ``compacts`` (each name's ``NameForm.compact``) too; ``identifiers`` (a
+        normalised number -> its entries) may also be read on first use."""
         self.config = config
         self._entries = entries
         self._forms = forms

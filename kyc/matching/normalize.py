@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
-import countrynames
 from rigour._core import person_name_prefixes_list
 from rigour.names import (
     NameTypeTag,
@@ -31,6 +30,7 @@ from rigour.territories import get_territories
 from rigour.text import ascii_text, metaphone
 from rigour.text.normalize import Normalize
 
+from kyc.countries import folded_country_names
 from kyc.matching.chinese import wade_giles_key
 from kyc.matching.series import roman_numerals_as_digits
 from kyc.matching.spellings import baltic_stem, canonical
@@ -386,21 +386,13 @@ def _genitive_country(word: str) -> str | None:
     way, Indian or Syrian, are read alike on both sides.)"""
     if len(word) < 4:
         return None
-    names = _country_names()
+    names = folded_country_names()
     for ending, nominative in _GENITIVE_STEMS:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             code = names.get((word[: -len(ending)] + nominative).replace("-", " "))
             if code is not None:
                 return code.lower()
     return None
-
-
-@lru_cache(maxsize=1)
-def _country_names() -> dict[str, str]:
-    """countrynames' table of country names in many languages (lower-case ASCII) to codes, read directly: its
-    ``to_code`` takes about a millisecond a call, and every organisation name's first word is looked up."""
-    countrynames.to_code("Finland")  # loads the table
-    return {name: code for name, code in countrynames.COUNTRY_NAMES.items() if len(code) == 2}
 
 
 _ABD_ARTICLES = frozenset({"al", "el", "ul", "ol", "ad", "an", "ar", "as", "ash", "at", "az", "en", "er", "es", "ed"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import mmap
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -26,7 +26,7 @@ from kyc.matching.index import TokenIndex
 from kyc.matching.model import ENGINE_VERSION, MatchConfig
 from kyc.matching.normalize import NameForm, Part
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 """Bumped whenever the columns below change meaning."""
 FORMS_KEPT = 250_000
 ENTRIES_KEPT = 60_000
@@ -129,7 +129,8 @@ def export(matcher: Matcher, entry_texts: Sequence[str] | None = None) -> Matche
     keys, index_arrays = matcher._index.arrays()
     blobs["index_keys"] = _lines(keys)
     arrays.update({f"index_{name}": value for name, value in index_arrays.items()})
-    meta["identifiers"] = matcher._identifiers
+    # A blob of its own, parsed only when a query carries an identifier: most of the meta file's bytes otherwise.
+    blobs["identifiers"] = json.dumps(dict(matcher._identifiers), separators=(",", ":")).encode("utf-8")
     meta["version_ids"] = matcher.version_ids
     meta["config"] = matcher.config.model_dump(mode="json", by_alias=True)
     meta["engine_version"] = matcher.engine_version
@@ -242,6 +243,28 @@ class _StoredEntries(Sequence[tuple[int, Entry]]):
         return pair
 
 
+class _StoredIdentifiers(Mapping[str, list[int]]):
+    """The identifier look-up, parsed from its JSON on first use."""
+
+    def __init__(self, blob: Bytes) -> None:
+        self._blob = blob
+        self._parsed: dict[str, list[int]] | None = None
+
+    def _table(self) -> dict[str, list[int]]:
+        if self._parsed is None:
+            self._parsed = json.loads(bytes(self._blob)) if len(self._blob) else {}
+        return self._parsed
+
+    def __getitem__(self, key: str) -> list[int]:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
 class StateMismatch(Invalid):
     """The stored columns are of another format or engine: build anew rather than read them."""
 
@@ -264,7 +287,7 @@ def restore(state: MatcherState) -> Matcher:
         index,
         np.asarray(a["slot_offsets"], dtype=np.int64),
         a["name_reading"].tolist(),
-        meta["identifiers"],
+        _StoredIdentifiers(state.blobs["identifiers"]),
         MatchConfig.model_validate(meta["config"]),
         entry_schema=[schemas[c] for c in a["entry_schema"].tolist()],
         version_ids=dict(meta["version_ids"]),

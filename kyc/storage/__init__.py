@@ -1,10 +1,7 @@
 """Persistence: SQLAlchemy models grouped by concept, engine and sessions, Alembic migrations.
 
-Importing the package registers every model on ``Base.metadata``, so that relationships between concepts (a job's
-hits) resolve and the migrations see one schema, whichever model module a caller imports first.
+Importing the package imports no model: a process that only reads the index store (``kyc screen``) never pays for
+declaring thirty-odd mapped classes. Every model is registered on ``Base.metadata`` before the first mapper is
+configured (``kyc.storage.base.register_models``), so relationships between concepts (a job's hits) resolve
+whichever model module a caller imports first, and the migrations see one schema.
 """
-
-from kyc.storage import access, cases, hits, jobs, lists, logins, monitoring, subjects
-from kyc.storage.base import Base
-
-__all__ = ["Base", "access", "cases", "hits", "jobs", "lists", "logins", "monitoring", "subjects"]

@@ -4,6 +4,7 @@ leave the system. Every table is created by an Alembic migration in ``migrations
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -12,9 +13,10 @@ from sqlalchemy import (
     JSON,
     DateTime,
     TypeDecorator,
+    event,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapper
 
 
 def utcnow() -> datetime:
@@ -42,6 +44,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+MODEL_MODULES = ("access", "cases", "hits", "jobs", "lists", "logins", "monitoring", "subjects")
+"""Every module of ``kyc.storage`` that declares models."""
+
+
+def register_models() -> type[Base]:
+    """Import every model module, so that ``Base.metadata`` holds the whole schema (Alembic compares against it)
+    and every relationship's target is declared. Runs by itself before the first mapper is configured."""
+    for name in MODEL_MODULES:
+        importlib.import_module(f"kyc.storage.{name}")
+    return Base
+
+
+event.listen(Mapper, "before_configured", register_models)
 
 
 def new_id() -> str:

@@ -24,10 +24,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _engines: dict[str, Engine] = {}
@@ -98,6 +98,8 @@ def dispose_engines() -> None:
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker  # the ORM only where sessions are used: not for a read of the index
+
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 

@@ -3,6 +3,9 @@ makes a new matcher beside the old one: screening never waits for a rebuild."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -132,3 +135,32 @@ def test_readiness_asks_without_building_and_starts_a_build(settings: Settings, 
     ready = cache_.current(settings.database_url)
     assert ready is not None and ready.entry_count == 1003
     assert len(ready.entries) == 1003 and ready.entries[0][0] == ready.version_ids["un_sc"]
+
+
+_READ_PROBE = """
+import json, sys
+from pathlib import Path
+from kyc.matcher_cache import MatcherCache
+from kyc.matching import Query
+matcher = MatcherCache().get(sys.argv[1], index_dir=Path(sys.argv[2]))
+hits = matcher.screen(Query.model_validate({"name": "Emraan Ali", "schema": "Person"}))
+loaded = sorted(m for m in sys.modules if m.startswith(("kyc.storage.", "sqlalchemy.orm")))
+print(json.dumps({"hits": len(hits), "loaded": loaded}))
+"""
+
+
+def test_screening_from_the_store_declares_no_model(settings: Settings, tmp_path: Path) -> None:
+    """A ``kyc screen`` call reads the active versions with plain SQL and the index from the store: importing the
+    ORM and declaring the models would cost it more than the query (a fresh interpreter tells what it loaded)."""
+    ingest_files("un_sc", [list_file(UN_2026)], settings)
+    MatcherCache().get(settings.database_url, index_dir=tmp_path)  # stored
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_PROBE, settings.database_url, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["hits"] >= 1
+    assert found["loaded"] == ["kyc.storage.db"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from kyc.storage import Base  # the package registers every model on Base.metadata
+from kyc.storage.base import register_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = register_models().metadata
 
 
 def run() -> None:
