@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from kyc.countries import COUNTRY_NAMES_FILE
 from kyc.matching import MatchConfig, Matcher
 from kyc.matching.state import STATE_FORMAT, MatcherState, StateMismatch, export, restore
 
@@ -43,12 +44,12 @@ _NAME = "index-"
 
 @lru_cache(maxsize=1)
 def engine_digest() -> str:
-    """The engine's code, the entry model's and the normalisation libraries' versions: a change to any may change
-    every name form or how a stored entry reads back."""
+    """The engine's code, the entry model's, the country names it reads and the normalisation libraries'
+    versions: a change to any may change every name form or how a stored entry reads back."""
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    # The engine, and the entry model the stored entries are read back with.
-    for path in [*sorted((here / "matching").glob("*.py")), here / "entry.py"]:
+    # The engine, the entry model the stored entries are read back with, and the country names behind genitives.
+    for path in [*sorted((here / "matching").glob("*.py")), here / "entry.py", COUNTRY_NAMES_FILE]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for library in ("rigour", "rapidfuzz"):
         with contextlib.suppress(metadata.PackageNotFoundError):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import countrynames
 import pytest
@@ -13,23 +11,14 @@ from countrynames.data import DATA
 
 from kyc.countries import COUNTRY_NAMES_FILE, folded_country_names, to_countries, to_country
 from kyc.matching.normalize import nordic_org_words
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "country_names_table.py"
-
-
-def _generator() -> object:
-    spec = importlib.util.spec_from_file_location("country_names_table_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.env import load_script
 
 
 def test_the_file_is_what_the_installed_countrynames_gives() -> None:
     """An upgrade of countrynames that changes its names fails here until the file is written again."""
-    generator = _generator()
-    rows = generator.table()  # type: ignore[attr-defined]
-    assert COUNTRY_NAMES_FILE.read_text(encoding="utf-8") == generator.render(rows)  # type: ignore[attr-defined]
+    generator = load_script("country_names_table")
+    rows = generator.table()
+    assert COUNTRY_NAMES_FILE.read_text(encoding="utf-8") == generator.render(rows)
     assert folded_country_names() == rows
     assert len(rows) > 15_000  # every language's names, not a sample
 

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from kyc import index_store
 from kyc.entry import Entry
@@ -72,3 +73,19 @@ def test_old_indexes_are_pruned(tmp_path: Path) -> None:
     kept = sorted(p.name for p in tmp_path.glob("index-*"))
     assert len(kept) == index_store.KEEP + 1
     assert f"index-k{index_store.KEEP + 2}" in kept  # the one just written
+
+
+def test_new_country_names_make_a_new_index_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genitive rule reads ``kyc/country_names.tsv``: a file written again from a newer countrynames changes
+    name forms, so an index built with the old one must not be read."""
+    before = index_store.index_key({"un_sc": (1, "sha", "1")}, MatchConfig())
+    changed = tmp_path / "country_names.tsv"
+    changed.write_text(index_store.COUNTRY_NAMES_FILE.read_text(encoding="utf-8") + "atlantis\tXA\n", encoding="utf-8")
+    monkeypatch.setattr(index_store, "COUNTRY_NAMES_FILE", changed)
+    index_store.engine_digest.cache_clear()
+    try:
+        assert index_store.index_key({"un_sc": (1, "sha", "1")}, MatchConfig()) != before
+    finally:
+        monkeypatch.undo()
+        index_store.engine_digest.cache_clear()
+    assert index_store.index_key({"un_sc": (1, "sha", "1")}, MatchConfig()) == before

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -32,3 +34,12 @@ def eval_file(relative: str) -> Path:
     if not path.is_file():
         pytest.fail(f"evaluation file {path} is missing (shared/data/eval; see bench/paths.py, KYC_SHARED_DIR)")
     return path
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of ``scripts/`` (not a package), loaded from its file: the generators tests compare with."""
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", REPO / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

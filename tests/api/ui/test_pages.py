@@ -3,7 +3,6 @@ form, no open redirect, the API documentation served offline, and a complete Fin
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from kyc.access import Role, create_user
 from kyc.settings import Settings
 from kyc.storage.access import AuditLog
 from kyc.storage.db import transaction
+from tests.support.env import load_script
 
 pytestmark = pytest.mark.usefixtures("encryption_key")
 UI = Path(__file__).resolve().parents[3] / "api" / "ui"
@@ -104,10 +104,7 @@ def test_api_docs_are_served_offline(sqlite_url: str) -> None:
 
 
 def test_every_text_has_a_finnish_translation(sqlite_url: str) -> None:
-    spec = importlib.util.spec_from_file_location("catalogue", UI.parents[1] / "scripts" / "catalogue.py")
-    assert spec and spec.loader
-    catalogue = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(catalogue)
+    catalogue = load_script("catalogue")
     finnish = i18n.catalogue("fi")
     missing = sorted(catalogue.msgids() - set(finnish))
     assert missing == [], "untranslated: run scripts/catalogue.py and translate api/ui/locale/fi/.../messages.po"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from kyc.matching import compare_names, name_form
 from kyc.matching.chinese import same_chinese_name, wade_giles_key, wade_giles_reading
 from kyc.matching.wade_giles_table import PINYIN_TO_WADE_GILES
+from tests.support.env import load_script
 
 THRESHOLD = 0.8
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "wade_giles_table.py"
 
 
 def person_score(a: str, b: str) -> float:
@@ -53,11 +50,7 @@ def test_a_part_is_read_with_the_fewest_syllables() -> None:
 
 def test_the_table_is_the_generator_s_output() -> None:
     pytest.importorskip("pypinyin")
-    spec = importlib.util.spec_from_file_location("wade_giles_table_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.table() == PINYIN_TO_WADE_GILES
+    assert load_script("wade_giles_table").table() == PINYIN_TO_WADE_GILES
 
 
 def test_only_parts_with_a_wade_giles_spelling_of_their_own_get_a_key() -> None:
