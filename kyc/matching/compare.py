@@ -301,7 +301,7 @@ def _split_parts(
     taken: set[int] = set()
     partners: set[int] = set()
     for k in left:
-        if k + 1 not in left or k in taken or form.parts[k] is not Part.NAME or form.parts[k + 1] is not Part.NAME:
+        if k + 1 not in left or k in taken or form.parts[k] is not _NAME or form.parts[k + 1] is not _NAME:
             continue
         joined = form.tokens[k] + form.tokens[k + 1]
         romanised_initials = CHINESE_INITIALS.get(joined[0], "")
@@ -311,13 +311,13 @@ def _split_parts(
                 if target[0] not in romanised_initials or not same_chinese_name(target, joined):
                     continue
             elif len(target) == 2 and form.is_person and target[1] == form.tokens[k + 1][0] and target.isalpha():
-                if j not in partners and other.parts[j] is Part.NAME:  # JC / Jean-Claude: a compound's initials
+                if j not in partners and other.parts[j] is _NAME:  # JC / Jean-Claude: a compound's initials
                     found.append((k, j, INITIAL_SIMILARITY))
                     taken.update((k, k + 1))
                     partners.add(j)
                     break
                 continue
-            if abs(len(target) - len(joined)) > 2 or j in partners or other.parts[j] is not Part.NAME:
+            if abs(len(target) - len(joined)) > 2 or j in partners or other.parts[j] is not _NAME:
                 continue
             row = _similarity_row(joined)
             sim = row.get(target)
@@ -356,7 +356,7 @@ def _kinship_swapped(q: NameForm, c: NameForm, mapping: dict[int, int]) -> bool:
 def _named_neighbour(form: NameForm, i: int, step: int) -> int | None:
     k = i + step
     while 0 <= k < len(form.tokens):
-        if form.parts[k] is Part.NAME:
+        if form.parts[k] is _NAME:
             return k
         if form.tokens[k] in KINSHIP:
             return None
@@ -378,12 +378,12 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
     for i in left:
         w = form.weights[i]
         part = form.parts[i]
-        if part is Part.NUMBER:
+        if part is _NUMBER:
             weight += w * 2  # numbers in names are compared exactly: "Vessel 7" is not "Vessel 8"
-        elif part in (Part.PARTICLE, Part.LEGAL_FORM):
+        elif part in (_PARTICLE, _LEGAL_FORM):
             weight += w
         elif conflict:
-            weight += (INITIAL_CONFLICT_WEIGHT if part is Part.INITIAL else w) * CONFLICT_WEIGHT
+            weight += (INITIAL_CONFLICT_WEIGHT if part is _INITIAL else w) * CONFLICT_WEIGHT
         elif matched_count >= 2:
             weight += w * missing
         else:
@@ -394,7 +394,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
 def _in_order(q: NameForm, mapping: dict[int, int]) -> bool:
     """Matched parts in the same order, or rotated (``SALEK, Abdulhai``): lists print names both ways, but a
     shuffled order (given name and patronym swapped) is weaker evidence."""
-    order = [mapping[i] for i in sorted(mapping) if q.parts[i] in (Part.NAME, Part.INITIAL)]
+    order = [mapping[i] for i in sorted(mapping) if q.parts[i] in (_NAME, _INITIAL)]
     if len(order) < 3:
         return True
     ranks = sorted(order)
@@ -461,7 +461,7 @@ _PARENTHESISED = re.compile(r"\(([^()]{3,12})\)")
 def _given_acronym(short: NameForm, full: NameForm) -> bool:
     """``short`` is one distinctive part (not a generic word such as NGO or LLC) that ``full`` gives in
     parentheses, written in capitals as acronyms are."""
-    if len(short.tokens) != 1 or short.parts[0] is not Part.NAME or "(" not in full.original:
+    if len(short.tokens) != 1 or short.parts[0] is not _NAME or "(" not in full.original:
         return False
     token = short.tokens[0]
     return len(token) >= 3 and token in _acronyms(full.original)
@@ -555,7 +555,7 @@ def _one_part_against_more(q: NameForm, q_left: list[int], c: NameForm, c_left: 
 
 
 def _real_name_parts(form: NameForm) -> int:
-    return sum(1 for p in form.parts if p is Part.NAME or p is Part.INITIAL)
+    return sum(1 for p in form.parts if p is _NAME or p is _INITIAL)
 
 
 def _joined(a: str, b: str) -> float:

@@ -313,7 +313,9 @@ class Matcher:
         first_names = self._slot_offsets[slots].tolist()
         listed = [self._compacts[name_id] for name_id in first_names]
         scores = process.cdist(list(compacts), listed, scorer=fuzz.ratio, dtype=np.float32).max(axis=0)
-        return np.sort(slots[np.argpartition(-scores, limit)[:limit]])
+        chosen: IntArray = slots[(-scores).argpartition(limit)[:limit]]
+        chosen.sort()
+        return chosen
 
     def _slot_ranges(self, slots: IntArray) -> zip[tuple[int, int]]:
         """The name ids of each retrieved slot, as (first, end) ranges: names are numbered slot by slot."""
@@ -332,7 +334,7 @@ class Matcher:
             forms_by_schema["Person"] = [name_form(n, "Person") for n in names]
         retrieval = [f for forms in forms_by_schema.values() for f in forms]
         best: dict[int, _Candidate | None] = {}
-        weak = self.config.weights.weak_alias
+        weak, weak_kind = self.config.weights.weak_alias, NameKind.WEAK_ALIAS
         entry_of, entry_schema, kinds = self._name_entry_list, self._entry_schema, self._name_kind
         readings, forms = self._name_reading, self._forms
         for first, end in self._slot_ranges(self._candidate_ids(retrieval)):
@@ -356,7 +358,7 @@ class Matcher:
                     if found is None:
                         found = others[reading] = self._compare(forms_by_schema, names, forms[name_id])
                     form, result = found
-                score = result.score * (weak if kinds[name_id] is NameKind.WEAK_ALIAS else 1.0)
+                score = result.score * (weak if kinds[name_id] is weak_kind else 1.0)
                 current = best.get(entry_id)
                 if current is None or score > current.score:
                     best[entry_id] = _Candidate(name_id, form.original, result, score)

@@ -157,20 +157,20 @@ class TokenIndex:
         unique, totals = _weigh([k[2] for k in keyed], [k[0] for k in keyed], [k[1] for k in keyed], n_groups)
         partial = _NONE
         if len(unique) > limit:
-            top = np.argpartition(-totals, limit)[:limit]
-            complete = np.flatnonzero(totals >= FULL_COVERAGE * sum(heaviest[k] for k in sorted(heaviest)))
+            top = (-totals).argpartition(limit)[:limit]
+            complete = (totals >= FULL_COVERAGE * sum(heaviest[k] for k in sorted(heaviest))).nonzero()[0]
             if len(heaviest) == n_groups or len(heaviest) > 1:
                 # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
                 # person is listed by several sources under several aliases, and each listing is its own hit.
                 if len(complete) > MAX_CANDIDATES:
-                    complete = complete[np.argpartition(-totals[complete], MAX_CANDIDATES)[:MAX_CANDIDATES]]
+                    complete = complete[(-totals[complete]).argpartition(MAX_CANDIDATES)[:MAX_CANDIDATES]]
                 top = union_ids(top, complete)
             else:
                 # One part of several found, the others by no key at all (a typo in the one distinctive word,
                 # BEHFAN OIL for BEHRAN OIL): the names sharing that part are handed back for the caller to rank
                 # by their whole spelling, since the part alone cannot tell them apart.
                 if len(complete) > MAX_PARTIAL:
-                    complete = complete[np.argpartition(-totals[complete], MAX_PARTIAL)[:MAX_PARTIAL]]
+                    complete = complete[(-totals[complete]).argpartition(MAX_PARTIAL)[:MAX_PARTIAL]]
                 keep = np.zeros(len(unique), dtype=bool)
                 keep[complete] = True
                 keep[top] = False
@@ -186,8 +186,8 @@ class TokenIndex:
             if len(compact) <= 5:
                 continue
             value = stable_hash(compact)
-            left = int(np.searchsorted(self._compact_hashes, value, side="left"))
-            right = int(np.searchsorted(self._compact_hashes, value, side="right"))
+            left = int(self._compact_hashes.searchsorted(value, side="left"))
+            right = int(self._compact_hashes.searchsorted(value, side="right"))
             if right > left:
                 found.append(self._compact_ids[left:right])
         if not found:
@@ -246,13 +246,13 @@ def _weigh(
     array as long as the index: over a million names the scattered writes cost twice the sort."""
     lengths = np.fromiter((len(s) for s in slices), dtype=np.int64, count=len(slices))
     ids = np.concatenate(slices).astype(np.int64)
-    w = np.repeat(np.asarray(weights, dtype=np.float32), lengths)
-    combined = ids * n_groups + np.repeat(np.asarray(group_of, dtype=np.int64), lengths)
-    order = np.argsort(combined, kind="stable")
+    w = np.asarray(weights, dtype=np.float32).repeat(lengths)
+    combined = ids * n_groups + np.asarray(group_of, dtype=np.int64).repeat(lengths)
+    order = combined.argsort(kind="stable")
     combined, w = combined[order], w[order]
     first = np.ones(len(combined), dtype=bool)
     np.not_equal(combined[1:], combined[:-1], out=first[1:])
     names, best = combined[first] // n_groups, w[first]
-    starts = np.flatnonzero(names[1:] != names[:-1]) + 1
+    starts = (names[1:] != names[:-1]).nonzero()[0] + 1
     starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
     return names[starts], np.add.reduceat(best, starts)

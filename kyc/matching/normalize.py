@@ -74,6 +74,8 @@ class Part(IntEnum):
 
 PART_WEIGHT = {Part.NAME: 1.0, Part.INITIAL: 1.0, Part.PARTICLE: 0.25, Part.LEGAL_FORM: 0.3, Part.NUMBER: 1.0}
 """Per letter: particles (al, bin, von) and legal forms (LLC, Oy) count little, whatever their length."""
+_NAME, _PARTICLE, _LEGAL_FORM, _NUMBER, _INITIAL = Part.NAME, Part.PARTICLE, Part.LEGAL_FORM, Part.NUMBER, Part.INITIAL
+"""The members as module names: an enum member read through its class costs ten times a global's look-up."""
 
 
 @dataclass(slots=True)  # not frozen: a million are made per index build, and a frozen one costs 4x to create
@@ -94,7 +96,7 @@ class NameForm:
 
     @property
     def core(self) -> tuple[str, ...]:
-        return tuple(t for t, p in zip(self.tokens, self.parts, strict=True) if p in (Part.NAME, Part.INITIAL))
+        return tuple(t for t, p in zip(self.tokens, self.parts, strict=True) if p in (_NAME, _INITIAL))
 
     def key_groups(self) -> list[tuple[str, ...]]:
         """Index keys per name part: the part itself, its romanisation skeleton, its phonetic code and its letters
@@ -118,7 +120,7 @@ class NameForm:
 @lru_cache(maxsize=262144)
 def _part_keys(token: str, part: Part, person: bool) -> tuple[str, ...] | None:
     """The index keys of one name part (see ``NameForm.key_groups``), or None for a part that is no key."""
-    if part is Part.NAME and len(token) > 1:
+    if part is _NAME and len(token) > 1:
         if person:
             return _token_keys(token)
         if len(token) >= 6:
@@ -126,7 +128,7 @@ def _part_keys(token: str, part: Part, person: bool) -> tuple[str, ...] | None:
         if len(token) > 2 or token not in _country_codes():
             return _token_keys(token)
         return None
-    if part is Part.NUMBER:
+    if part is _NUMBER:
         return (token,)
     return None
 
@@ -274,7 +276,7 @@ def name_form(value: str, schema: str) -> NameForm:
         tokens = raw_tokens
     if not tokens:  # e.g. a name made only of a title: keep what was written rather than nothing
         tokens = raw_tokens or [fold(value) or value.casefold()]
-        return _build(value, tokens, [Part.NAME] * len(tokens), compact, is_person)
+        return _build(value, tokens, [_NAME] * len(tokens), compact, is_person)
     if len(tokens) < len(raw_tokens):
         compact = "".join(tokens)  # titles dropped
     return _from_parts(value, [_token_part(token, is_person) for token in tokens], compact, is_person)
@@ -297,7 +299,7 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
     number words and ordinals (Forty-Four, 1st, First) to digits, acronyms (A.B.C.) to one part."""
     text, _legal = _split_legal(roman_numerals_as_digits(text))  # rigour's alias table holds the forms as written
     # ASCII before the analysis, so that Société and Societe get the same symbols.
-    analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False)
+    analysed = analyze_names(NameTypeTag.ORG, [nordic_org_words(fold(text))], consolidate=False, phonetics=False)
     if not analysed:
         return []
     name = next(iter(analysed))
@@ -311,15 +313,15 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
         if any(i in replaced or i in dropped for i in indexes):
             continue
         if category == SymbolCategory.NUMERIC:
-            replaced[indexes[0]] = (str(span.symbol.id), Part.NUMBER)
+            replaced[indexes[0]] = (str(span.symbol.id), _NUMBER)
             dropped.update(indexes[1:])
         elif category == SymbolCategory.LOCATION:  # United States / U.S. -> us
-            replaced[indexes[0]] = (str(span.symbol.id).lower(), Part.NAME)
+            replaced[indexes[0]] = (str(span.symbol.id).lower(), _NAME)
             dropped.update(indexes[1:])
         elif category in (SymbolCategory.ORG_CLASS, SymbolCategory.SYMBOL) and len(indexes) == 1:
             ids = sorted(str(sp.symbol.id) for sp in name.spans if [p.index for p in sp.parts] == indexes
                          and sp.symbol.category == category)  # fmt: skip
-            replaced[indexes[0]] = (ids[0].lower(), Part.LEGAL_FORM)
+            replaced[indexes[0]] = (ids[0].lower(), _LEGAL_FORM)
     out: list[tuple[str, Part]] = []
     for index in sorted(forms):
         if index in dropped:
@@ -327,7 +329,8 @@ def _org_parts(text: str) -> list[tuple[str, Part]]:
         if index in replaced:
             out.append(replaced[index])
             continue
-        for token in _NON_ALNUM.split(fold(forms[index])):
+        form = forms[index]  # a part of the folded text: ASCII already, unless rigour rewrote it
+        for token in _NON_ALNUM.split(form if form.isascii() else fold(form)):
             if token:
                 out.append((token, _classify(token, False)))
     return out
@@ -431,12 +434,12 @@ def _join_acronym(tokens: list[str]) -> list[str]:
 
 def _classify(token: str, is_person: bool) -> Part:
     if _DIGITS.match(token):
-        return Part.NUMBER
+        return _NUMBER
     if token in PARTICLES or (not is_person and token in ORG_PARTICLES):
-        return Part.PARTICLE
+        return _PARTICLE
     if len(token) == 1 and is_person:
-        return Part.INITIAL
-    return Part.NAME
+        return _INITIAL
+    return _NAME
 
 
 _SHARED: dict[tuple[Part, ...], tuple[Part, ...]] = {}
@@ -449,7 +452,7 @@ def _part_info(token: str, part: Part) -> _PartInfo:
     """What a form holds of one part: the token (one string object per distinct part, index-wide), its part,
     skeleton and weight. Name parts recur across a million names, so each is worked out once."""
     interned = sys.intern(token)
-    weight = 1.0 if part is Part.INITIAL else PART_WEIGHT[part] * len(interned)
+    weight = 1.0 if part is _INITIAL else PART_WEIGHT[part] * len(interned)
     return interned, part, skeleton(interned), weight
 
 
@@ -465,8 +468,8 @@ def _build(original: str, tokens: list[str], parts: list[Part], compact: str, is
 def _from_parts(original: str, infos: list[_PartInfo], compact: str, is_person: bool) -> NameForm:
     interned, part_tuple, skeletons, weights = zip(*infos, strict=True)
     numbers = _NO_NUMBERS
-    if Part.NUMBER in part_tuple:
-        numbers = frozenset(t for t, p in zip(interned, part_tuple, strict=True) if p is Part.NUMBER)
+    if _NUMBER in part_tuple:
+        numbers = frozenset(t for t, p in zip(interned, part_tuple, strict=True) if p is _NUMBER)
     return NameForm(
         original=original,
         tokens=interned,
@@ -562,7 +565,7 @@ def read_as_latin(arabic: NameForm, latin: NameForm) -> NameForm | None:
     """``arabic`` part by part, each word that can be read as a part of ``latin`` (see ``arabic_reading``) spelt
     as that part, so that the usual part alignment compares the two names; None when no word can."""
     words = arabic_words(arabic.original)
-    targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is Part.NAME]
+    targets = [(t, _letters(t)) for t, p in zip(latin.tokens, latin.parts, strict=True) if p is _NAME]
     tokens: list[str] = []
     changed = False
     for folded, _part, pattern in words:
@@ -587,5 +590,5 @@ def arabic_words(original: str) -> tuple[tuple[str, Part, re.Pattern[str] | None
         folded = _NON_ALNUM.sub("", _fold_word(word))
         if folded:
             part = _classify(folded, True)
-            out.append((folded, part, arabic_reading(word) if part is Part.NAME else None))
+            out.append((folded, part, arabic_reading(word) if part is _NAME else None))
     return tuple(out)
