@@ -62,12 +62,15 @@ def _fewest_syllables(token: str, syllables: frozenset[str]) -> tuple[str, ...] 
 
 _READINGS: dict[str, tuple[str, bool] | None] = {}
 _READINGS_LIMIT = 65536
+_UNREAD: tuple[str, bool] = ("", False)
+"""Not read yet (None is a reading: no Chinese syllables); compared by identity."""
 
 
 def wade_giles_reading(token: str) -> tuple[str, bool] | None:
     """The token in Wade-Giles, and whether only Wade-Giles spells it; None when it is no Chinese syllables."""
-    if token in _READINGS:
-        return _READINGS[token]
+    known = _READINGS.get(token, _UNREAD)
+    if known is not _UNREAD:
+        return known
     if len(_READINGS) >= _READINGS_LIMIT:
         _READINGS.clear()
     reading = _READINGS[token] = _reading(token)

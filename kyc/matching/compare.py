@@ -380,7 +380,7 @@ def _unmatched_weight(form: NameForm, left: list[int], conflict: bool, matched_c
         part = form.parts[i]
         if part is _NUMBER:
             weight += w * 2  # numbers in names are compared exactly: "Vessel 7" is not "Vessel 8"
-        elif part in (_PARTICLE, _LEGAL_FORM):
+        elif part is _PARTICLE or part is _LEGAL_FORM:
             weight += w
         elif conflict:
             weight += (INITIAL_CONFLICT_WEIGHT if part is _INITIAL else w) * CONFLICT_WEIGHT
