@@ -55,10 +55,20 @@ TRANSIENT = (
     NoActiveLists,
 )
 SCREEN_RETRIES = 5
+UNEXPECTED_RETRIES = 1
+"""An error no classifier knows is tried once more on fresh connections before the job fails: after a database
+restart SQLAlchemy can report a broken connection as an internal error (a NotImplementedError reading a result
+with no description), and a job must not fail for a fault of the moment. A real defect fails it a second later."""
 
 
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT) or is_outage(exc)
+
+
+def _retryable(exc: BaseException, retries: int) -> bool:
+    if _is_transient(exc):
+        return retries < SCREEN_RETRIES
+    return retries < UNEXPECTED_RETRIES
 
 
 @app.task(name="kyc.screen_job", bind=True, acks_late=True, max_retries=SCREEN_RETRIES)  # type: ignore[untyped-decorator]
@@ -68,8 +78,8 @@ def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
     try:
         result = run_screening(settings, job_id)
     except Exception as exc:
-        if _is_transient(exc) and self.request.retries < SCREEN_RETRIES:
-            if is_outage(exc):  # connections pooled before the outage may be broken in ways a ping misses
+        if _retryable(exc, self.request.retries):
+            if not isinstance(exc, TRANSIENT) or is_outage(exc):  # pooled connections may be broken past a ping
                 get_engine(settings.database_url).dispose()
             _requeue_quietly(settings, job_id)
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from kyc import index_store
 from kyc.matcher_cache import active_versions, config_from_settings
 from kyc.retention import end_relationship
+from kyc.screening import screen_job
 from kyc.settings import Settings
 from kyc.storage.db import transaction
 from kyc.storage.jobs import ScreeningJob, WebhookDelivery
@@ -240,3 +242,37 @@ def test_a_failed_job_gets_a_callback(hooks: Settings) -> None:
         wait_until(lambda: len(hook.received) == 1, what="failure webhook")
     body = hook.received[0]["body"]
     assert (body["event"], body["id"], body["status"], body["outcome"]) == ("screening.failed", job_id, "failed", None)
+
+
+def _raising(times: int, real: Any) -> Any:
+    """``screen_job`` failing its first ``times`` calls the way SQLAlchemy fails on a connection broken by a
+    database restart (an internal error, not a DBAPIError), then doing its real work."""
+    calls = itertools.count(1)
+
+    def screen(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) <= times:
+            raise NotImplementedError()
+        return real(*args, **kwargs)
+
+    return screen
+
+
+def test_an_unexpected_error_is_tried_once_more_before_the_job_fails(
+    hooks: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_files("un_sc", [list_file(UN_2026)], hooks)
+    monkeypatch.setattr("workers.tasks.screen_job", _raising(1, screen_job))
+    recovered = submit(hooks, "unexpected-once")
+    screen_job_task.delay(recovered)
+    assert wait_for(hooks.database_url, recovered) == "completed"
+
+    monkeypatch.setattr("workers.tasks.screen_job", _raising(10, screen_job))
+    with receiver() as hook:
+        broken = submit(hooks, "unexpected-always", hook.url)
+        screen_job_task.delay(broken)
+        assert wait_for(hooks.database_url, broken) == "failed"
+        wait_until(lambda: len(hook.received) == 1, what="failure webhook")
+    with transaction(hooks.database_url) as session:
+        job = session.get(ScreeningJob, broken)
+        assert job is not None
+        assert (job.attempts, job.error) == (2, "NotImplementedError during screening")
