@@ -65,25 +65,35 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT) or is_outage(exc)
 
 
-def _retryable(exc: BaseException, retries: int) -> bool:
-    if _is_transient(exc):
-        return retries < SCREEN_RETRIES
-    return retries < UNEXPECTED_RETRIES
+def _retryable(exc: BaseException, retries: int, unexpected: int) -> bool:
+    """Within the task's retry budget, a transient fault always earns another try and an unknown error only
+    ``UNEXPECTED_RETRIES`` of its own, counted apart: a restart often shows first as an outage, then as the
+    internal error on the next attempt."""
+    if retries >= SCREEN_RETRIES:
+        return False
+    return _is_transient(exc) or unexpected < UNEXPECTED_RETRIES
 
 
 @app.task(name="kyc.screen_job", bind=True, acks_late=True, max_retries=SCREEN_RETRIES)  # type: ignore[untyped-decorator]
-def screen_job_task(self: Task[Any, Any], job_id: str) -> dict[str, Any]:
-    """Screen one job end to end; a finished job is skipped, so redelivery and sweeper re-enqueues are safe."""
+def screen_job_task(self: Task[Any, Any], job_id: str, unexpected: int = 0) -> dict[str, Any]:
+    """Screen one job end to end; a finished job is skipped, so redelivery and sweeper re-enqueues are safe.
+
+    ``unexpected`` counts the earlier tries that ended in an error no classifier knows (see ``_retryable``)."""
     settings = current_settings()
     try:
         result = run_screening(settings, job_id)
     except Exception as exc:
-        if _retryable(exc, self.request.retries):
-            if not isinstance(exc, TRANSIENT) or is_outage(exc):  # pooled connections may be broken past a ping
+        if _retryable(exc, self.request.retries, unexpected):
+            transient = _is_transient(exc)
+            if not transient or is_outage(exc):  # pooled connections may be broken past a ping
                 get_engine(settings.database_url).dispose()
             _requeue_quietly(settings, job_id)
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)
-            raise self.retry(exc=exc, countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60)) from exc
+            raise self.retry(
+                kwargs={"job_id": job_id, "unexpected": unexpected + (not transient)},
+                exc=exc,
+                countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60),
+            ) from exc
         with transaction(settings.database_url) as session:
             reason = str(exc) if isinstance(exc, NoActiveLists) else f"{type(exc).__name__} during screening"
             fail_job(session, job_id, reason)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from kyc import index_store
 from kyc.matcher_cache import active_versions, config_from_settings
@@ -244,14 +245,15 @@ def test_a_failed_job_gets_a_callback(hooks: Settings) -> None:
     assert (body["event"], body["id"], body["status"], body["outcome"]) == ("screening.failed", job_id, "failed", None)
 
 
-def _raising(times: int, real: Any) -> Any:
-    """``screen_job`` failing its first ``times`` calls the way SQLAlchemy fails on a connection broken by a
-    database restart (an internal error, not a DBAPIError), then doing its real work."""
-    calls = itertools.count(1)
+def _raising(errors: list[Exception], real: Any) -> Any:
+    """``screen_job`` raising ``errors`` one call each, then doing its real work. ``NotImplementedError`` stands for
+    the way SQLAlchemy can fail on a connection broken by a database restart (an internal error, not a DBAPIError)."""
+    pending = iter(errors)
 
     def screen(*args: Any, **kwargs: Any) -> Any:
-        if next(calls) <= times:
-            raise NotImplementedError()
+        error = next(pending, None)
+        if error is not None:
+            raise error
         return real(*args, **kwargs)
 
     return screen
@@ -261,12 +263,18 @@ def test_an_unexpected_error_is_tried_once_more_before_the_job_fails(
     hooks: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_files("un_sc", [list_file(UN_2026)], hooks)
-    monkeypatch.setattr("workers.tasks.screen_job", _raising(1, screen_job))
+    monkeypatch.setattr("workers.tasks.screen_job", _raising([NotImplementedError()], screen_job))
     recovered = submit(hooks, "unexpected-once")
     screen_job_task.delay(recovered)
     assert wait_for(hooks.database_url, recovered) == "completed"
 
-    monkeypatch.setattr("workers.tasks.screen_job", _raising(10, screen_job))
+    outage = OperationalError("BEGIN", {}, Exception("server closed the connection unexpectedly"))
+    monkeypatch.setattr("workers.tasks.screen_job", _raising([outage, NotImplementedError()], screen_job))
+    after_outage = submit(hooks, "unexpected-after-outage")
+    screen_job_task.delay(after_outage)
+    assert wait_for(hooks.database_url, after_outage) == "completed"
+
+    monkeypatch.setattr("workers.tasks.screen_job", _raising([NotImplementedError()] * 10, screen_job))
     with receiver() as hook:
         broken = submit(hooks, "unexpected-always", hook.url)
         screen_job_task.delay(broken)
