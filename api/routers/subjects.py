@@ -30,8 +30,8 @@ Corrector = Annotated[Principal, Depends(require(Permission.CORRECT_SUBJECT))]
 
 
 class SubjectLookup(BaseModel):
-    personal_id: str | None = Field(None, min_length=1, max_length=64, description="Personal identity code.")
-    party_id: str | None = Field(None, min_length=1, max_length=36)
+    personal_id: SingleLineText | None = Field(None, min_length=1, max_length=64, description="Personal identity code.")
+    party_id: SingleLineText | None = Field(None, min_length=1, max_length=36)
     reference: SingleLineText | None = Field(None, max_length=128, description="The DPO's own case reference.")
 
     @model_validator(mode="after")

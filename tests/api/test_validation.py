@@ -163,6 +163,9 @@ def test_correction_reasons_and_values_refuse_nul(world: dict[str, Any]) -> None
     _refused(client.post(url, json=bad_value, headers=dpo), "value")
     export = client.post("/v1/subjects/export", json={"party_id": world["party"], "reference": f"D{NUL}"}, headers=dpo)
     _refused(export, "reference")
+    for field in ("party_id", "personal_id"):  # a lookup key with NUL never reaches PostgreSQL (it was a 503)
+        for path in ("/v1/subjects/export", "/v1/subjects/erasure"):
+            _refused(client.post(path, json={field: f"{NUL}V", "reference": "D-1"}, headers=dpo), field)
 
 
 def test_notification_reference_and_block_lift_texts_refuse_nul(world: dict[str, Any]) -> None:
