@@ -32,6 +32,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from celery import Celery
 
 from kyc.access import Role
 from tests.support.env import REPO, list_file
@@ -165,6 +166,25 @@ def _running_count(stack: Stack) -> int:
     return int(_query(stack, "SELECT count(*) FROM screening_jobs WHERE status = 'running'")[0][0])
 
 
+def _claimed_on(stack: Stack, worker: str) -> list[str]:
+    """The screening jobs this worker is executing and has already claimed (the row says running).
+
+    Celery's remote control names the tasks in the worker's hands; the row tells a claimed job from one just
+    received, so a kill then certainly interrupts a screening under way rather than an idle worker or a claim.
+    """
+    node = f"{worker}@{stack.env['HOSTNAME']}"
+    control = Celery(broker=stack.env["KYC_BROKER_URL"]).control
+    try:
+        active = control.inspect(destination=[node], timeout=1, limit=1).active() or {}  # limit: return on the reply
+    except Exception:  # the broker may be between restarts: nothing known is nothing running
+        return []
+    in_hand = [task["args"][0] for task in active.get(node, []) if task.get("name") == "kyc.screen_job"]
+    if not in_hand:
+        return []
+    rows = _query(stack, "SELECT id FROM screening_jobs WHERE status = 'running' AND id = ANY(%s)", in_hand)
+    return [row[0] for row in rows]
+
+
 def _open_jobs(stack: Stack) -> set[str]:
     rows = _query(stack, "SELECT id FROM screening_jobs WHERE status IN ('queued', 'running')")
     return {row[0] for row in rows}
@@ -179,6 +199,8 @@ class Fault:
     outage_seconds: float = 0.0
     running_at_fault: int = 0
     stop_seconds: float | None = None
+    interrupted: list[str] = field(default_factory=list)
+    """The claimed jobs a worker held when it was killed."""
 
 
 def _inject(stack: Stack, fault: Fault) -> None:
@@ -187,10 +209,10 @@ def _inject(stack: Stack, fault: Fault) -> None:
     fault.at, fault.wall = time.monotonic(), time.time()
     if fault.name.startswith("sigkill worker"):
         worker = "worker1" if fault.name.endswith("1") else "worker2"
-        deadline = time.monotonic() + 10
-        while _running_count(stack) == 0 and time.monotonic() < deadline:  # mid-job: wait for one to run
+        deadline = time.monotonic() + 30
+        while not (in_hand := _claimed_on(stack, worker)) and time.monotonic() < deadline:  # mid-job on this worker
             time.sleep(0.02)
-        fault.running_at_fault = _running_count(stack)
+        fault.running_at_fault, fault.interrupted = len(in_hand), in_hand
         stack.kill(worker)
         time.sleep(1)  # compose restarts the container (restart: unless-stopped)
         stack.spawn(worker, stack.command("worker", node=worker))
@@ -276,6 +298,7 @@ def test_every_accepted_job_completes_exactly_once_through_the_faults(stack: Sta
         "responses_other_5xx": len(server_errors),
         "connection_errors": sum(1 for a in answers if a[1] == 0),
         "attempts": {str(k): v for k, v in sorted(attempts.items())},
+        "restarts_after_a_crash": [f"{name} (exit {code})" for name, code in stack.restarts],
         "faults": [],
     }
     for fault in faults:
@@ -286,6 +309,7 @@ def test_every_accepted_job_completes_exactly_once_through_the_faults(stack: Sta
                 "fault": fault.name,
                 "outage_seconds": round(fault.outage_seconds, 1),
                 "jobs_running_at_fault": fault.running_at_fault,
+                **({"jobs_interrupted": len(fault.interrupted)} if fault.name.startswith("sigkill") else {}),
                 "jobs_open_at_fault": len(fault.open_jobs),
                 **({"graceful_stop_seconds": round(fault.stop_seconds, 1)} if fault.stop_seconds is not None else {}),
                 "first_completion_after_s": round(min(after) - fault.wall, 1) if after else None,
@@ -303,7 +327,14 @@ def test_every_accepted_job_completes_exactly_once_through_the_faults(stack: Sta
     assert figures["completed"] == len(accepted) and figures["failed"] == 0
     assert twice == [] and duplicate_hits == []
     assert with_hits >= JOBS // 10 // 2  # the listed persons were found
-    assert max(int(k) for k in figures["attempts"]) >= 2, "no fault hit a job mid-screening"
+    kills = [fault for fault in faults if fault.name.startswith("sigkill")]
+    assert all(fault.interrupted for fault in kills), "a worker was killed holding no claimed job"
+    rerun = _query(
+        stack,
+        "SELECT count(*) FROM screening_jobs WHERE attempts >= 2 AND id = ANY(%s)",
+        [job for fault in kills for job in fault.interrupted],
+    )[0][0]
+    assert rerun >= 1, "no interrupted job was claimed again"
 
 
 def _active_un(stack: Stack) -> tuple[int, int]:

@@ -3,7 +3,9 @@ Redis server of the stack's own, the one-shot migration, the API, Celery workers
 group, so a test can SIGKILL a worker with its pool children as an OOM kill or a lost host would.
 
 Only the host names, ports and container paths are mapped to local ones (as ``tests/test_deployment.py`` does);
-extra settings a test gives (shorter sweeper intervals) are added to the compose environment.
+extra settings a test gives (shorter sweeper intervals) are added to the compose environment. The services compose
+restarts (``restart: unless-stopped``) are restarted here too when they exit on their own, and each such restart is
+recorded in ``Stack.restarts``, so a crash is neither hidden by the restart nor taken for a stuck job.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -65,6 +68,13 @@ class Stack:
         self.extra_env = extra_env or {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env: dict[str, str] = {}
+        self.restarts: list[tuple[str, int]] = []
+        """(process name, exit code) of each restart the stack made after a process exited on its own."""
+        self._argv: dict[str, list[str]] = {}
+        self._held: set[str] = set()  # stopped or killed by the test, or never to be restarted (the migration)
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -118,18 +128,40 @@ class Stack:
         for n in range(1, workers + 1):
             self.spawn(f"worker{n}", self.command("worker", node=f"worker{n}"))
         self.spawn("beat", self.command("beat"))
+        self._supervisor.start()
         return self
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start a service's process; it is restarted whenever it exits until the test stops or kills it."""
+        with self._lock:
+            return self._spawn(name, argv)
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = (self.folder / f"{name}.log").open("ab")
         process = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        self.processes[name] = process
+        self.processes[name], self._argv[name] = process, argv
+        self._held.discard(name)
         return process
+
+    def _supervise(self) -> None:
+        """Compose's ``restart: unless-stopped``: a process that exited by itself is started again."""
+        while not self._closing.wait(0.5):
+            with self._lock:
+                for name, process in list(self.processes.items()):
+                    code = process.poll()
+                    if code is not None and name not in self._held and not self._closing.is_set():
+                        self.restarts.append((name, code))
+                        self._spawn(name, self._argv[name])
+
+    def _hold(self, name: str) -> subprocess.Popen[bytes]:
+        with self._lock:
+            self._held.add(name)
+            return self.processes[name]
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and its children (a worker's pool): nothing gets to clean up."""
-        process = self.processes[name]
+        process = self._hold(name)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(20)
@@ -137,7 +169,7 @@ class Stack:
     def stop(self, name: str, timeout: float = 60) -> float:
         """SIGTERM to the main process only, as ``docker stop`` sends it; SIGKILL after ``timeout``. The seconds the
         process took to exit."""
-        process = self.processes[name]
+        process = self._hold(name)
         started = time.monotonic()
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -179,6 +211,9 @@ class Stack:
             return ""
 
     def close(self) -> None:
+        self._closing.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join(5)
         for name, process in list(self.processes.items()):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
