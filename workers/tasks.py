@@ -90,7 +90,8 @@ def screen_job_task(self: Task[Any, Any], job_id: str, unexpected: int = 0) -> d
             _requeue_quietly(settings, job_id)
             log.warning("screening.retry", job_id=job_id, error=type(exc).__name__, attempt=self.request.retries + 1)
             raise self.retry(
-                kwargs={"job_id": job_id, "unexpected": unexpected + (not transient)},
+                args=(job_id,),  # both given: Celery otherwise reuses the first delivery's own (job_id twice)
+                kwargs={"unexpected": unexpected + (not transient)},
                 exc=exc,
                 countdown=webhooks.backoff_seconds(self.request.retries + 1, 1.0, 60),
             ) from exc
