@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 if TYPE_CHECKING:
@@ -136,9 +136,12 @@ def is_outage(exc: BaseException) -> bool:
         return not is_retryable_conflict(exc)
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:
+        return True
     # A driver error without a SQLSTATE never came from the server: the client's connection state broke (after a
-    # server restart psycopg may report "can't change 'autocommit' now" or an unexpected result from BEGIN).
-    return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", "") is None
+    # server restart psycopg may report "can't change 'autocommit' now" or an unexpected result from BEGIN). A
+    # value the driver cannot send (a NUL in a text) is a data error of its own: no retry would get it through.
+    return not isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", "") is None
 
 
 def run_transaction(url: str, work: Callable[[Session], T], *, attempts: int = 4) -> T:

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from kyc import audit
 from kyc.access import Principal, Role
-from kyc.storage.db import dispose_engines, migrate, transaction
+from kyc.storage.db import dispose_engines, is_outage, migrate, transaction
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +61,16 @@ def test_the_head_is_read_from_the_migration_files_as_alembic_reads_it(tmp_path:
     assert at_head(url)
     migrate(url)  # at head: nothing to do, and no error
     dispose_engines()
+
+
+def test_a_value_the_driver_cannot_send_is_no_outage_but_a_lost_server_is(pg_url: str) -> None:
+    """A NUL in a text is refused by psycopg before it reaches PostgreSQL (no SQLSTATE): answered as a 503, a
+    client would retry the same bad value for ever. A connection the server dropped is an outage."""
+    with pytest.raises(DBAPIError) as refused, transaction(pg_url) as session:
+        session.execute(text("SELECT :value"), {"value": "party\x00id"})
+    assert getattr(refused.value.orig, "sqlstate", "") is None
+    assert not is_outage(refused.value)
+
+    with pytest.raises(DBAPIError) as dropped, transaction(pg_url) as session:
+        session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+    assert is_outage(dropped.value)
