@@ -31,7 +31,7 @@ from kyc.matching.compare import (
 )
 from kyc.matching.index import IndexBuilder, IntArray, TokenIndex, union_ids
 from kyc.matching.model import ENGINE_VERSION, Match, MatchConfig, Query
-from kyc.matching.normalize import NameForm, name_form
+from kyc.matching.normalize import NameForm, Part, name_form, part_keys
 
 MIN_IDENTIFIER_LENGTH = 6
 """Shorter numbers collide across countries and registers too often to be evidence on their own."""
@@ -110,6 +110,38 @@ def _first_readings(forms: list[NameForm], offsets: list[int], sizes: list[int],
     return first
 
 
+_NAME_PART = Part.NAME
+
+
+class _KeyIds:
+    """The index key ids of a listed name: ``NameForm.key_groups`` filed in an ``IndexBuilder``, with the ids of
+    each name part remembered by its token for the build, since a million names share a few hundred thousand
+    parts (the groups themselves are made and looked up once per part, not once per name)."""
+
+    def __init__(self, index: IndexBuilder) -> None:
+        self._index = index
+        self._of_token: tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]] = ({}, {})
+        """Organisation rules, person rules: the key ids of a token that is a name part."""
+
+    def __call__(self, form: NameForm) -> list[int]:
+        person = form.is_person
+        known_ids = self._of_token[person]
+        ids: list[int] = []
+        for token, part in zip(form.tokens, form.parts, strict=True):
+            if part is _NAME_PART:
+                known = known_ids.get(token)
+                if known is None:
+                    group = part_keys(token, part, person)
+                    known = known_ids[token] = self._index.key_ids(group) if group is not None else ()
+                ids.extend(known)
+            elif (group := part_keys(token, part, person)) is not None:
+                ids.extend(self._index.key_ids(group))
+        if not ids:  # as key_groups: a name of particles or legal forms only is found by its tokens
+            for group in form.key_groups():
+                ids.extend(self._index.key_ids(group))
+        return ids
+
+
 class Matcher:
     """Screens queries against a fixed set of ``(version_id, entry)`` pairs."""
 
@@ -185,6 +217,7 @@ class Matcher:
         # The same name is listed by several sources (a third of all names): normalised once, the form shared.
         prepared: dict[tuple[str, str], NameForm] = {}
         reading = _Readings()
+        keys = _KeyIds(index)
         for entry_id, (_version, entry) in enumerate(kept):
             schema = form_schema(entry.schema_.value)
             parts_slot: dict[str, int] = {}
@@ -207,7 +240,7 @@ class Matcher:
                     slot = slots.get(key)
                     if slot is None:
                         slot = slots[key] = len(slots)
-                        index.add_groups(slot, form.key_groups(), form.compact)
+                        index.add_ids(slot, keys(form), form.compact)
                     parts_slot[parts] = slot
                 # else the entry's name in another script, read otherwise (Абу Банат beside Abu Banat): retrieved
                 # with the slot of its first spelling, as before, and compared as written.

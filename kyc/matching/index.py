@@ -63,15 +63,22 @@ class IndexBuilder:
     def add_groups(self, name_id: int, groups: Iterable[tuple[str, ...]], compact: str) -> None:
         """``add`` with the keys as the groups of ``NameForm.key_groups``: each group's key ids are looked up once
         per process, since the same name parts recur across a million names."""
-        key_ids = self._key_ids
-        group_ids = self._group_ids
         ids: list[int] = []
         for group in groups:
-            known = group_ids.get(group)
-            if known is None:
-                known = group_ids[group] = tuple({key_ids.setdefault(key, len(key_ids)) for key in group})
-            ids.extend(known)
-        self._file(name_id, ids if len(set(ids)) == len(ids) else list(dict.fromkeys(ids)), compact)
+            ids.extend(self.key_ids(group))
+        self.add_ids(name_id, ids, compact)
+
+    def key_ids(self, group: tuple[str, ...]) -> tuple[int, ...]:
+        """The ids of one group of keys (a new key gets the next id), remembered per group."""
+        known = self._group_ids.get(group)
+        if known is None:
+            key_ids = self._key_ids
+            known = self._group_ids[group] = tuple({key_ids.setdefault(key, len(key_ids)) for key in group})
+        return known
+
+    def add_ids(self, name_id: int, key_ids: list[int], compact: str) -> None:
+        """File a name under key ids from ``key_ids`` (a key repeated across groups is filed once)."""
+        self._file(name_id, key_ids if len(set(key_ids)) == len(key_ids) else list(dict.fromkeys(key_ids)), compact)
 
     def _file(self, name_id: int, key_ids: list[int], compact: str) -> None:
         self._pair_keys.extend(key_ids)

@@ -107,7 +107,7 @@ class NameForm:
         groups = [
             group
             for token, part in zip(self.tokens, self.parts, strict=True)
-            if (group := _part_keys(token, part, person)) is not None
+            if (group := part_keys(token, part, person)) is not None
         ]
         if not groups:  # a name made only of particles or legal forms still needs to be findable
             groups = [(t,) for t in self.tokens if t]
@@ -118,7 +118,7 @@ class NameForm:
 
 
 @lru_cache(maxsize=262144)
-def _part_keys(token: str, part: Part, person: bool) -> tuple[str, ...] | None:
+def part_keys(token: str, part: Part, person: bool) -> tuple[str, ...] | None:
     """The index keys of one name part (see ``NameForm.key_groups``), or None for a part that is no key."""
     if part is _NAME and len(token) > 1:
         if person:
