@@ -17,13 +17,13 @@ RUN apt-get update \
 WORKDIR /src
 
 # Dependencies first (cached layer), then the code.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY kyc ./kyc
 COPY lists ./lists
 COPY workers ./workers
 COPY api ./api
 COPY cli ./cli
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm AS runtime
 

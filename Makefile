@@ -9,10 +9,10 @@ YENTE_MODELS := yente==5.5.0
 
 .PHONY: install run test test-fast lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps '$(YENTE_MODELS)'
 	touch $(STAMP)
 
@@ -39,7 +39,7 @@ lint: $(STAMP)
 
 # The engine's benchmarks beside logic-v2 (a quiet machine; each prints its figures, `--write` records them).
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench.matching
 	$(BIN)/python -m bench.nearmiss
 	$(BIN)/python -m bench.index
