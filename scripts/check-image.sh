@@ -92,13 +92,13 @@ in_root "$BUILDER" "apt-get update -q >/dev/null && apt-get install -y -q --no-i
     python3 python3-venv python3-dev ca-certificates $(packages builder) >/dev/null 2>&1 \
     && update-ca-certificates >/dev/null"
 mkdir -p "$BUILDER/src"
-cp "$REPO/pyproject.toml" "$REPO/README.md" "$BUILDER/src/"
+cp "$REPO/pyproject.toml" "$REPO/README.md" "$REPO/constraints.txt" "$BUILDER/src/"
 for dir in $(sed -n 's/^COPY \([a-z]*\) \.\/\1$/\1/p' "$REPO/Dockerfile"); do
     cp -a "$REPO/$dir" "$BUILDER/src/$dir"
     find "$BUILDER/src/$dir" -name __pycache__ -prune -exec rm -rf {} +
 done
-log "builder: pip wheel --wheel-dir /wheels ."
-in_root "$BUILDER" "python3 -m venv /opt/venv && cd /src && pip wheel -q --wheel-dir /wheels ." \
+log "builder: pip wheel --constraint constraints.txt --wheel-dir /wheels ."
+in_root "$BUILDER" "python3 -m venv /opt/venv && cd /src && pip wheel -q --constraint constraints.txt --wheel-dir /wheels ." \
     || die "pip wheel failed in the builder root"
 ls "$BUILDER/wheels" | grep -qi '^pyicu-.*\.whl$' || die "no PyICU wheel was built"
 

@@ -4,8 +4,8 @@ group, so a test can SIGKILL a worker with its pool children as an OOM kill or a
 
 Only the host names, ports and container paths are mapped to local ones (as ``tests/test_deployment.py`` does);
 extra settings a test gives (shorter sweeper intervals) are added to the compose environment. The services compose
-restarts (``restart: unless-stopped``) are restarted here too when they exit on their own, and each such restart is
-recorded in ``Stack.restarts``, so a crash is neither hidden by the restart nor taken for a stuck job.
+restarts (``restart: unless-stopped``) are restarted here too when they exit on their own, and each such exit is
+recorded in ``Stack.crashes``, so a crash is neither hidden by the restart nor taken for a stuck job.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from tests.support.live import free_port
 COMPOSE = REPO / "docker-compose.yml"
 BIN = Path(sys.executable).parent
 _VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+RESTART_MARK = "=== stack:"
+"""Written into a process's log where it exited by itself, before the restarted process appends its own output."""
 
 
 def compose() -> dict[str, Any]:
@@ -68,10 +70,10 @@ class Stack:
         self.extra_env = extra_env or {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env: dict[str, str] = {}
-        self.restarts: list[tuple[str, int]] = []
-        """(process name, exit code) of each restart the stack made after a process exited on its own."""
+        self.crashes: list[tuple[str, int]] = []
+        """(process name, exit code) of each exit the test did not cause; the stack restarted the process."""
         self._argv: dict[str, list[str]] = {}
-        self._held: set[str] = set()  # stopped or killed by the test, or never to be restarted (the migration)
+        self._held: set[str] = set()  # stopped or killed by the test: not restarted until it spawns them again
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
@@ -150,14 +152,31 @@ class Stack:
             with self._lock:
                 for name, process in list(self.processes.items()):
                     code = process.poll()
-                    if code is not None and name not in self._held and not self._closing.is_set():
-                        self.restarts.append((name, code))
+                    if code is None or name in self._held or self._closing.is_set():
+                        continue
+                    self._crashed(name, code)
+                    try:
                         self._spawn(name, self._argv[name])
+                    except OSError as exc:  # tried again on the next round; the crash is on record already
+                        self._mark(name, f"restart failed: {exc}")
+
+    def _crashed(self, name: str, code: int) -> None:
+        self.crashes.append((name, code))
+        self._mark(name, f"exited with {code}; restarted by the stack")
+
+    def _mark(self, name: str, text: str) -> None:
+        with (self.folder / f"{name}.log").open("a", encoding="utf-8") as log:
+            log.write(f"{RESTART_MARK} {text}\n")
 
     def _hold(self, name: str) -> subprocess.Popen[bytes]:
+        """The process, no longer restarted; one that had already exited by itself is a crash all the same."""
         with self._lock:
+            process = self.processes[name]
+            code = process.poll()
+            if code is not None and name not in self._held:
+                self._crashed(name, code)
             self._held.add(name)
-            return self.processes[name]
+            return process
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and its children (a worker's pool): nothing gets to clean up."""
@@ -191,14 +210,16 @@ class Stack:
 
     def wait_http(self, path: str, timeout: float = 120) -> httpx.Response:
         deadline = time.monotonic() + timeout
-        last: Any = None
+        last: httpx.Response | httpx.HTTPError | None = None
         while time.monotonic() < deadline:
             try:
-                last = httpx.get(self.base_url + path, timeout=5)
-                if last.status_code == 200:
-                    return last
+                response = httpx.get(self.base_url + path, timeout=5)
             except httpx.HTTPError as exc:
                 last = exc
+            else:
+                if response.status_code == 200:
+                    return response
+                last = response
             if self.processes["api"].poll() is not None:
                 break
             time.sleep(0.2)
@@ -209,6 +230,11 @@ class Stack:
             return (self.folder / f"{name}.log").read_text(errors="replace")[-size:]
         except OSError:
             return ""
+
+    def crash_log(self, name: str, size: int = 4000) -> str:
+        """The end of the log of the process's first crash: what it wrote before it exited by itself."""
+        text = self.log_tail(name, size=10**8)
+        return text[: text.find(RESTART_MARK)][-size:] if RESTART_MARK in text else text[-size:]
 
     def close(self) -> None:
         self._closing.set()

@@ -6,10 +6,12 @@ import csv
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kyc.entry import Entry, Name, NameKind, Schema
 from kyc.matching import ENGINE_VERSION, MatchConfig, Matcher, Query
+from kyc.matching.index import IndexBuilder
 from kyc.versions import RawFile
 from lists.registry import get_adapter
 from lists.un_sc import UnScAdapter
@@ -305,3 +307,33 @@ def test_a_typo_in_the_one_distinctive_word_is_ranked_by_spelling_among_names_sh
     assert ("us_csl", "30383") in {(m.source, m.source_ref) for m in matcher.screen(query)}
     forms = [f for group in matcher._query_forms(query).values() for f in group]
     assert len(matcher._candidate_ids(forms)) <= 2 * matcher.config.candidates + 1
+
+
+def test_the_build_files_each_name_under_its_key_groups() -> None:
+    """The build files a listed name through key ids remembered per name part: the index must be the one that
+    filing each name's ``key_groups`` makes, for names of particles only, one-letter parts, numbers, a country in
+    an organisation name and one token under person and organisation rules."""
+    crafted = [
+        (Schema.PERSON, "al bin"),
+        (Schema.PERSON, "J Smith 3"),
+        (Schema.PERSON, "Smith"),
+        (Schema.ORGANIZATION, "Bank of Russia"),
+        (Schema.ORGANIZATION, "al"),
+        (Schema.ORGANIZATION, "Smith Holdings LLC"),
+        (Schema.VESSEL, "Snow Storm 2"),
+    ]
+    made = [
+        Entry.model_construct(source="t", source_ref=f"T{n}", schema_=schema, names=(Name(value=value),))
+        for n, (schema, value) in enumerate(crafted)
+    ]
+    matcher = Matcher.build([*((7, e) for e in un_entries()), *((8, e) for e in made)])
+    offsets = matcher._slot_offsets.tolist()
+    builder = IndexBuilder()
+    for slot in range(len(offsets) - 1):
+        first = matcher._forms[offsets[slot]]  # the name the slot was filed with
+        builder.add_groups(slot, first.key_groups(), first.compact)
+    keys, arrays = builder.freeze().arrays()
+    built_keys, built_arrays = matcher._index.arrays()
+    assert len(keys) > 5000 and keys == built_keys and arrays.keys() == built_arrays.keys()
+    for name, array in arrays.items():
+        assert np.array_equal(array, built_arrays[name]), name
