@@ -367,20 +367,21 @@ def test_every_role_against_every_page(db_url: str) -> None:
             continue  # below, last
         url = template.format(**ids)
         form = {k: v.format(**ids) for k, v in PAGE_FORMS.get((method, template), {}).items()}
-        for label, role in [("anonymous", None), *((r.value, r) for r in Role)]:
-            client = anonymous if role is None else clients[role]
+        visitors: list[tuple[str, Role | None]] = [("anonymous", None), *((r.value, r) for r in Role)]
+        for label, visitor in visitors:
+            client = anonymous if visitor is None else clients[visitor]
             if method == "GET":
                 status = client.get(url).status_code
             else:
-                page = client.get("/ui/account" if role is not None else "/ui/login").text
+                page = client.get("/ui/account" if visitor is not None else "/ui/login").text
                 status = client.post(url, data={**form, "csrf_token": _csrf(page)}).status_code
-            if not _page_as_expected(status, expected, role, method, template):
+            if not _page_as_expected(status, expected, visitor, method, template):
                 failures.append(f"{method} {template} as {label}: got {status}")
-    for role, client in clients.items():
+    for signed_in, client in clients.items():
         page = client.get("/ui/account")
         status = client.post("/ui/logout", data={"csrf_token": _csrf(page.text)}).status_code
         if status != 303 or client.get("/ui/account").status_code != 303:
-            failures.append(f"POST /ui/logout as {role.value}: got {status}")
+            failures.append(f"POST /ui/logout as {signed_in.value}: got {status}")
     assert not failures, "\n".join(failures)
 
 

@@ -33,7 +33,8 @@ def _imported(args: list[str]) -> list[str]:
         [sys.executable, "-c", probe, json.dumps(args)], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert "Usage: kyc" in done.stdout, done.stderr
-    return json.loads(done.stderr.strip().splitlines()[-1])
+    imported: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return imported
 
 
 @pytest.mark.parametrize("args", [["--help"], ["db", "--help"], []])

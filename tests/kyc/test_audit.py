@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable
 from typer.testing import CliRunner
 
 from api.deps import get_settings as api_settings
@@ -20,6 +21,7 @@ from kyc import access, audit
 from kyc.access import Principal, Role
 from kyc.settings import Settings, get_settings
 from kyc.storage.access import AuditLog
+from kyc.storage.base import utcnow
 from kyc.storage.db import get_engine, transaction
 from tests.support.audit import HEAD, LOG, delete_head, rewrite, tamper, truncate_tail
 
@@ -293,7 +295,7 @@ def test_tail_truncation_with_the_head_moved_back_needs_a_checkpoint(db_url: str
     truncate_tail(db_url, 4)
     assert _verify(db_url).ok  # indistinguishable from a shorter chain without an external checkpoint
     with transaction(db_url) as session:
-        anchor = audit.Anchor(6, "f" * 64, 0, audit.utcnow())
+        anchor = audit.Anchor(6, "f" * 64, 0, utcnow())
         result = audit.verify(session, anchors=[anchor])
     assert (
         result.verdict is audit.Verdict.TRUNCATED
@@ -328,7 +330,7 @@ def test_restore_head_refuses_a_chain_that_does_not_hold(db_url: str) -> None:
 def test_head_triggers_refuse_delete_moving_back_and_changing_the_legacy_boundary(db_url: str) -> None:
     _append(db_url, 3)
     engine = get_engine(db_url)
-    statements = [
+    statements: list[Executable] = [
         HEAD.delete(),
         update(HEAD).values(last_id=1),
         update(HEAD).values(legacy_until=3),

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from kyc import cases
-from kyc.access import Role
+from kyc.access import Principal, Role
 from kyc.matcher_cache import matcher_for
 from kyc.review import DecisionRefused, ReviewError, case_decisions
 from kyc.review import cases as workflow
@@ -44,16 +44,9 @@ def the_case(settings: Settings, job_id: str) -> tuple[Case, list[Hit]]:
         return case, hits
 
 
-def decide(settings: Settings, case_id: str, verdict: str, who: object, reason: str = "checked") -> object:
+def decide(settings: Settings, case_id: str, verdict: str, who: Principal, reason: str = "checked") -> object:
     with transaction(settings.database_url) as session:
-        return case_decisions.decide_case(
-            session,
-            case_id,
-            verdict,
-            reason,
-            who,
-            high_score=settings.four_eyes_score,  # type: ignore[arg-type]
-        )
+        return case_decisions.decide_case(session, case_id, verdict, reason, who, high_score=settings.four_eyes_score)
 
 
 def test_one_designation_on_three_lists_is_one_case_decided_once_and_reopened_by_a_changed_listing(

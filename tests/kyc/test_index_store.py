@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kyc import index_store
+from kyc.countries import COUNTRY_NAMES_FILE
 from kyc.entry import Entry
 from kyc.matching import MatchConfig, Matcher, Query
 from kyc.versions import RawFile
@@ -80,8 +81,8 @@ def test_new_country_names_make_a_new_index_key(tmp_path: Path, monkeypatch: pyt
     name forms, so an index built with the old one must not be read."""
     before = index_store.index_key({"un_sc": (1, "sha", "1")}, MatchConfig())
     changed = tmp_path / "country_names.tsv"
-    changed.write_text(index_store.COUNTRY_NAMES_FILE.read_text(encoding="utf-8") + "atlantis\tXA\n", encoding="utf-8")
-    monkeypatch.setattr(index_store, "COUNTRY_NAMES_FILE", changed)
+    changed.write_text(COUNTRY_NAMES_FILE.read_text(encoding="utf-8") + "atlantis\tXA\n", encoding="utf-8")
+    monkeypatch.setattr("kyc.index_store.COUNTRY_NAMES_FILE", changed)
     index_store.engine_digest.cache_clear()
     try:
         assert index_store.index_key({"un_sc": (1, "sha", "1")}, MatchConfig()) != before

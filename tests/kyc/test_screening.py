@@ -141,10 +141,8 @@ def test_clear_and_sanction_outcomes(lists: Settings) -> None:
         hit = session.execute(select(Hit).where(Hit.job_id == listed).order_by(Hit.score.desc())).scalars().first()
         job = session.get(ScreeningJob, listed)
     assert hit is not None and (hit.source_ref, hit.kind, hit.priority) == ("QDi.430", "sanction", "high")
-    assert job is not None and job.list_versions == {
-        "un_sc": hit.version_id,
-        "opensanctions": job.list_versions["opensanctions"],
-    }  # type: ignore[index]
+    assert job is not None and job.list_versions is not None
+    assert job.list_versions == {"un_sc": hit.version_id, "opensanctions": job.list_versions["opensanctions"]}
     assert job.engine_version == hit.engine_version and job.config_hash == hit.config_hash
     # Re-running a completed job is a no-op (a redelivered task).
     assert run_screening(lists, listed)["skipped"] is True

@@ -132,7 +132,7 @@ def test_identity_codes_are_masked_in_the_echoed_query_and_in_listed_entities() 
     listed = Entry(
         source="fi_national",
         source_ref="FI-1",
-        schema="Person",
+        schema_="Person",
         names=(Name(value="Matti Meikäläinen"),),
         identifiers=(Identifier(type="national_id", number="170580-123L"),),
         remarks="henkilötunnus 170580-123L",

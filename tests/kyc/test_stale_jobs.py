@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import TypedDict
 
 import pytest
 from sqlalchemy import text, update
@@ -17,7 +18,13 @@ from kyc.submission import CustomerSpec, JobSpec, PersonSpec, create_job
 
 pytestmark = pytest.mark.usefixtures("encryption_key")
 
-WINDOWS = {"queued_after": timedelta(seconds=60), "running_after": timedelta(seconds=600)}
+
+class Windows(TypedDict):
+    queued_after: timedelta
+    running_after: timedelta
+
+
+WINDOWS: Windows = {"queued_after": timedelta(seconds=60), "running_after": timedelta(seconds=600)}
 
 
 def _running_job(db_url: str, seconds_ago: int) -> str:

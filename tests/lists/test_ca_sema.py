@@ -136,12 +136,16 @@ def test_duplicate_key_is_rejected() -> None:
 
 def test_record_without_item_or_name_is_rejected() -> None:
     root = _first_records(2)
-    root[1].remove(root[1].find("Item"))
+    item = root[1].find("Item")
+    assert item is not None
+    root[1].remove(item)
     with pytest.raises(ParseError, match=r"cannada\.xml: record 2: Country and Item are required"):
         parse_bytes(etree.tostring(root))
     root = _first_records(2)
     for tag in ("LastName", "GivenName"):
-        root[0].remove(root[0].find(tag))
+        element = root[0].find(tag)
+        assert element is not None
+        root[0].remove(element)
     with pytest.raises(ParseError, match=r"record 1 \(Belarus / Schedule 1, Part 1 / Item 1\): no LastName"):
         parse_bytes(etree.tostring(root))
 

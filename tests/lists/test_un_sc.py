@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from kyc.entry import NameKind, Schema
-from kyc.versions import RawFile
+from kyc.versions import ParsedList, RawFile
 from lists.un_sc import UnScAdapter
 from tests.support.env import list_file
 
@@ -9,7 +9,7 @@ UN_2025 = "un_sc/2025-11-20_mkweli/un_consolidated.xml"
 UN_2026 = "un_sc/2026-02-27_watchman/UN_consolidated.xml"
 
 
-def parse(relative: str):
+def parse(relative: str) -> ParsedList:
     path = list_file(relative)
     return UnScAdapter().parse([RawFile(path.name, path.read_bytes())])
 

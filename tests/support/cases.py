@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kyc.settings import Settings
 from lists.ingest import ingest_files
 from tests.support.env import list_file
@@ -19,7 +21,7 @@ SDN_2024 = ("ofac_sdn/2024-05-03_jackdwyer/sdn.csv",)
 OS_DELTA = "pep/opensanctions_ftm/yente_tests_fixtures/entities.delta.json"
 """OpenSanctions entities with their referents (``ofac-13168``, ``gb-hmt-13141``…)."""
 
-KO_TAE_HUN = {"name": "Ko Tae Hun", "birth_date": "1972-05-25", "nationality": "KP"}
+KO_TAE_HUN: dict[str, Any] = {"name": "Ko Tae Hun", "birth_date": "1972-05-25", "nationality": "KP"}
 """UN KPi.025 = UK OFSI group 13335 = OFAC SDN 18555 (the UN reference on the UK entry; passport 563120630 on all)."""
 
 

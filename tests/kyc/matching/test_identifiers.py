@@ -45,17 +45,17 @@ def _hits(entries: list[Entry], query: Query) -> list[tuple[str, float, str]]:
 def test_henkilotunnus_alerts_on_a_party_with_another_name(national: list[Entry]) -> None:
     listed = national[0]
     assert ("fi_hetu", HETU) in [(i.type, i.number) for i in listed.identifiers]
-    query = Query(name="Matti Virtanen", schema="Person", identifiers=(HETU.lower().replace("-", " - "),))
-    hits = _hits(national, query)
-    assert hits == [(listed.source_ref, pytest.approx(0.9, abs=1e-9), "fi_hetu match")]
-    without = Query(name="Matti Virtanen", schema="Person")
+    query = Query(name="Matti Virtanen", schema_="Person", identifiers=(HETU.lower().replace("-", " - "),))
+    [(ref, score, reason)] = _hits(national, query)
+    assert (ref, reason) == (listed.source_ref, "fi_hetu match") and score == pytest.approx(0.9, abs=1e-9)
+    without = Query(name="Matti Virtanen", schema_="Person")
     assert _hits(national, without) == []
 
 
 def test_business_id_in_its_vat_form_alerts(national: list[Entry]) -> None:
     organisation = next(e for e in national if e.schema_ is Schema.ORGANIZATION)
     assert organization_row()["identifiers"] == "fi_ytunnus:2077474-0"
-    query = Query(name="Toinen Nimi Oy", schema="Organization", identifiers=("FI20774740",))
+    query = Query(name="Toinen Nimi Oy", schema_="Organization", identifiers=("FI20774740",))
     assert [ref for ref, _s, _d in _hits(national, query)] == [organisation.source_ref]
     assert identifier_key("FI20774740") == identifier_key("2077474-0") == "20774740"
 
@@ -66,7 +66,7 @@ def test_listed_passport_alerts_whatever_the_name() -> None:
 
     person = next(e for e in un_entries() if passports(e))
     passport = passports(person)[0]
-    query = Query(name="Completely Different", schema="Person", identifiers=(passport.number,))
+    query = Query(name="Completely Different", schema_="Person", identifiers=(passport.number,))
     hits = _hits(list(un_entries()), query)
     assert [ref for ref, _s, _d in hits] == [person.source_ref]
     assert hits[0][1] >= 0.9
@@ -76,7 +76,7 @@ def test_a_personal_code_never_matches_a_listed_company_registration() -> None:
     """Digits that agree by chance across kinds are not evidence: the code's checksum says it is a person's."""
     company = next(e for e in un_entries() if e.schema_ is Schema.ORGANIZATION)
     listed = company.model_copy(update={"identifiers": (Identifier(type="registration", number=HETU),)})
-    query = Query(name="Matti Virtanen", schema="LegalEntity", identifiers=(HETU,))
+    query = Query(name="Matti Virtanen", schema_="LegalEntity", identifiers=(HETU,))
     assert _hits([listed], query) == []
     as_national_id = company.model_copy(update={"identifiers": (Identifier(type="national_id", number=HETU),)})
     assert len(_hits([as_national_id], query)) == 1

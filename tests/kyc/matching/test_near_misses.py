@@ -37,7 +37,7 @@ def on_target(query: Query, entry: Entry, threshold: float | None = None) -> dic
 
 
 def _person(name: str, birth: str | None = None, nationality: str | None = None) -> Query:
-    return Query(name=name, schema="Person", birth_date=birth, nationality=nationality)
+    return Query(name=name, schema_="Person", birth_date=birth, nationality=nationality)
 
 
 def test_an_approximate_listed_year_contradicts_a_query_decades_away() -> None:
@@ -99,7 +99,7 @@ def _listed(name: str) -> Entry:
 )
 def test_finnish_and_swedish_generic_words_are_generic(query: str) -> None:
     entry = _listed("SANAM INDUSTRIAL GROUP")
-    explanation = on_target(Query(name=query, schema="Organization"), entry)
+    explanation = on_target(Query(name=query, schema_="Organization"), entry)
     assert explanation is not None and explanation["name_score"] == 1.0
 
 
@@ -107,7 +107,7 @@ def test_finnish_and_swedish_generic_words_are_generic(query: str) -> None:
 def test_a_country_in_the_genitive_before_the_name(query: str) -> None:
     entry = _listed("YAS AIR")
     assert "IR" in entry.countries
-    explanation = on_target(Query(name=query, schema="Organization"), entry)
+    explanation = on_target(Query(name=query, schema_="Organization"), entry)
     assert explanation is not None and explanation["name_score"] >= 0.85  # type: ignore[operator]
 
 
@@ -123,7 +123,7 @@ def test_the_genitive_stays_part_of_the_name() -> None:
 def test_a_typo_in_the_one_distinctive_word_of_an_organisation_is_found() -> None:
     """KAVOSHYAT changes the word's spelling, skeleton, sound and letters at once: its first four letters find it."""
     entry = _listed("KAVOSHYAR COMPANY")
-    assert on_target(Query(name="KAVOSHYAT COMPANY", schema="Organization"), entry) is not None
+    assert on_target(Query(name="KAVOSHYAT COMPANY", schema_="Organization"), entry) is not None
     keys = {key for group in name_form("KAVOSHYAR COMPANY", "Organization").key_groups() for key in group}
     assert {"^kavo", "$hyar"} <= keys
 
@@ -138,7 +138,7 @@ def test_the_acronym_a_listed_name_gives_alerts_alone() -> None:
     # The list writes "SHAHID SAYYADE SHIRAZI INDUSTRIES (SSSI)"; the adapter gives the acronym as a weak alias.
     entry = _listed("SHAHID SAYYADE SHIRAZI INDUSTRIES")
     assert any(n.value == "SSSI" for n in entry.names)
-    explanation = on_target(Query(name="SSSI", schema="Organization"), entry)
+    explanation = on_target(Query(name="SSSI", schema_="Organization"), entry)
     assert explanation is not None and explanation["matched_name"] == "SSSI"
     ngo = _listed("TOUS POUR LA PAIX ET LE DEVELOPPEMENT (NGO)")
-    assert on_target(Query(name="NGO", schema="Organization"), ngo) is None  # a generic word, not an acronym
+    assert on_target(Query(name="NGO", schema_="Organization"), ngo) is None  # a generic word, not an acronym

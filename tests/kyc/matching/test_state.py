@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 
 import numpy as np
@@ -41,7 +42,7 @@ def entries() -> list[tuple[int, Entry]]:
     return out
 
 
-def _hits(matcher: Matcher, query: dict[str, object]) -> str:
+def _hits(matcher: Matcher, query: Mapping[str, object]) -> str:
     matches = matcher.screen(Query.model_validate(query), threshold=0.5, limit=50)
     return json.dumps(
         [[m.source, m.source_ref, m.version_id, m.score, m.matched_name, m.explanation, m.entry.to_data()]

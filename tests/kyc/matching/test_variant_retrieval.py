@@ -32,7 +32,8 @@ def un_entries() -> tuple[Entry, ...]:
 @cache
 def matcher() -> Matcher:
     extra = [
-        Entry(source="test", source_ref=ref, schema="Person", names=(Name(value=name),)) for ref, name in LISTED.items()
+        Entry(source="test", source_ref=ref, schema_="Person", names=(Name(value=name),))
+        for ref, name in LISTED.items()
     ]
     return Matcher.build([(1, e) for e in (*un_entries(), *extra)])
 
@@ -48,5 +49,5 @@ def matcher() -> Matcher:
     ],
 )
 def test_a_related_spelling_alerts_on_the_listed_person(query: str, ref: str) -> None:
-    hits = matcher().screen(Query(name=query, schema="Person"))
+    hits = matcher().screen(Query(name=query, schema_="Person"))
     assert ref in [h.source_ref for h in hits]
