@@ -25,7 +25,7 @@ test: $(STAMP)
 	bash scripts/services.sh
 	bash scripts/browser.sh
 	$(BIN)/ruff check kyc lists workers api cli tests bench
-	$(BIN)/mypy kyc lists workers api cli tests
+	$(BIN)/mypy kyc lists workers api cli tests bench
 	KYC_TEST_POSTGRES_URL=$${KYC_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	KYC_TEST_REDIS_URL=$${KYC_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(BIN)/pytest -n 2 --dist loadgroup
@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check kyc lists workers api cli tests bench
-	$(BIN)/mypy kyc lists workers api cli tests
+	$(BIN)/mypy kyc lists workers api cli tests bench
 
 # The engine's benchmarks beside logic-v2 (a quiet machine; each prints its figures, `--write` records them).
 bench: $(STAMP)

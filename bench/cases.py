@@ -53,7 +53,10 @@ def seed(url: str, count: int, seed_value: int = 7) -> list[str]:
     """Customers, jobs, parties and ``count`` waiting cases (bulk inserts); returns some customer ids."""
     rng = random.Random(seed_value)
     now = utcnow()
-    customers, jobs, parties, cases = [], [], [], []
+    customers: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
+    parties: list[dict[str, Any]] = []
+    cases: list[dict[str, Any]] = []
     for number in range(max(1, count // 4)):
         customer_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
         customers.append(

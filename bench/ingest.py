@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.paths import shared_data
 
@@ -86,7 +87,7 @@ def main() -> None:
     counter = 0
     with tempfile.TemporaryDirectory() as tmp:
         for label, source, files in CASES:
-            runs = []
+            runs: list[dict[str, Any]] = []
             for _ in range(args.repeat):
                 counter += 1
                 url = _fresh_url(args.db, Path(tmp), counter)

@@ -116,7 +116,8 @@ def person_parts(entry: Entry) -> tuple[list[str], str] | None:
 
 def first_date(entry: Entry) -> PartialDate | None:
     exact = [d for d in entry.birth_dates if d.end is None and not d.approximate]
-    return (exact or [d for d in entry.birth_dates if d.end is None] or [None])[0]
+    listed = exact or [d for d in entry.birth_dates if d.end is None]
+    return listed[0] if listed else None
 
 
 def shifted(date: PartialDate, rng: random.Random, low: int, high: int) -> str:
@@ -143,11 +144,11 @@ def other_nationality(entry: Entry, rng: random.Random, pool: Sequence[str]) -> 
 
 
 def _person_query(name: str, birth: str | None, nationality: str | None) -> Query:
-    return Query(name=name, schema="Person", birth_date=birth, nationality=nationality)
+    return Query(name=name, schema_="Person", birth_date=birth, nationality=nationality)
 
 
 def _org_query(name: str) -> Query:
-    return Query(name=name, schema="Organization")
+    return Query(name=name, schema_="Organization")
 
 
 # ---- generation -----------------------------------------------------------------------------------------
@@ -504,14 +505,14 @@ def report(outcomes: list[Outcome], config: MatchConfig, show: int) -> list[str]
         for category in (*NEAR_MISSES, *CONTROLS):
             items = [o for o in outcomes if o.case.category == category][:show]
             for o in items:
-                ours = f"{o.ours_score:.2f}" if o.ours_score is not None else "–"
-                theirs = f"{o.theirs:.2f}" if o.theirs is not None else "–"
+                our_text = f"{o.ours_score:.2f}" if o.ours_score is not None else "–"
+                their_text = f"{o.theirs:.2f}" if o.theirs is not None else "–"
                 q = o.case.query
                 extra = ", ".join(x for x in (q.birth_date, q.nationality) if x)
                 dates = ", ".join(d.date + ("~" if d.approximate else "") for d in o.case.target.birth_dates)
                 lines.append(f"- {category}: `{q.name}` ({extra}) vs `{o.case.target.primary_name}` "
                              f"({o.case.target.source} {o.case.target.source_ref}; {dates}) "
-                             f"— {o.case.rule}: ours {ours}, logic-v2 {theirs}")  # fmt: skip
+                             f"— {o.case.rule}: ours {our_text}, logic-v2 {their_text}")  # fmt: skip
         lines.append("")
     return lines
 
