@@ -65,13 +65,11 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT) or is_outage(exc)
 
 
-def _retryable(exc: BaseException, retries: int, unexpected: int) -> bool:
+def _retryable(transient: bool, retries: int, unexpected: int) -> bool:
     """Within the task's retry budget, a transient fault always earns another try and an unknown error only
     ``UNEXPECTED_RETRIES`` of its own, counted apart: a restart often shows first as an outage, then as the
     internal error on the next attempt."""
-    if retries >= SCREEN_RETRIES:
-        return False
-    return _is_transient(exc) or unexpected < UNEXPECTED_RETRIES
+    return retries < SCREEN_RETRIES and (transient or unexpected < UNEXPECTED_RETRIES)
 
 
 @app.task(name="kyc.screen_job", bind=True, acks_late=True, max_retries=SCREEN_RETRIES)  # type: ignore[untyped-decorator]
@@ -83,8 +81,8 @@ def screen_job_task(self: Task[Any, Any], job_id: str, unexpected: int = 0) -> d
     try:
         result = run_screening(settings, job_id)
     except Exception as exc:
-        if _retryable(exc, self.request.retries, unexpected):
-            transient = _is_transient(exc)
+        transient = _is_transient(exc)
+        if _retryable(transient, self.request.retries, unexpected):
             if not transient or is_outage(exc):  # pooled connections may be broken past a ping
                 get_engine(settings.database_url).dispose()
             _requeue_quietly(settings, job_id)

@@ -60,16 +60,9 @@ class IndexBuilder:
         key_ids = self._key_ids
         self._file(name_id, [key_ids.setdefault(key, len(key_ids)) for key in keys], compact)  # new key: next id
 
-    def add_groups(self, name_id: int, groups: Iterable[tuple[str, ...]], compact: str) -> None:
-        """``add`` with the keys as the groups of ``NameForm.key_groups``: each group's key ids are looked up once
-        per process, since the same name parts recur across a million names."""
-        ids: list[int] = []
-        for group in groups:
-            ids.extend(self.key_ids(group))
-        self.add_ids(name_id, ids, compact)
-
     def key_ids(self, group: tuple[str, ...]) -> tuple[int, ...]:
-        """The ids of one group of keys (a new key gets the next id), remembered per group."""
+        """The ids of one group of keys (a new key gets the next id), remembered per group: the groups of
+        ``NameForm.key_groups`` recur across a million names."""
         known = self._group_ids.get(group)
         if known is None:
             key_ids = self._key_ids

@@ -331,7 +331,7 @@ def test_the_build_files_each_name_under_its_key_groups() -> None:
     builder = IndexBuilder()
     for slot in range(len(offsets) - 1):
         first = matcher._forms[offsets[slot]]  # the name the slot was filed with
-        builder.add_groups(slot, first.key_groups(), first.compact)
+        builder.add_ids(slot, [i for group in first.key_groups() for i in builder.key_ids(group)], first.compact)
     keys, arrays = builder.freeze().arrays()
     built_keys, built_arrays = matcher._index.arrays()
     assert len(keys) > 5000 and keys == built_keys and arrays.keys() == built_arrays.keys()

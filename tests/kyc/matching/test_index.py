@@ -83,7 +83,7 @@ def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of
     assert len(one.candidates([("tonya", "#tn")], [], limit=12)) == MAX_CANDIDATES
 
 
-def test_adding_by_groups_files_each_name_under_the_same_keys_as_adding_by_keys() -> None:
+def test_adding_by_group_ids_files_each_name_under_the_same_keys_as_adding_by_keys() -> None:
     from kyc.matching.normalize import name_form
 
     names = ["Saddam Hussein al-Tikriti", "Hussein Hussein", "Ali Hassan", "Vessel 7", "Oy Ab", "al bin"]
@@ -91,7 +91,7 @@ def test_adding_by_groups_files_each_name_under_the_same_keys_as_adding_by_keys(
     for slot, name in enumerate(names):
         form = name_form(name, "Person" if slot % 2 else "Organization")
         by_keys.add(slot, form.index_keys(), form.compact)
-        by_groups.add_groups(slot, form.key_groups(), form.compact)
+        by_groups.add_ids(slot, [i for group in form.key_groups() for i in by_groups.key_ids(group)], form.compact)
 
     def postings(index: TokenIndex) -> dict[str, list[int]]:
         keys, arrays = index.arrays()
