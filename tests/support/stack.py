@@ -74,6 +74,7 @@ class Stack:
         """(process name, exit code) of each exit the test did not cause; the stack restarted the process."""
         self._argv: dict[str, list[str]] = {}
         self._held: set[str] = set()  # stopped or killed by the test: not restarted until it spawns them again
+        self._recorded: set[int] = set()  # pids of the exits in ``crashes``: a failed restart is not a second crash
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
@@ -154,15 +155,17 @@ class Stack:
                     code = process.poll()
                     if code is None or name in self._held or self._closing.is_set():
                         continue
-                    self._crashed(name, code)
+                    self._crashed(name, process.pid, code)
                     try:
                         self._spawn(name, self._argv[name])
                     except OSError as exc:  # tried again on the next round; the crash is on record already
                         self._mark(name, f"restart failed: {exc}")
 
-    def _crashed(self, name: str, code: int) -> None:
-        self.crashes.append((name, code))
-        self._mark(name, f"exited with {code}; restarted by the stack")
+    def _crashed(self, name: str, pid: int, code: int) -> None:
+        if pid not in self._recorded:
+            self._recorded.add(pid)
+            self.crashes.append((name, code))
+            self._mark(name, f"exited with {code}; restarted by the stack")
 
     def _mark(self, name: str, text: str) -> None:
         with (self.folder / f"{name}.log").open("a", encoding="utf-8") as log:
@@ -174,7 +177,7 @@ class Stack:
             process = self.processes[name]
             code = process.poll()
             if code is not None and name not in self._held:
-                self._crashed(name, code)
+                self._crashed(name, process.pid, code)
             self._held.add(name)
             return process
 
