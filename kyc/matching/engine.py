@@ -215,35 +215,43 @@ class Matcher:
         index = IndexBuilder()
         identifiers: defaultdict[str, list[int]] = defaultdict(list)
         # The same name is listed by several sources (a third of all names): normalised once, the form shared.
-        prepared: dict[tuple[str, str], NameForm] = {}
+        prepared: dict[str, dict[str, NameForm]] = {"Person": {}, "Organization": {}}
         reading = _Readings()
         keys = _KeyIds(index)
+        parts_slot: dict[str, int] = {}  # the entry's slots by its names' parts, when it has several names
+        kept_here: dict[str, list[NameForm]] = {}  # the entry's names by parts, to drop repeats
         for entry_id, (_version, entry) in enumerate(kept):
-            schema = form_schema(entry.schema_.value)
-            parts_slot: dict[str, int] = {}
-            kept_here: dict[str, list[NameForm]] = {}  # this entry's names by parts, to drop repeats
+            schema = form_schema(entry.schema_)
+            prepared_here = prepared[schema]
+            several = len(entry.names) > 1
+            if several:
+                parts_slot.clear()
+                kept_here.clear()
             for name in entry.names:
-                form = prepared.get((name.value, schema))
+                form = prepared_here.get(name.value)
                 if form is None:
-                    form = prepared[name.value, schema] = name_form(name.value, schema)
-                parts = " ".join(form.tokens)
-                same_parts = kept_here.get(parts)
-                if same_parts is None:
-                    kept_here[parts] = [form]
-                else:  # the same name in two cases, or in scripts read alike: once
-                    if any(reading(other.original) == reading(form.original) for other in same_parts):
-                        continue
-                    same_parts.append(form)
-                slot = parts_slot.get(parts)
+                    form = prepared_here[name.value] = name_form(name.value, schema)
+                slot = None
+                if several:
+                    parts = " ".join(form.tokens)
+                    same_parts = kept_here.get(parts)
+                    if same_parts is None:
+                        kept_here[parts] = [form]
+                    else:  # the same name in two cases, or in scripts read alike: once
+                        if any(reading(other.original) == reading(form.original) for other in same_parts):
+                            continue
+                        same_parts.append(form)
+                    # The entry's name in another script, read otherwise (Абу Банат beside Abu Banat), is retrieved
+                    # with the slot of its first spelling and compared as written.
+                    slot = parts_slot.get(parts)
                 if slot is None:
                     key = (form.tokens, form.parts, form.compact, form.is_person)  # all that retrieval reads
                     slot = slots.get(key)
                     if slot is None:
                         slot = slots[key] = len(slots)
                         index.add_ids(slot, keys(form), form.compact)
-                    parts_slot[parts] = slot
-                # else the entry's name in another script, read otherwise (Абу Банат beside Abu Banat): retrieved
-                # with the slot of its first spelling, as before, and compared as written.
+                    if several:
+                        parts_slot[parts] = slot
                 name_slot.append(slot)
                 forms.append(form)
                 name_entry.append(entry_id)

@@ -40,7 +40,12 @@ class Retrieved(NamedTuple):
 def stable_hash(text: str) -> int:
     """A 64-bit hash that is the same in every process (``hash()`` of a string is salted per process), so that an
     index written by one process can be read by another."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+    return int.from_bytes(_digest(text), "little", signed=True)
+
+
+def _digest(text: str) -> bytes:
+    """``stable_hash`` as its 8 bytes, which the build collects as they are (a million names, no int each)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
 
 
 class IndexBuilder:
@@ -52,7 +57,7 @@ class IndexBuilder:
         self._group_ids: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._pair_keys = array("i")
         self._pair_names = array("i")
-        self._compact_hashes = array("q")
+        self._compact_hashes = bytearray()  # ``stable_hash`` of each compact, as 8 little-endian bytes
         self._compact_ids = array("i")
         self._count = 0
 
@@ -77,9 +82,10 @@ class IndexBuilder:
         self._pair_keys.extend(key_ids)
         self._pair_names.extend([name_id] * len(key_ids))
         if len(compact) > 5:
-            self._compact_hashes.append(stable_hash(compact))
+            self._compact_hashes += _digest(compact)
             self._compact_ids.append(name_id)
-        self._count = max(self._count, name_id + 1)
+        if name_id >= self._count:
+            self._count = name_id + 1
 
     @property
     def slot_count(self) -> int:
@@ -95,13 +101,13 @@ class IndexBuilder:
         offsets = np.zeros(len(self._key_ids) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         idf = np.log1p(max(self._count, 1) / np.maximum(lengths, 1)).astype(np.float32)
-        hashes = np.frombuffer(self._compact_hashes, dtype=np.int64) if len(self._compact_hashes) else np.empty(0)
+        hashes = np.frombuffer(self._compact_hashes, dtype="<i8") if self._compact_hashes else np.empty(0, np.int64)
         compact_order = np.argsort(hashes, kind="stable")
         compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[compact_order]
         index = TokenIndex(self._key_ids, offsets, ids, idf, hashes[compact_order].astype(np.int64), compact_ids)
         self._key_ids, self._group_ids = {}, {}
         self._pair_keys, self._pair_names = array("i"), array("i")
-        self._compact_hashes, self._compact_ids = array("q"), array("i")
+        self._compact_hashes, self._compact_ids = bytearray(), array("i")
         return index
 
 

@@ -256,10 +256,25 @@ def _split_legal(text: str) -> tuple[str, set[str]]:
 def name_form(value: str, schema: str) -> NameForm:
     """Prepare one name. ``schema`` decides whether titles (persons) or legal forms (organisations) are removed."""
     is_person = schema == "Person"
+    text = prepared_text(value, is_person)
+    if is_person and (plain := _plain_person_parts(text)):
+        return _from_parts(value, plain, "", True)
+    return ruled_form(value, text, is_person)
+
+
+def prepared_text(value: str, is_person: bool) -> str:
+    """The text ``name_form`` reads its parts from: NFKC, apostrophes dropped, a person's leading honorific
+    removed (rigour), case folded."""
     text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", value))  # SA'D = SAD, Qa'ida = Qaida
     if is_person and _may_have_prefix(text):
         text = remove_person_prefixes(text)
-    text = text.casefold()
+    return text.casefold()
+
+
+def ruled_form(value: str, text: str, is_person: bool) -> NameForm:
+    """``name_form`` by its every rule, from ``prepared_text``: organisation analysis, acronyms, Abd al- joined,
+    titles dropped. A person name none of whose words needs the last two gives the same form by the word cache
+    of ``_plain_person_parts``."""
     raw_tokens = [token for word in text.split() for token in _word_tokens(word)]
     compact = "".join(raw_tokens)
     if not is_person:
@@ -289,8 +304,34 @@ def _prefix_words() -> frozenset[str]:
 
 def _may_have_prefix(text: str) -> bool:
     """rigour's prefix regex is slow on every name; most names start with no honorific at all."""
-    first = text.split(maxsplit=1)[0] if text.strip() else ""
-    return first.rstrip(".").casefold() in _prefix_words()
+    words = text.split(None, 1)
+    return bool(words) and _is_prefix_word(words[0])
+
+
+@lru_cache(maxsize=65536)
+def _is_prefix_word(word: str) -> bool:
+    return word.rstrip(".").casefold() in _prefix_words()
+
+
+def _plain_person_parts(text: str) -> list[_PartInfo] | None:
+    """A person name's parts when none of its words needs ``name_form``'s further rules (Abd al- joined, titles
+    dropped), word by word from a cache: nearly every listed name, and words recur far more than names."""
+    infos: list[_PartInfo] = []
+    for word in text.split():
+        word_infos = _person_word(word)
+        if word_infos is None:
+            return None
+        infos.extend(word_infos)
+    return infos
+
+
+@lru_cache(maxsize=262144)
+def _person_word(word: str) -> tuple[_PartInfo, ...] | None:
+    """One written word's parts in a person name, or None if it holds ``abd`` or a title."""
+    tokens = _word_tokens(word)
+    if "abd" in tokens or not PERSON_TITLES.isdisjoint(tokens):
+        return None
+    return tuple(_token_part(token, True) for token in tokens)
 
 
 def _org_parts(text: str) -> list[tuple[str, Part]]:
@@ -443,6 +484,10 @@ def _classify(token: str, is_person: bool) -> Part:
 
 
 _SHARED: dict[tuple[Part, ...], tuple[Part, ...]] = {}
+_SHARED_WEIGHTS: dict[tuple[float, ...], tuple[float, ...]] = {}
+_SHARED_WEIGHTS_UP_TO = 4
+"""Weights of names of up to this many parts are shared: a few thousand length patterns cover a million such
+names (one tuple fewer per name to keep and for the collector to visit); longer ones are too varied."""
 _NO_NUMBERS: frozenset[str] = frozenset()
 _PartInfo = tuple[str, Part, str, float]
 
@@ -470,15 +515,15 @@ def _from_parts(original: str, infos: list[_PartInfo], compact: str, is_person: 
     numbers = _NO_NUMBERS
     if _NUMBER in part_tuple:
         numbers = frozenset(t for t, p in zip(interned, part_tuple, strict=True) if p is _NUMBER)
-    return NameForm(
-        original=original,
-        tokens=interned,
-        parts=_SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
-        skeletons=interned if skeletons == interned else skeletons,
-        weights=weights,
-        numbers=numbers,
-        compact=compact or "".join(interned),
-        is_person=is_person,
+    return NameForm(  # by position: a million are made per index build
+        original,
+        interned,
+        _SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
+        interned if skeletons == interned else skeletons,
+        numbers,
+        _SHARED_WEIGHTS.setdefault(weights, weights) if len(weights) <= _SHARED_WEIGHTS_UP_TO else weights,
+        compact or "".join(interned),
+        is_person,
     )
 
 

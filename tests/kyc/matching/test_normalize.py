@@ -8,7 +8,7 @@ import pytest
 
 from kyc.entry import Entry, NameKind
 from kyc.matching import compare_names, name_form
-from kyc.matching.normalize import Part, fold, skeleton
+from kyc.matching.normalize import Part, _plain_person_parts, fold, prepared_text, ruled_form, skeleton
 from kyc.versions import RawFile
 from lists.un_sc import UnScAdapter
 from tests.support.env import list_file
@@ -227,3 +227,23 @@ def test_skeleton_skips_only_rules_that_cannot_apply() -> None:
     tokens = ["".join(rng.choice("abcdeghijkostuwxyz") for _ in range(rng.randint(2, 10))) for _ in range(50_000)]
     for token in [*tokens, "schtschukin", "chtcherbakov", "abdoulaye", "yevgeny", "michail", "tsvetkov"]:
         assert skeleton(token) == every_rule(token), token
+
+
+def test_the_word_cache_gives_the_form_the_full_rules_give() -> None:
+    """Most person names take ``_plain_person_parts``; each must come out as ``ruled_form`` makes it, over every
+    name of every listed person and names that need the rules the cache leaves to them."""
+    crafted = [
+        "Abd al-Aziz bin Saud", "Sheikh Mohammed bin Rashid", "Mr. John Smith", "Dr Ayman al-Zawahiri",
+        "General Qasem Soleimani", "Al-Tikriti, Saddam Hussein", "Абу Банат", "Jean-Luc O'Neill", "- -", "Sir",
+        "Kim Jong Un (김정은)", "ABD RAHMAN", "Haji Mullah Abdul Ghani",
+    ]  # fmt: skip
+    names = crafted + [n.value for e in un_entries().values() if e.schema_ == "Person" for n in e.names]
+    plain = 0
+    for value in names:
+        text = prepared_text(value, True)
+        ruled = ruled_form(value, text, True)
+        assert name_form(value, "Person") == ruled, value
+        plain += _plain_person_parts(text) is not None
+    assert plain > 0.9 * len(names)  # the cache does serve nearly every name
+    assert _plain_person_parts(prepared_text("Abd al-Aziz", True)) is None
+    assert _plain_person_parts(prepared_text("Sheikh Mohammed bin Rashid", True)) is None
