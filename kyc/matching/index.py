@@ -50,13 +50,15 @@ def _digest(text: str) -> bytes:
 
 class IndexBuilder:
     """Collects (key, name) pairs in flat integer arrays while names are normalised (a list per key would cost
-    more memory than the finished index); ``freeze`` sorts them into a ``TokenIndex``."""
+    more memory than the finished index): the keys in one array, each name once with its count of keys in two
+    more. ``freeze`` sorts them into a ``TokenIndex``."""
 
     def __init__(self) -> None:
         self._key_ids: dict[str, int] = {}
         self._group_ids: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._pair_keys = array("i")
-        self._pair_names = array("i")
+        self._filed_names = array("i")
+        self._filed_counts = array("i")
         self._compact_hashes = bytearray()  # ``stable_hash`` of each compact, as 8 little-endian bytes
         self._compact_ids = array("i")
         self._count = 0
@@ -80,7 +82,8 @@ class IndexBuilder:
 
     def _file(self, name_id: int, key_ids: list[int], compact: str) -> None:
         self._pair_keys.extend(key_ids)
-        self._pair_names.extend([name_id] * len(key_ids))
+        self._filed_names.append(name_id)
+        self._filed_counts.append(len(key_ids))
         if len(compact) > 5:
             self._compact_hashes += _digest(compact)
             self._compact_ids.append(name_id)
@@ -94,9 +97,11 @@ class IndexBuilder:
 
     def freeze(self) -> TokenIndex:
         keys = np.frombuffer(self._pair_keys, dtype=np.int32) if len(self._pair_keys) else np.empty(0, np.int32)
-        names = np.frombuffer(self._pair_names, dtype=np.int32) if len(self._pair_names) else np.empty(0, np.int32)
-        order = np.argsort(keys, kind="stable")  # stable: name ids stay ascending within a key
-        ids = names[order].copy()
+        names = np.repeat(np.asarray(self._filed_names, dtype=np.int64), np.asarray(self._filed_counts, dtype=np.int64))
+        # Sorted by key, then name id: one sort of both as a 64-bit number (key above, name id below).
+        pairs = (keys.astype(np.int64) << 32) | names
+        pairs.sort(kind="stable")  # timsort, which gains from the runs the pairs arrive in
+        ids = (pairs & 0xFFFFFFFF).astype(np.int32)
         lengths = np.bincount(keys, minlength=len(self._key_ids)).astype(np.int64)
         offsets = np.zeros(len(self._key_ids) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -106,7 +111,7 @@ class IndexBuilder:
         compact_ids = np.asarray(self._compact_ids, dtype=np.int32)[compact_order]
         index = TokenIndex(self._key_ids, offsets, ids, idf, hashes[compact_order].astype(np.int64), compact_ids)
         self._key_ids, self._group_ids = {}, {}
-        self._pair_keys, self._pair_names = array("i"), array("i")
+        self._pair_keys, self._filed_names, self._filed_counts = array("i"), array("i"), array("i")
         self._compact_hashes, self._compact_ids = bytearray(), array("i")
         return index
 
