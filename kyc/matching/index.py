@@ -51,7 +51,7 @@ def _digest(text: str) -> bytes:
 class IndexBuilder:
     """Collects (key, name) pairs in flat integer arrays while names are normalised (a list per key would cost
     more memory than the finished index): the keys in one array, each name once with its count of keys in two
-    more. ``freeze`` sorts them into a ``TokenIndex``."""
+    more. ``freeze`` sorts them into a ``TokenIndex``, whose ids under each key ascend. Name ids are int32 >= 0."""
 
     def __init__(self) -> None:
         self._key_ids: dict[str, int] = {}
@@ -97,11 +97,17 @@ class IndexBuilder:
 
     def freeze(self) -> TokenIndex:
         keys = np.frombuffer(self._pair_keys, dtype=np.int32) if len(self._pair_keys) else np.empty(0, np.int32)
-        names = np.repeat(np.asarray(self._filed_names, dtype=np.int64), np.asarray(self._filed_counts, dtype=np.int64))
-        # Sorted by key, then name id: one sort of both as a 64-bit number (key above, name id below).
-        pairs = (keys.astype(np.int64) << 32) | names
+        names = np.asarray(self._filed_names, dtype=np.int64)
+        if len(names) and int(names.min()) < 0:
+            raise ValueError("name ids must not be negative")
+        # Sorted by key, then name id: one sort of both as a 64-bit number, the key above and the name id (an
+        # int32 >= 0) below, built in place so that no second array of pairs is held.
+        pairs = keys.astype(np.int64)
+        pairs <<= 32
+        pairs |= np.repeat(names, np.asarray(self._filed_counts, dtype=np.int64))
         pairs.sort(kind="stable")  # timsort, which gains from the runs the pairs arrive in
-        ids = (pairs & 0xFFFFFFFF).astype(np.int32)
+        ids = pairs.astype(np.int32)  # the low 32 bits: the name id
+        del pairs
         lengths = np.bincount(keys, minlength=len(self._key_ids)).astype(np.int64)
         offsets = np.zeros(len(self._key_ids) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from typing import TypeVar
 
 from rigour._core import person_name_prefixes_list
 from rigour.names import (
@@ -273,8 +274,8 @@ def prepared_text(value: str, is_person: bool) -> str:
 
 def ruled_form(value: str, text: str, is_person: bool) -> NameForm:
     """``name_form`` by its every rule, from ``prepared_text``: organisation analysis, acronyms, Abd al- joined,
-    titles dropped. A person name none of whose words needs the last two gives the same form by the word cache
-    of ``_plain_person_parts``."""
+    titles dropped. For a person name with no ``abd`` and no title, ``_plain_person_parts`` gives the same form
+    from its word cache."""
     raw_tokens = [token for word in text.split() for token in _word_tokens(word)]
     compact = "".join(raw_tokens)
     if not is_person:
@@ -310,6 +311,7 @@ def _may_have_prefix(text: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def _is_prefix_word(word: str) -> bool:
+    """Whether a first word may open an honorific (Mr., Dr): asked once per distinct first word."""
     return word.rstrip(".").casefold() in _prefix_words()
 
 
@@ -327,7 +329,9 @@ def _plain_person_parts(text: str) -> list[_PartInfo] | None:
 
 @lru_cache(maxsize=262144)
 def _person_word(word: str) -> tuple[_PartInfo, ...] | None:
-    """One written word's parts in a person name, or None if it holds ``abd`` or a title."""
+    """One written word's parts in a person name, or None if it holds ``abd`` or a title: those change with
+    their neighbours (Abd al-, a title dropped only from names of three parts or more), so ``ruled_form`` reads
+    them."""
     tokens = _word_tokens(word)
     if "abd" in tokens or not PERSON_TITLES.isdisjoint(tokens):
         return None
@@ -483,11 +487,23 @@ def _classify(token: str, is_person: bool) -> Part:
     return _NAME
 
 
+_T = TypeVar("_T")
 _SHARED: dict[tuple[Part, ...], tuple[Part, ...]] = {}
 _SHARED_WEIGHTS: dict[tuple[float, ...], tuple[float, ...]] = {}
 _SHARED_WEIGHTS_UP_TO = 4
 """Weights of names of up to this many parts are shared: a few thousand length patterns cover a million such
 names (one tuple fewer per name to keep and for the collector to visit); longer ones are too varied."""
+_SHARED_LIMIT = 65536
+"""Patterns each table keeps at most: queries are normalised too, and crafted ones must not grow it for ever."""
+
+
+def _share(table: dict[tuple[_T, ...], tuple[_T, ...]], value: tuple[_T, ...]) -> tuple[_T, ...]:
+    """``value`` added to the table, when the table has room (called for a value not in it yet)."""
+    if len(table) < _SHARED_LIMIT:
+        table[value] = value
+    return value
+
+
 _NO_NUMBERS: frozenset[str] = frozenset()
 _PartInfo = tuple[str, Part, str, float]
 
@@ -518,10 +534,12 @@ def _from_parts(original: str, infos: list[_PartInfo], compact: str, is_person: 
     return NameForm(  # by position: a million are made per index build
         original,
         interned,
-        _SHARED.setdefault(part_tuple, part_tuple),  # a million names share a few dozen part patterns
+        _SHARED.get(part_tuple) or _share(_SHARED, part_tuple),  # a million names share a few dozen patterns
         interned if skeletons == interned else skeletons,
         numbers,
-        _SHARED_WEIGHTS.setdefault(weights, weights) if len(weights) <= _SHARED_WEIGHTS_UP_TO else weights,
+        (_SHARED_WEIGHTS.get(weights) or _share(_SHARED_WEIGHTS, weights))
+        if len(weights) <= _SHARED_WEIGHTS_UP_TO
+        else weights,
         compact or "".join(interned),
         is_person,
     )

@@ -99,3 +99,29 @@ def test_adding_by_group_ids_files_each_name_under_the_same_keys_as_adding_by_ke
         return {key: ids[offsets[k] : offsets[k + 1]].tolist() for k, key in enumerate(keys)}
 
     assert postings(by_keys.freeze()) == postings(by_groups.freeze())
+
+
+def test_the_ids_under_each_key_ascend_in_whatever_order_names_were_filed() -> None:
+    rng = np.random.default_rng(3)
+    names = [int(n) for n in rng.permutation(300)]
+    postings: dict[str, list[int]] = {}
+    builder = IndexBuilder()
+    for name in names:
+        keys = [f"k{int(k)}" for k in rng.choice(40, size=int(rng.integers(1, 6)), replace=False)]
+        builder.add(name, keys, f"compact{name}")
+        for key in keys:
+            postings.setdefault(key, []).append(name)
+    index = builder.freeze()
+    for key, filed in postings.items():
+        slot = index._slots[key]
+        assert index._ids[index._offsets[slot] : index._offsets[slot + 1]].tolist() == sorted(filed), key
+
+
+def test_a_negative_name_id_is_refused_rather_than_filed_under_another_key() -> None:
+    import pytest
+
+    builder = IndexBuilder()
+    builder.add(3, ["a"], "")
+    builder.add(-1, ["b"], "")
+    with pytest.raises(ValueError, match="negative"):
+        builder.freeze()

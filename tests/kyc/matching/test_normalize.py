@@ -247,3 +247,16 @@ def test_the_word_cache_gives_the_form_the_full_rules_give() -> None:
     assert plain > 0.9 * len(names)  # the cache does serve nearly every name
     assert _plain_person_parts(prepared_text("Abd al-Aziz", True)) is None
     assert _plain_person_parts(prepared_text("Sheikh Mohammed bin Rashid", True)) is None
+
+
+def test_the_shared_pattern_tables_stop_growing_at_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queries are normalised too: names of new part lengths beyond the limit are made, not remembered."""
+    from kyc.matching import normalize
+
+    table = normalize._SHARED_WEIGHTS
+    monkeypatch.setattr(normalize, "_SHARED_LIMIT", len(table) + 5)
+    for k in range(40):
+        value = f"{'a' * (k + 30)} {'b' * (k + 31)}"  # part lengths no real name has
+        form = name_form(value, "Person")
+        assert form.weights == (float(k + 30), float(k + 31))
+    assert len(table) == normalize._SHARED_LIMIT
