@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kyc.matching.index import MAX_CANDIDATES, IndexBuilder, TokenIndex, _weigh, stable_hash, union_ids
 
@@ -118,8 +119,6 @@ def test_the_ids_under_each_key_ascend_in_whatever_order_names_were_filed() -> N
 
 
 def test_a_negative_name_id_is_refused_rather_than_filed_under_another_key() -> None:
-    import pytest
-
     builder = IndexBuilder()
     builder.add(3, ["a"], "")
     builder.add(-1, ["b"], "")
