@@ -337,11 +337,15 @@ class Matcher:
     def _candidate_ids(self, forms: Iterable[NameForm], limit: int | None = None) -> IntArray:
         groups: set[tuple[str, ...]] = set()
         compacts: set[str] = set()
+        organisation = False
         for form in forms:
             groups.update(form.key_groups())
             compacts.add(form.compact)
+            organisation = organisation or not form.is_person
         wanted = limit or self.config.candidates
-        found = self._index.retrieve(groups, compacts, wanted)
+        # An organisation is found by its words alone (no birth date or given name to fall back on): a misspelt
+        # distinctive word must not let unrelated names that share its letters crowd out the listed one.
+        found = self._index.retrieve(groups, compacts, wanted, rank_unlisted=organisation)
         if not len(found.partial):
             return found.ranked
         return union_ids(found.ranked, self._closest_spellings(found.partial, compacts, wanted))

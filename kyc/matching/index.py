@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,7 +25,7 @@ FULL_COVERAGE = 0.9
 MAX_CANDIDATES = 200
 """Upper bound on names scored per query name, so that a query made only of common parts stays fast."""
 MAX_PARTIAL = 1000
-"""Upper bound on the names handed back for ranking by spelling when only one part of a query was found."""
+"""Upper bound on the names handed back for ranking by spelling (see ``Retrieved.partial``)."""
 
 
 class Retrieved(NamedTuple):
@@ -33,8 +33,9 @@ class Retrieved(NamedTuple):
     """Ids to score: the best by shared key weight, every id sharing (nearly) all the query's parts, and the ids
     whose spaceless form is the query's."""
     partial: IntArray
-    """When some query parts were found by no key at all and only one was: the other ids sharing that part, to
-    be ranked by their whole spelling before any is scored (empty otherwise)."""
+    """When some query parts were found by no key at all and only one was, or (on request) when a part is found
+    only by its other keys: the other ids sharing the parts found, to be ranked by their whole spelling before
+    any is scored (empty otherwise)."""
 
 
 def stable_hash(text: str) -> int:
@@ -141,23 +142,34 @@ class TokenIndex:
         self._compact_hashes = compact_hashes
         self._compact_ids = compact_ids
 
-    def candidates(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> IntArray:
+    def candidates(self, groups: Iterable[Sequence[str]], compacts: Iterable[str], limit: int) -> IntArray:
         """``retrieve``'s ranked ids (its partial ones left out)."""
         return self.retrieve(groups, compacts, limit).ranked
 
-    def retrieve(self, groups: Iterable[Iterable[str]], compacts: Iterable[str], limit: int) -> Retrieved:
+    def retrieve(
+        self, groups: Iterable[Sequence[str]], compacts: Iterable[str], limit: int, rank_unlisted: bool = False
+    ) -> Retrieved:
         """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
         spaceless form equals one of ``compacts``.
 
-        Each group holds the alternative keys of one query part; a name scores the rarest key it shares per group,
-        so that a common part found three ways (Mohamed: token, skeleton, phonetic code) does not outweigh a rare
-        part found once (LAKAHL / LAKHAL by its letters).
+        Each group holds the alternative keys of one query part, the part itself first; a name scores the rarest
+        key it shares per group, so that a common part found three ways (Mohamed: token, skeleton, phonetic code)
+        does not outweigh a rare part found once (LAKAHL / LAKHAL by its letters).
+
+        With ``rank_unlisted``, a query part that no listed name has (a typo, or a word of another name) but that
+        its other keys find, while other parts are found as written, also hands back the names sharing those
+        other parts, to be ranked by spelling: the rare names the unlisted part's letters happen to share
+        (TAGRIZ: *Tagr…*) would otherwise outrank the listed name it misspells (TABRIZ PETROCHEMICAL COMPANY),
+        which shares only the common words.
         """
         slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
         keyed: list[tuple[float, int, IntArray]] = []  # (weight, query part, ids) of each key found
         heaviest: dict[int, float] = {}
+        listed: dict[int, float] = {}  # the heaviest key of each part found as written
         n_groups = 0
         for group in groups:
+            if rank_unlisted and group and group[0] in slots:
+                listed[n_groups] = 0.0
             for key in set(group):
                 slot = slots.get(key)
                 if slot is not None:
@@ -165,6 +177,8 @@ class TokenIndex:
                     keyed.append((weight, n_groups, ids[offsets.item(slot) : offsets.item(slot + 1)]))
                     if weight > heaviest.get(n_groups, -1.0):
                         heaviest[n_groups] = weight
+            if n_groups in listed:
+                listed[n_groups] = heaviest[n_groups]
             n_groups += 1
         exact = self._compact_matches(compacts)
         if not keyed:
@@ -182,16 +196,14 @@ class TokenIndex:
                 if len(complete) > MAX_CANDIDATES:
                     complete = complete[(-totals[complete]).argpartition(MAX_CANDIDATES)[:MAX_CANDIDATES]]
                 top = union_ids(top, complete)
+                if listed and len(listed) < len(heaviest):
+                    sharing = (totals >= FULL_COVERAGE * sum(listed[k] for k in sorted(listed))).nonzero()[0]
+                    partial = _others(unique, totals, sharing, top)
             else:
                 # One part of several found, the others by no key at all (a typo in the one distinctive word,
                 # BEHFAN OIL for BEHRAN OIL): the names sharing that part are handed back for the caller to rank
                 # by their whole spelling, since the part alone cannot tell them apart.
-                if len(complete) > MAX_PARTIAL:
-                    complete = complete[(-totals[complete]).argpartition(MAX_PARTIAL)[:MAX_PARTIAL]]
-                keep = np.zeros(len(unique), dtype=bool)
-                keep[complete] = True
-                keep[top] = False
-                partial = unique[keep].astype(np.int32, copy=False)
+                partial = _others(unique, totals, complete, top)
             unique = unique[top]
         if len(exact):
             unique = union_ids(unique, exact)
@@ -238,6 +250,18 @@ class TokenIndex:
             np.asarray(arrays["compact_hashes"], dtype=np.int64),
             np.asarray(arrays["compact_ids"], dtype=np.int32),
         )
+
+
+def _others(
+    unique: npt.NDArray[np.int64], totals: npt.NDArray[np.float32], pool: npt.NDArray[Any], top: npt.NDArray[Any]
+) -> IntArray:
+    """The ids at positions ``pool`` (at most ``MAX_PARTIAL``, the heaviest) that are not at positions ``top``."""
+    if len(pool) > MAX_PARTIAL:
+        pool = pool[(-totals[pool]).argpartition(MAX_PARTIAL)[:MAX_PARTIAL]]
+    keep = np.zeros(len(unique), dtype=bool)
+    keep[pool] = True
+    keep[top] = False
+    return unique[keep].astype(np.int32, copy=False)
 
 
 def union_ids(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -17,7 +17,7 @@ from kyc.dates import parse_birth_date
 from kyc.entry import Entry, PartialDateStr
 from kyc.text import has_letter, strip_invisible
 
-ENGINE_VERSION = "kyc-match/1.5"
+ENGINE_VERSION = "kyc-match/1.6"
 """Bumped whenever normalisation, retrieval or scoring changes the results: stored with every result.
 1.1: identical normalised names share one candidate slot (more listings of one person are hits).
 1.2: two typos tolerated from five letters; split parts (Patr ushev) joined; names in Chinese characters or
@@ -38,7 +38,10 @@ Latvian or Lithuanian nominative ending is no typo (Lavrovs / Lavrov); Roman num
 numbers (Fund II, XIII), and a number other than 1 on one side only is another member of a series; Wade-Giles and
 Pinyin spellings of a Chinese name part are variants (Hsi / Xi); a given name is not the Iberian patronymic
 made from it (Sancho / Sánchez); two disagreeing initials contradict as two names do; index keys for a Baltic stem and a
-Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi)."""
+Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi).
+1.6: organisation words of six or seven letters also keyed by their outer two letters on each side and their
+length (Tagriz finds Tabriz); when an organisation query word is no listed word but its other keys find names,
+the names sharing the query's listed words are also ranked by spelling (VTB Bank Geogria finds VTB Bank Georgia)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

@@ -139,8 +139,20 @@ def _org_token_keys(token: str) -> tuple[str, ...]:
     """A long word of an organisation name is also found by its first and its last four letters: a typo in the
     one distinctive word (Daltratsgaz, Globexbafk) changes its spelling, skeleton, sound and letters at once, and
     an organisation has no given name and birth date to be found by instead. (Only organisations: their names
-    are a minority of the lists, so the index grows little.)"""
-    return (*_token_keys(token), "^" + token[:4], "$" + token[-4:])
+    are a minority of the lists, so the index grows little.)
+
+    In a word of six or seven letters those two keys leave the middle open (a letter changed there breaks both:
+    Tabriz / Tagriz, Shiraz / Shigaz), so such a word is also found by its outer two letters on each side and its
+    length: with the other two, every single changed or swapped letter keeps one key."""
+    keys = (*_token_keys(token), "^" + token[:4], "$" + token[-4:])
+    if len(token) <= MIDDLE_KEY_LENGTH:
+        keys = (*keys, f"*{token[:2]}{len(token)}{token[-2:]}")
+    return keys
+
+
+MIDDLE_KEY_LENGTH = 7
+"""The longest organisation word given the outer-letters key: from eight letters the first and last four overlap
+every position."""
 
 
 @lru_cache(maxsize=1)

@@ -299,6 +299,27 @@ def test_query_names_lose_invisible_characters_and_dates_are_made_canonical() ->
         person("Emraan Ali", birth_date="someday")
 
 
+@pytest.mark.parametrize(
+    ("query", "ref"),
+    [
+        ("VTB BANK GEOGRIA JOINT STOCK COMPANY", "18726"),
+        ("CREDIT BANK OF MSOCOW PUBLIC JOINT STOCK COMPANY", "35163"),
+        ("XINJAING PUBLIC SECURITY BUREAU", "29159"),
+    ],
+)
+def test_a_misspelt_word_whose_letters_find_other_names_does_not_crowd_out_the_listed_one(query: str, ref: str) -> None:
+    # GEOGRIA is no listed word, but its letters and first four find rare names that outweigh the common words
+    # (VTB, BANK) the listed name shares; the names sharing those are ranked by spelling too.
+    matcher = _sdn_matcher()
+    hits = matcher.screen(Query.model_validate({"name": query, "schema": "Organization"}))
+    assert ("ofac_sdn", ref) in {(m.source, m.source_ref) for m in hits}
+
+
+@cache
+def _sdn_matcher() -> Matcher:
+    return Matcher.build((1, e) for e in _parsed("ofac_sdn", LISTED_TOGETHER["ofac_sdn"]))
+
+
 def test_a_typo_in_the_one_distinctive_word_is_ranked_by_spelling_among_names_sharing_the_other() -> None:
     # BEHFAN shares no key with BEHRAN; OIL is shared by hundreds of US CSL names, CO. is a legal form. Those
     # names are ranked by their whole spelling and only the closest are scored.

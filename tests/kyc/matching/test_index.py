@@ -84,6 +84,20 @@ def test_names_sharing_every_part_are_all_kept_but_not_names_sharing_one_part_of
     assert len(one.candidates([("tonya", "#tn")], [], limit=12)) == MAX_CANDIDATES
 
 
+def test_names_sharing_the_listed_parts_are_ranked_by_spelling_when_a_part_is_unlisted() -> None:
+    # TAGRIZ PETROCHEMICAL: "tagriz" is no listed word, but its sound finds two rare names (weightier than the
+    # common word); the 100 names sharing "petrochemical" are handed back for ranking by spelling, on request.
+    index = _index({"petrochemical": list(range(100)), "#tkrs": [100, 101], "other": list(range(102, 400))})
+    groups = [("tagriz", "#tkrs"), ("petrochemical",)]
+    asked = index.retrieve(groups, [], limit=12, rank_unlisted=True)
+    assert {100, 101} <= set(asked.ranked.tolist()) and len(asked.ranked) == 12
+    assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(102))
+    assert not len(index.retrieve(groups, [], limit=12).partial)
+    # Every part listed as written: nothing to rank apart.
+    listed = _index({"petrochemical": list(range(100)), "tagriz": [100, 101], "#tkrs": [100, 101]})
+    assert not len(listed.retrieve([("tagriz", "#tkrs"), ("petrochemical",)], [], 12, rank_unlisted=True).partial)
+
+
 def test_adding_by_group_ids_files_each_name_under_the_same_keys_as_adding_by_keys() -> None:
     from kyc.matching.normalize import name_form
 
