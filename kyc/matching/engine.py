@@ -345,7 +345,7 @@ class Matcher:
         wanted = limit or self.config.candidates
         # An organisation is found by its words alone (no birth date or given name to fall back on): a misspelt
         # distinctive word must not let unrelated names that share its letters crowd out the listed one.
-        found = self._index.retrieve(groups, compacts, wanted, rank_unlisted=organisation)
+        found = self._index.retrieve(groups, compacts, wanted, by_spelling=organisation)
         if not len(found.partial):
             return found.ranked
         return union_ids(found.ranked, self._closest_spellings(found.partial, compacts, wanted))

@@ -147,7 +147,7 @@ class TokenIndex:
         return self.retrieve(groups, compacts, limit).ranked
 
     def retrieve(
-        self, groups: Iterable[Sequence[str]], compacts: Iterable[str], limit: int, rank_unlisted: bool = False
+        self, groups: Iterable[Sequence[str]], compacts: Iterable[str], limit: int, by_spelling: bool = False
     ) -> Retrieved:
         """The ``limit`` ids with the most inverse-frequency weight shared with the query, plus every id whose
         spaceless form equals one of ``compacts``.
@@ -156,11 +156,14 @@ class TokenIndex:
         key it shares per group, so that a common part found three ways (Mohamed: token, skeleton, phonetic code)
         does not outweigh a rare part found once (LAKAHL / LAKHAL by its letters).
 
-        With ``rank_unlisted``, a query part that no listed name has (a typo, or a word of another name) but that
-        its other keys find, while other parts are found as written, also hands back the names sharing those
-        other parts, to be ranked by spelling: the rare names the unlisted part's letters happen to share
-        (TAGRIZ: *Tagr…*) would otherwise outrank the listed name it misspells (TABRIZ PETROCHEMICAL COMPANY),
-        which shares only the common words.
+        With ``by_spelling``, the names key weights cannot tell apart are handed back to be ranked by spelling
+        (``Retrieved.partial``) rather than cut at random or lost:
+        - when a query part is no listed word (a typo, or a word of another name) but its other keys find names,
+          while other parts are found as written, the names sharing those other parts: the rare names the
+          unlisted part's letters happen to share (TAGRIZ: *Tagr…*) would otherwise outrank the listed name it
+          misspells (TABRIZ PETROCHEMICAL COMPANY), which shares only the common words;
+        - the names sharing every part found beyond ``MAX_CANDIDATES`` (COMMERCIAL BANK OF SYRIA-RYHMÄ: only
+          *bank* is a key, and hundreds of names share it).
         """
         slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
         keyed: list[tuple[float, int, IntArray]] = []  # (weight, query part, ids) of each key found
@@ -168,7 +171,7 @@ class TokenIndex:
         listed: dict[int, float] = {}  # the heaviest key of each part found as written
         n_groups = 0
         for group in groups:
-            if rank_unlisted and group and group[0] in slots:
+            if by_spelling and group and group[0] in slots:
                 listed[n_groups] = 0.0
             for key in set(group):
                 slot = slots.get(key)
@@ -193,12 +196,15 @@ class TokenIndex:
             if len(heaviest) == n_groups or len(heaviest) > 1:
                 # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
                 # person is listed by several sources under several aliases, and each listing is its own hit.
+                pool = complete if by_spelling else _NONE  # beyond the bound, only spelling can rank them
                 if len(complete) > MAX_CANDIDATES:
                     complete = complete[(-totals[complete]).argpartition(MAX_CANDIDATES)[:MAX_CANDIDATES]]
                 top = union_ids(top, complete)
-                if listed and len(listed) < len(heaviest):
+                if by_spelling and listed and len(listed) < len(heaviest):
                     sharing = (totals >= FULL_COVERAGE * sum(listed[k] for k in sorted(listed))).nonzero()[0]
-                    partial = _others(unique, totals, sharing, top)
+                    pool = union_ids(pool, sharing)
+                if len(pool):
+                    partial = _others(unique, totals, pool, top)
             else:
                 # One part of several found, the others by no key at all (a typo in the one distinctive word,
                 # BEHFAN OIL for BEHRAN OIL): the names sharing that part are handed back for the caller to rank

@@ -41,7 +41,8 @@ made from it (Sancho / Sánchez); two disagreeing initials contradict as two nam
 Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi).
 1.6: organisation words of six or seven letters also keyed by their outer two letters on each side and their
 length (Tagriz finds Tabriz); when an organisation query word is no listed word but its other keys find names,
-the names sharing the query's listed words are also ranked by spelling (VTB Bank Geogria finds VTB Bank Georgia)."""
+the names sharing the query's listed words are also ranked by spelling (VTB Bank Geogria finds VTB Bank Georgia), and
+so are the names sharing every word found beyond the bound on candidates (Commercial Bank of Syria -ryhmä)."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

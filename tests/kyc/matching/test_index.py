@@ -89,13 +89,22 @@ def test_names_sharing_the_listed_parts_are_ranked_by_spelling_when_a_part_is_un
     # common word); the 100 names sharing "petrochemical" are handed back for ranking by spelling, on request.
     index = _index({"petrochemical": list(range(100)), "#tkrs": [100, 101], "other": list(range(102, 400))})
     groups = [("tagriz", "#tkrs"), ("petrochemical",)]
-    asked = index.retrieve(groups, [], limit=12, rank_unlisted=True)
+    asked = index.retrieve(groups, [], limit=12, by_spelling=True)
     assert {100, 101} <= set(asked.ranked.tolist()) and len(asked.ranked) == 12
     assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(102))
     assert not len(index.retrieve(groups, [], limit=12).partial)
     # Every part listed as written: nothing to rank apart.
     listed = _index({"petrochemical": list(range(100)), "tagriz": [100, 101], "#tkrs": [100, 101]})
-    assert not len(listed.retrieve([("tagriz", "#tkrs"), ("petrochemical",)], [], 12, rank_unlisted=True).partial)
+    assert not len(listed.retrieve([("tagriz", "#tkrs"), ("petrochemical",)], [], 12, by_spelling=True).partial)
+
+
+def test_names_sharing_every_part_beyond_the_bound_are_ranked_by_spelling_on_request() -> None:
+    # COMMERCIAL BANK OF SYRIA-RYHMÄ: "bank" is its only key, and 300 names hold it.
+    index = _index({"bank": list(range(300)), "other": [300]})
+    asked = index.retrieve([("bank",)], [], limit=12, by_spelling=True)
+    assert len(asked.ranked) == MAX_CANDIDATES
+    assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(300))
+    assert not len(index.retrieve([("bank",)], [], limit=12).partial)
 
 
 def test_adding_by_group_ids_files_each_name_under_the_same_keys_as_adding_by_keys() -> None:
