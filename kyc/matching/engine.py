@@ -319,7 +319,7 @@ class Matcher:
         """The entries the index retrieves for a query, before scoring (for benchmarks and diagnostics)."""
         forms = [f for group in self._query_forms(query).values() for f in group]
         seen: dict[int, Entry] = {}
-        for first, end in self._slot_ranges(self._candidate_ids(forms, limit * 2)):
+        for first, end in self._slot_ranges(self._candidate_ids(forms, query.schema_, limit * 2)):
             for name_id in range(first, end):
                 entry_id = self._name_entry_list[name_id]
                 entry = self._entries[entry_id][1]
@@ -334,18 +334,17 @@ class Matcher:
         wanted = {form_schema(s) for s in _SCHEMAS if schema_compatible(query.schema_, s)}
         return {schema: [name_form(n, schema) for n in names if n.strip()] for schema in wanted}
 
-    def _candidate_ids(self, forms: Iterable[NameForm], limit: int | None = None) -> IntArray:
+    def _candidate_ids(self, forms: Iterable[NameForm], schema: str, limit: int | None = None) -> IntArray:
         groups: set[tuple[str, ...]] = set()
         compacts: set[str] = set()
-        organisation = False
         for form in forms:
             groups.update(form.key_groups())
             compacts.add(form.compact)
-            organisation = organisation or not form.is_person
         wanted = limit or self.config.candidates
-        # An organisation is found by its words alone (no birth date or given name to fall back on): a misspelt
-        # distinctive word must not let unrelated names that share its letters crowd out the listed one.
-        found = self._index.retrieve(groups, compacts, wanted, by_spelling=organisation)
+        # A query that may be an organisation is found by its words alone (no birth date or given name to fall
+        # back on): names its key weights cannot tell apart are ranked by spelling. A person query keeps the
+        # plain ranking, which its many parts and its cost per query suit.
+        found = self._index.retrieve(groups, compacts, wanted, by_spelling=schema != "Person")
         if not len(found.partial):
             return found.ranked
         return union_ids(found.ranked, self._closest_spellings(found.partial, compacts, wanted))
@@ -382,7 +381,7 @@ class Matcher:
         weak, weak_kind = self.config.weights.weak_alias, NameKind.WEAK_ALIAS
         entry_of, entry_schema, kinds = self._name_entry_list, self._entry_schema, self._name_kind
         readings, forms = self._name_reading, self._forms
-        for first, end in self._slot_ranges(self._candidate_ids(retrieval)):
+        for first, end in self._slot_ranges(self._candidate_ids(retrieval, query.schema_)):
             # Every name of a slot has the same normalised form: compared once per reading (nearly always one),
             # credited to each entry.
             scored: tuple[NameForm, NameScore] | None = None

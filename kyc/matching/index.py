@@ -33,9 +33,9 @@ class Retrieved(NamedTuple):
     """Ids to score: the best by shared key weight, every id sharing (nearly) all the query's parts, and the ids
     whose spaceless form is the query's."""
     partial: IntArray
-    """When some query parts were found by no key at all and only one was, or (on request) when a part is found
-    only by its other keys: the other ids sharing the parts found, to be ranked by their whole spelling before
-    any is scored (empty otherwise)."""
+    """Ids to rank by their whole spelling before any is scored (empty otherwise): when some query parts were
+    found by no key at all and only one was, the other ids sharing that part; on request (``by_spelling``), also
+    the ids that key weights cannot tell apart from those kept (see ``TokenIndex.retrieve``)."""
 
 
 def stable_hash(text: str) -> int:
@@ -158,12 +158,14 @@ class TokenIndex:
 
         With ``by_spelling``, the names key weights cannot tell apart are handed back to be ranked by spelling
         (``Retrieved.partial``) rather than cut at random or lost:
-        - when a query part is no listed word (a typo, or a word of another name) but its other keys find names,
-          while other parts are found as written, the names sharing those other parts: the rare names the
-          unlisted part's letters happen to share (TAGRIZ: *Tagr…*) would otherwise outrank the listed name it
-          misspells (TABRIZ PETROCHEMICAL COMPANY), which shares only the common words;
+        - when a query part is no word of any listed name (a typo, or a word no list holds) but its other keys
+          find names, while other parts are found as written, the names sharing those other parts: the rare
+          names the unlisted part's letters happen to share (TAGRIZ: *Tagr…*) would otherwise outrank the listed
+          name it misspells (TABRIZ PETROCHEMICAL COMPANY), which shares only the common words;
         - the names sharing every part found beyond ``MAX_CANDIDATES`` (COMMERCIAL BANK OF SYRIA-RYHMÄ: only
-          *bank* is a key, and hundreds of names share it).
+          *bank* is a key, and hundreds of names share it);
+        - the names as heavy as the last one kept, which the cut at ``limit`` would otherwise choose among at
+          random.
         """
         slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
         keyed: list[tuple[float, int, IntArray]] = []  # (weight, query part, ids) of each key found
@@ -196,7 +198,8 @@ class TokenIndex:
             if len(heaviest) == n_groups or len(heaviest) > 1:
                 # Every name sharing (nearly) all the query's parts is kept, whatever ``limit`` says: the same
                 # person is listed by several sources under several aliases, and each listing is its own hit.
-                pool = complete if by_spelling else _NONE  # beyond the bound, only spelling can rank them
+                # Beyond the bound, and tied with the last name kept, only spelling can rank them.
+                pool = union_ids(complete, _tied_at_cut(totals, top)) if by_spelling else _NONE
                 if len(complete) > MAX_CANDIDATES:
                     complete = complete[(-totals[complete]).argpartition(MAX_CANDIDATES)[:MAX_CANDIDATES]]
                 top = union_ids(top, complete)
@@ -256,6 +259,12 @@ class TokenIndex:
             np.asarray(arrays["compact_hashes"], dtype=np.int64),
             np.asarray(arrays["compact_ids"], dtype=np.int32),
         )
+
+
+def _tied_at_cut(totals: npt.NDArray[np.float32], top: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """The positions whose weight equals the lightest of ``top``: where ``argpartition`` cut among equals."""
+    tied: npt.NDArray[np.int64] = (totals == totals[top].min()).nonzero()[0]
+    return tied
 
 
 def _others(

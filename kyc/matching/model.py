@@ -40,9 +40,10 @@ Pinyin spellings of a Chinese name part are variants (Hsi / Xi); a given name is
 made from it (Sancho / Sánchez); two disagreeing initials contradict as two names do; index keys for a Baltic stem and a
 Wade-Giles spelling (Lavrovs finds Lavrov, Hsi finds Xi).
 1.6: organisation words of six or seven letters also keyed by their outer two letters on each side and their
-length (Tagriz finds Tabriz); when an organisation query word is no listed word but its other keys find names,
-the names sharing the query's listed words are also ranked by spelling (VTB Bank Geogria finds VTB Bank Georgia), and
-so are the names sharing every word found beyond the bound on candidates (Commercial Bank of Syria -ryhmä)."""
+length (Tagriz finds Tabriz); for every query but a person's, names that key weights cannot tell apart are ranked
+by spelling: those sharing the listed words when a query word is no listed word but its other keys find names
+(Credit Bank of Msocow finds Credit Bank of Moscow), those sharing every word found beyond the bound on
+candidates (Commercial Bank of Syria -ryhmä), and those tied in key weight with the last name kept."""
 
 QuerySchema = Literal["Person", "Organization", "LegalEntity", "Vessel", "Aircraft"]
 

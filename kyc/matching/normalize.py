@@ -143,7 +143,8 @@ def _org_token_keys(token: str) -> tuple[str, ...]:
 
     In a word of six or seven letters those two keys leave the middle open (a letter changed there breaks both:
     Tabriz / Tagriz, Shiraz / Shigaz), so such a word is also found by its outer two letters on each side and its
-    length: with the other two, every single changed or swapped letter keeps one key."""
+    length: with the other two, every single replaced letter keeps one key (two swapped letters keep the sorted
+    letters)."""
     keys = (*_token_keys(token), "^" + token[:4], "$" + token[-4:])
     if len(token) <= MIDDLE_KEY_LENGTH:
         keys = (*keys, f"*{token[:2]}{len(token)}{token[-2:]}")

@@ -93,9 +93,11 @@ def test_names_sharing_the_listed_parts_are_ranked_by_spelling_when_a_part_is_un
     assert {100, 101} <= set(asked.ranked.tolist()) and len(asked.ranked) == 12
     assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(102))
     assert not len(index.retrieve(groups, [], limit=12).partial)
-    # Every part listed as written: nothing to rank apart.
+    # Every part listed as written: only the names tied with the last one kept are handed back.
     listed = _index({"petrochemical": list(range(100)), "tagriz": [100, 101], "#tkrs": [100, 101]})
-    assert not len(listed.retrieve([("tagriz", "#tkrs"), ("petrochemical",)], [], 12, by_spelling=True).partial)
+    found = listed.retrieve([("tagriz", "#tkrs"), ("petrochemical",)], [], 12, by_spelling=True)
+    assert {100, 101} <= set(found.ranked.tolist())
+    assert set(found.partial.tolist()) == set(range(100)) - set(found.ranked.tolist())
 
 
 def test_names_sharing_every_part_beyond_the_bound_are_ranked_by_spelling_on_request() -> None:
@@ -105,6 +107,16 @@ def test_names_sharing_every_part_beyond_the_bound_are_ranked_by_spelling_on_req
     assert len(asked.ranked) == MAX_CANDIDATES
     assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(300))
     assert not len(index.retrieve([("bank",)], [], limit=12).partial)
+
+
+def test_names_tied_with_the_last_one_kept_are_ranked_by_spelling_on_request() -> None:
+    # The 10 names sharing the rarer key are kept, and 2 of the 30 sharing the other, as heavy each: the other 28
+    # are not dropped at random.
+    index = _index({"rehman": list(range(30)), "#rmn": list(range(30, 40)), "other": list(range(40, 400))})
+    asked = index.retrieve([("rehman", "#rmn")], [], limit=12, by_spelling=True)
+    assert set(range(30, 40)) <= set(asked.ranked.tolist())
+    assert sorted([*asked.ranked.tolist(), *asked.partial.tolist()]) == list(range(40))
+    assert not len(index.retrieve([("rehman", "#rmn")], [], limit=12).partial)
 
 
 def test_adding_by_group_ids_files_each_name_under_the_same_keys_as_adding_by_keys() -> None:

@@ -168,6 +168,7 @@ def _org_keys(word: str) -> set[str]:
 
 
 def test_every_changed_letter_of_a_short_organisation_word_keeps_a_key() -> None:
+    """A letter replaced anywhere (swapped letters keep the sorted-letters key in any word)."""
     keys_of = _org_keys
     for word in ("tabriz", "shiraz", "doostan", "haqqani", "gremlos"):
         for at in range(len(word)):
