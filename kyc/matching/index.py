@@ -170,11 +170,11 @@ class TokenIndex:
         slots, idf, offsets, ids = self._slots, self._idf, self._offsets, self._ids
         keyed: list[tuple[float, int, IntArray]] = []  # (weight, query part, ids) of each key found
         heaviest: dict[int, float] = {}
-        listed: dict[int, float] = {}  # the heaviest key of each part found as written
+        listed: set[int] = set()  # the parts found as written
         n_groups = 0
         for group in groups:
             if by_spelling and group and group[0] in slots:
-                listed[n_groups] = 0.0
+                listed.add(n_groups)
             for key in set(group):
                 slot = slots.get(key)
                 if slot is not None:
@@ -182,8 +182,6 @@ class TokenIndex:
                     keyed.append((weight, n_groups, ids[offsets.item(slot) : offsets.item(slot + 1)]))
                     if weight > heaviest.get(n_groups, -1.0):
                         heaviest[n_groups] = weight
-            if n_groups in listed:
-                listed[n_groups] = heaviest[n_groups]
             n_groups += 1
         exact = self._compact_matches(compacts)
         if not keyed:
@@ -204,7 +202,7 @@ class TokenIndex:
                     complete = complete[(-totals[complete]).argpartition(MAX_CANDIDATES)[:MAX_CANDIDATES]]
                 top = union_ids(top, complete)
                 if by_spelling and listed and len(listed) < len(heaviest):
-                    sharing = (totals >= FULL_COVERAGE * sum(listed[k] for k in sorted(listed))).nonzero()[0]
+                    sharing = (totals >= FULL_COVERAGE * sum(heaviest[k] for k in sorted(listed))).nonzero()[0]
                     pool = union_ids(pool, sharing)
                 if len(pool):
                     partial = _others(unique, totals, pool, top)

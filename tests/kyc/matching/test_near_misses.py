@@ -169,13 +169,12 @@ def _org_keys(word: str) -> set[str]:
 
 def test_every_changed_letter_of_a_short_organisation_word_keeps_a_key() -> None:
     """A letter replaced anywhere (swapped letters keep the sorted-letters key in any word)."""
-    keys_of = _org_keys
     for word in ("tabriz", "shiraz", "doostan", "haqqani", "gremlos"):
         for at in range(len(word)):
             for letter in "aeiouxz":
                 changed = word[:at] + letter + word[at + 1 :]
                 if changed != word:
-                    assert keys_of(word) & keys_of(changed), changed
+                    assert _org_keys(word) & _org_keys(changed), changed
 
 
 def test_a_country_in_an_organisation_name_is_no_retrieval_key() -> None:
